@@ -1,0 +1,110 @@
+"""Compression specs: the string grammar (`rtn4-g128`, `magnitude-2:4`) parsed once into frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CompressionSpec:
+    """Base of every parsed spec. `id` is the canonical text (used in test ids and cache keys)."""
+
+    @property
+    def family(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def id(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        return {"family": self.family, **dataclasses.asdict(self)}
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True)
+class RTNSpec(CompressionSpec):
+    """Symmetric round-to-nearest weight quantization; per output channel when `group_size` is None."""
+
+    bits: int
+    group_size: int | None = None
+
+    family = "rtn"  # type: ignore[assignment]
+
+    @property
+    def id(self) -> str:
+        return f"rtn{self.bits}" + (f"-g{self.group_size}" if self.group_size else "")
+
+
+@dataclass(frozen=True)
+class PruneSpec(CompressionSpec):
+    """Pruning: unstructured at `sparsity` (0..1, per layer) or N:M (keep n of every m consecutive inputs)."""
+
+    method: str
+    sparsity: float | None = None
+    n: int | None = None
+    m: int | None = None
+
+    @property
+    def family(self) -> str:  # type: ignore[override]
+        return self.method
+
+    @property
+    def id(self) -> str:
+        if self.n is not None:
+            return f"{self.method}-{self.n}:{self.m}"
+        pct = self.sparsity * 100
+        return f"{self.method}{int(pct) if float(pct).is_integer() else pct:g}"
+
+
+@dataclass(frozen=True)
+class CheckpointSpec(CompressionSpec):
+    """Stands for an already-compressed checkpoint given with --kick-compressed."""
+
+    path: str
+
+    family = "checkpoint"  # type: ignore[assignment]
+
+    @property
+    def id(self) -> str:
+        from pathlib import Path
+
+        return f"checkpoint:{Path(self.path).name}"
+
+
+def parse_rtn(text: str) -> RTNSpec:
+    m = re.fullmatch(r"rtn(\d+)(?:-g(\d+))?", text)
+    if not m:
+        raise ValueError("expected rtn<bits> or rtn<bits>-g<group size>, e.g. rtn4, rtn8, rtn4-g128")
+    bits = int(m.group(1))
+    if not 2 <= bits <= 8:
+        raise ValueError(f"bits must be between 2 and 8, got {bits}")
+    group = int(m.group(2)) if m.group(2) else None
+    if group is not None and (group < 2 or group & (group - 1)):
+        raise ValueError(f"group size must be a power of two >= 2, got {group}")
+    return RTNSpec(bits=bits, group_size=group)
+
+
+def parse_pruning(family: str):
+    """A parser for `<family><percent>` and `<family>-<n>:<m>`; shared by every pruning family."""
+
+    def parse(text: str) -> PruneSpec:
+        m = re.fullmatch(rf"{family}(\d+(?:\.\d+)?)", text)
+        if m:
+            pct = float(m.group(1))
+            if not 0 < pct < 100:
+                raise ValueError(f"sparsity must be a percentage strictly between 0 and 100, got {m.group(1)}")
+            return PruneSpec(method=family, sparsity=pct / 100)
+        m = re.fullmatch(rf"{family}-(\d+):(\d+)", text)
+        if m:
+            n, mm = int(m.group(1)), int(m.group(2))
+            if not 0 < n < mm:
+                raise ValueError(f"N:M needs 0 < N < M (N weights kept in every M), got {n}:{mm}")
+            return PruneSpec(method=family, n=n, m=mm)
+        raise ValueError(f"expected {family}<percent> or {family}-<N>:<M>, e.g. {family}50, {family}-2:4")
+
+    return parse

@@ -1,0 +1,244 @@
+"""The only place that runs a model: batched loglikelihood of continuations and batched greedy generation."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+# Rows sharing at least this many leading tokens (k-shot prompts) have that prefix computed once.
+PREFIX_MIN = 16
+TOKEN_BUDGET = 8192  # tokens per forward when --kick-batch-size=auto
+MAX_AUTO_BATCH = 64
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """log P(continuation | context); continuation tokens are those of context+continuation past the context."""
+
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class LoglikelihoodResult:
+    logprob: float
+    is_greedy: bool  # every continuation token was the argmax
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Greedy continuation of `context`, cut at the first stop string, at most `max_new_tokens` tokens."""
+
+    context: str
+    stop: tuple[str, ...] = ("\n",)
+    max_new_tokens: int = 32
+
+
+@dataclass
+class _Row:
+    tokens: tuple[int, ...]
+    targets: list[tuple[int, int, tuple[int, ...]]]  # (request index, first scored position, continuation tokens)
+
+
+class Engine:
+    """Runs one model. Decisions (argmax choice, greedy text) do not depend on batch size."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int | str = "auto") -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.device = next(model.parameters()).device
+        cfg = model.config
+        self.max_length = int(getattr(cfg, "max_position_embeddings", 0) or 2048)
+        params = inspect.signature(model.forward).parameters
+        self._keep = "logits_to_keep" in params
+        self.forward_calls = 0  # evidence for tests: how many forward passes the engine made
+
+    # ---- tokenization -------------------------------------------------------------------------------
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=True)["input_ids"]) if text else self._start()
+
+    def _start(self) -> list[int]:
+        tok = self.tokenizer
+        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        return [start]
+
+    def _split(self, req: LoglikelihoodRequest) -> tuple[list[int], list[int]]:
+        context, cont = req.context, req.continuation
+        spaces = len(context) - len(context.rstrip())
+        if spaces:  # a trailing space belongs to the continuation's first token in BPE vocabularies
+            context, cont = context[:-spaces], context[-spaces:] + cont
+        ctx = self._encode(context)
+        whole = self._encode(context + cont)
+        if whole[: len(ctx)] == ctx and len(whole) > len(ctx):
+            return ctx, whole[len(ctx) :]
+        return ctx, list(self.tokenizer(cont, add_special_tokens=False)["input_ids"])
+
+    # ---- loglikelihood ------------------------------------------------------------------------------
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        import torch
+
+        rows: dict[tuple[int, ...], _Row] = {}
+        for i, req in enumerate(requests):
+            ctx, cont = self._split(req)
+            if not cont:
+                raise ValueError(f"request {i}: the continuation {req.continuation!r} encodes to no tokens")
+            seq = ctx + cont[:-1]
+            start = len(ctx) - 1
+            if len(seq) > self.max_length:  # keep the end: that is where the scored tokens are
+                cut = len(seq) - self.max_length
+                if cut > start:
+                    raise ValueError(f"request {i}: continuation longer than the model's {self.max_length} positions")
+                seq, start = seq[cut:], start - cut
+            # Requests with the same input (e.g. single-token choices after one context) share a row: one forward.
+            rows.setdefault(tuple(seq), _Row(tuple(seq), [])).targets.append((i, start, tuple(cont)))
+
+        out: list[LoglikelihoodResult | None] = [None] * len(requests)
+        with torch.inference_mode():
+            for prefix_len, group in self._prefix_groups(list(rows.values())):
+                self._score_group(prefix_len, group, out)
+        return out  # type: ignore[return-value]
+
+    def _prefix_groups(self, rows: list[_Row]):
+        """Group rows by their first tokens; the common prefix is a property of the data, not of the batch."""
+        groups: dict[tuple[int, ...], list[_Row]] = defaultdict(list)
+        for row in rows:
+            groups[row.tokens[:PREFIX_MIN] if len(row.tokens) > PREFIX_MIN else row.tokens].append(row)
+        for group in groups.values():
+            prefix = 0
+            if len(group) > 1 and len(group[0].tokens) > PREFIX_MIN:
+                first = group[0].tokens
+                prefix = min(min(t[1] for t in r.targets) for r in group)  # never past the first scored position
+                for r in group[1:]:
+                    n = 0
+                    limit = min(prefix, len(r.tokens))
+                    while n < limit and r.tokens[n] == first[n]:
+                        n += 1
+                    prefix = n
+                if prefix < PREFIX_MIN:
+                    prefix = 0
+            group.sort(key=lambda r: -len(r.tokens))  # longest first; order is restored by request index
+            yield prefix, group
+
+    def _batches(self, items: list, length) -> list[list]:
+        if self.batch_size != "auto":
+            size = int(self.batch_size)
+            return [items[i : i + size] for i in range(0, len(items), size)]
+        batches, cur, cur_max = [], [], 0
+        for it in items:
+            n = length(it)
+            if cur and (max(cur_max, n) * (len(cur) + 1) > TOKEN_BUDGET or len(cur) >= MAX_AUTO_BATCH):
+                batches.append(cur)
+                cur, cur_max = [], 0
+            cur.append(it)
+            cur_max = max(cur_max, n)
+        if cur:
+            batches.append(cur)
+        return batches
+
+    def _score_group(self, prefix_len: int, group: list[_Row], out: list) -> None:
+        import torch
+
+        past = None
+        if prefix_len:
+            ids = torch.tensor([group[0].tokens[:prefix_len]], device=self.device)
+            past = self.model(input_ids=ids, use_cache=True).past_key_values
+            self.forward_calls += 1
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        for batch in self._batches(group, lambda r: len(r.tokens) - prefix_len):
+            width = max(len(r.tokens) for r in batch) - prefix_len
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            for b, r in enumerate(batch):  # right padding: causal attention never lets real tokens see pads
+                suffix = r.tokens[prefix_len:]
+                ids[b, : len(suffix)] = torch.tensor(suffix)
+            wanted = sorted(
+                {p - prefix_len for r in batch for (_, start, cont) in r.targets for p in range(start, start + len(cont))}
+            )
+            kwargs: dict[str, Any] = {"input_ids": ids.to(self.device)}
+            if past is not None:
+                cache = copy.deepcopy(past)
+                cache.batch_repeat_interleave(len(batch))
+                kwargs["past_key_values"] = cache
+                kwargs["position_ids"] = torch.arange(prefix_len, prefix_len + width, device=self.device).expand(len(batch), -1)
+                kwargs["use_cache"] = True
+            else:
+                kwargs["use_cache"] = False
+            index = torch.tensor(wanted, device=self.device)
+            if self._keep:
+                kwargs["logits_to_keep"] = index
+                logits = self.model(**kwargs).logits
+            else:
+                logits = self.model(**kwargs).logits[:, index]
+            self.forward_calls += 1
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            col = {p: j for j, p in enumerate(wanted)}
+            for b, r in enumerate(batch):
+                for i, start, cont in r.targets:
+                    cols = [col[p - prefix_len] for p in range(start, start + len(cont))]
+                    lp = logprobs[b, cols]
+                    target = torch.tensor(cont, device=lp.device)
+                    total = lp.gather(1, target[:, None]).sum().item()
+                    greedy = bool((lp.argmax(dim=-1) == target).all().item())
+                    out[i] = LoglikelihoodResult(logprob=float(total), is_greedy=greedy)
+
+    # ---- generation ---------------------------------------------------------------------------------
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        import torch
+
+        encoded = [self._encode(r.context) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: -len(encoded[i]))
+        out: list[str | None] = [None] * len(requests)
+        # Same stop strings and token limit in one batch, so one request never changes another's decoding.
+        buckets: dict[tuple, list[int]] = defaultdict(list)
+        for i in order:
+            buckets[(requests[i].stop, requests[i].max_new_tokens)].append(i)
+        with torch.inference_mode():
+            for (stop, max_new), idxs in buckets.items():
+                for batch in self._batches(idxs, lambda i: len(encoded[i]) + max_new):
+                    texts = self._generate_batch([encoded[i] for i in batch], stop, max_new)
+                    for i, text in zip(batch, texts):
+                        out[i] = text
+        return out  # type: ignore[return-value]
+
+    def _generate_batch(self, prompts: list[list[int]], stop: tuple[str, ...], max_new: int) -> list[str]:
+        import torch
+        from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
+
+        tok = self.tokenizer
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for b, p in enumerate(prompts):  # left padding: every row's next token sits in the last column
+            ids[b, width - len(p) :] = torch.tensor(p)
+            mask[b, width - len(p) :] = 1
+
+        decode = self._decode
+
+        class StopStrings(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kw):
+                new = input_ids[:, width:]
+                return torch.tensor([any(s in decode(row) for s in stop) for row in new.tolist()], device=input_ids.device)
+
+        config = GenerationConfig(
+            do_sample=False, max_new_tokens=max_new, pad_token_id=pad, eos_token_id=tok.eos_token_id
+        )
+        gen = self.model.generate(
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            generation_config=config,
+            stopping_criteria=StoppingCriteriaList([StopStrings()]) if stop else None,
+        )
+        self.forward_calls += 1
+        texts = []
+        for row in gen[:, width:].tolist():
+            text = decode(row)
+            cuts = [text.index(s) for s in stop if s in text]
+            texts.append(text[: min(cuts)] if cuts else text)
+        return texts
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
