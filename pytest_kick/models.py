@@ -303,3 +303,41 @@ def compressed_handle(
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass
+class ModelPair:
+    """What a test gets from `kick_pair`: the dense and compressed models (loaded lazily, shared by the session),
+    the method, and the evaluation settings. Gates call `dense_runner` / `compressed_runner` and `record`."""
+
+    dense: ModelHandle
+    compressed: ModelHandle
+    method: "CompressionSpec"
+    data_dir: Path | None = None
+    limit: int | None = None
+    seed: int = 1234
+    batch_size: int | str = "auto"
+    cache_dir: Path | None = None
+    test_id: str = ""
+    recorder: Callable[[Any], None] | None = None
+    _runners: dict = field(default_factory=dict, repr=False)
+
+    def _runner(self, which: str):
+        from .cache import CachedRunner, ResultCache
+
+        if which not in self._runners:
+            handle = self.dense if which == "dense" else self.compressed
+            self._runners[which] = CachedRunner(handle, ResultCache(self.cache_dir), self.batch_size)
+        return self._runners[which]
+
+    @property
+    def dense_runner(self):
+        return self._runner("dense")
+
+    @property
+    def compressed_runner(self):
+        return self._runner("compressed")
+
+    def record(self, result: Any) -> None:
+        if self.recorder is not None:
+            self.recorder(result)

@@ -1,0 +1,41 @@
+"""The run's gate results as data (JSON-able dicts) and the terminal summary table."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+COLUMNS = (
+    ("test", "test"),
+    ("task", "task"),
+    ("method", "method"),
+    ("n", "n"),
+    ("dense", "dense_acc"),
+    ("compressed", "compressed_acc"),
+    ("Δ", "delta"),
+    ("allowed", "allowed_drop"),
+    ("p", "p_value"),
+    ("R→W", "right_to_wrong"),
+    ("W→R", "wrong_to_right"),
+    ("verdict", "verdict"),
+)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:+.3f}" if value < 0 else f"{value:.3f}"
+    return str(value)
+
+
+def format_table(rows: Sequence[dict], columns: Iterable[tuple[str, str]] = COLUMNS) -> list[str]:
+    """Plain-text table, one line per row; the columns are (header, key) pairs."""
+    columns = list(columns)
+    cells = [[h for h, _ in columns]] + [[_cell(r.get(k, "")) for _, k in columns] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
+    return ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
+
+
+def summary_lines(results: Sequence[dict]) -> list[str]:
+    if not results:
+        return []
+    rows = sorted(results, key=lambda r: (r.get("test", ""), r.get("method", "")))
+    return format_table(rows)

@@ -1,0 +1,134 @@
+"""Paired statistics: the one-sided non-inferiority test for two accuracies measured on the same examples."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+
+def norm_sf(z: float) -> float:
+    """P(Z > z) for a standard normal."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+@dataclass(frozen=True)
+class PairedCounts:
+    """2x2 table of paired outcomes: n11 both right, n10 dense right / compressed wrong, n01 the reverse."""
+
+    n11: int
+    n10: int
+    n01: int
+    n00: int
+
+    @property
+    def n(self) -> int:
+        return self.n11 + self.n10 + self.n01 + self.n00
+
+    @property
+    def acc_dense(self) -> float:
+        return (self.n11 + self.n10) / self.n
+
+    @property
+    def acc_compressed(self) -> float:
+        return (self.n11 + self.n01) / self.n
+
+    @property
+    def delta(self) -> float:
+        """compressed accuracy minus dense accuracy."""
+        return (self.n01 - self.n10) / self.n
+
+    @classmethod
+    def from_outcomes(cls, dense: Sequence[bool], compressed: Sequence[bool]) -> "PairedCounts":
+        if len(dense) != len(compressed):
+            raise ValueError(f"paired outcomes differ in length: {len(dense)} vs {len(compressed)}")
+        if not dense:
+            raise ValueError("no paired outcomes")
+        c = [0, 0, 0, 0]
+        for d, k in zip(dense, compressed):
+            c[(0 if d else 2) + (0 if k else 1)] += 1
+        return cls(n11=c[0], n10=c[1], n01=c[2], n00=c[3])
+
+
+def _restricted_p10(t: PairedCounts, delta0: float) -> float:
+    """MLE of P(dense right, compressed wrong) under the constraint p01 - p10 = delta0 (Tango 1998)."""
+    n, b, c = t.n, t.n10, t.n01
+    r = n - b - c
+    a2 = 2.0 * n
+    a1 = -((b + c) * (1.0 - delta0) - 2.0 * delta0 * (b + r))
+    a0 = -b * delta0 * (1.0 - delta0)
+    disc = max(a1 * a1 - 4.0 * a2 * a0, 0.0)
+    lo, hi = max(0.0, -delta0), (1.0 - delta0) / 2.0
+    roots = [(-a1 + s * math.sqrt(disc)) / (2.0 * a2) for s in (1.0, -1.0)]
+    feasible = [x for x in roots if lo - 1e-12 <= x <= hi + 1e-12]
+    return min(max(feasible[0] if feasible else roots[0], lo), hi)
+
+
+def tango_z(t: PairedCounts, delta0: float) -> float:
+    """Score statistic for H0: acc_c - acc_d = delta0 against acc_c - acc_d > delta0 (large = evidence for H1)."""
+    p10 = _restricted_p10(t, delta0)
+    p01 = p10 + delta0
+    var = (p10 + p01 - delta0 * delta0) / t.n
+    diff = t.delta - delta0
+    if var <= 0.0:
+        return math.inf if diff > 0 else (-math.inf if diff < 0 else 0.0)
+    return diff / math.sqrt(var)
+
+
+def noninferiority_p(t: PairedCounts, margin: float) -> float:
+    """One-sided p-value of H0: acc_c <= acc_d - margin (Tango's paired score test)."""
+    return norm_sf(tango_z(t, -margin))
+
+
+def lower_bound(t: PairedCounts, alpha: float) -> float:
+    """One-sided (1 - alpha) lower confidence bound of acc_c - acc_d, inverting the same score test."""
+    lo, hi = -1.0, t.delta
+    if norm_sf(tango_z(t, lo + 1e-12)) > alpha:
+        return -1.0
+    for _ in range(80):
+        mid = (lo + hi) / 2.0
+        if norm_sf(tango_z(t, mid)) <= alpha:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
+def examples_needed(t: PairedCounts, margin: float, alpha: float) -> int | None:
+    """Rough n at which the same discordance and delta would pass; None when more data cannot help."""
+    room = t.delta + margin
+    if room <= 0:
+        return None
+    discord = max((t.n10 + t.n01) / t.n, 1.0 / t.n)
+    z = _z_quantile(1.0 - alpha)
+    return math.ceil(z * z * (discord - t.delta * t.delta) / (room * room))
+
+
+def _z_quantile(p: float) -> float:
+    lo, hi = -10.0, 10.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if 1.0 - norm_sf(mid) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+@dataclass(frozen=True)
+class NonInferiority:
+    counts: PairedCounts
+    margin: float
+    alpha: float
+    p_value: float
+    lower: float
+
+    @property
+    def passed(self) -> bool:
+        return self.p_value < self.alpha
+
+
+def noninferiority(dense: Sequence[bool], compressed: Sequence[bool], margin: float, alpha: float) -> NonInferiority:
+    """Paired one-sided non-inferiority test of accuracy with an absolute margin."""
+    t = PairedCounts.from_outcomes(dense, compressed)
+    return NonInferiority(t, margin, alpha, noninferiority_p(t, margin), lower_bound(t, alpha))

@@ -1,0 +1,122 @@
+"""FreebaseQA (LLM-KICK's factoid QA): release JSON, 'question | answer' text, or .tab; greedy answer, exact match."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..engine import GenerationRequest
+from ..errors import KickUsageError
+from . import BUILTIN_DATA, Example, Outcome, Runner, task_data_dir
+from .metrics import exact_match
+
+LAYOUT = "freebaseqa/**/FreebaseQA-<split>.json (release JSON), FreebaseQA-<split>.txt ('question | answer') or .tab"
+
+# Our own worked examples that show the model the answer format (short answer, then a newline).
+SHOTS = (
+    ("What is the capital city of Italy?", "Rome"),
+    ("How many wheels does a bicycle have?", "two"),
+    ("Which animal is known for its black and white fur and for eating bamboo?", "giant panda"),
+)
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = text[1:-1].replace('""', '"')
+    return text
+
+
+def read_txt(path: Path) -> dict[str, list[str]]:
+    """'question | answer' lines; a question repeated on several lines has several accepted answers."""
+    out: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            if "|" not in line:
+                raise KickUsageError(f"{path}:{n}: expected 'question | answer', found no '|' in {line.strip()[:60]!r}")
+            q, _, a = line.rpartition("|")
+            q, a = _unquote(q), a.strip()
+            if not q or not a:
+                raise KickUsageError(f"{path}:{n}: empty question or answer in {line.strip()[:60]!r}")
+            out.setdefault(q, []).append(a)
+    return out
+
+
+def read_tab(path: Path) -> dict[str, list[str]]:
+    """The v1.1 .tab layout: 8 tab-separated fields, answer in field 7 and question in field 8."""
+    out: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 8:
+                raise KickUsageError(f"{path}:{n}: expected 8 tab-separated fields, got {len(fields)}")
+            out.setdefault(_unquote(fields[7]), []).append(fields[6].strip())
+    return out
+
+
+def read_json(path: Path) -> dict[str, list[str]]:
+    """The release JSON: Questions[].RawQuestion with Parses[].Answers[].AnswersName[]."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise KickUsageError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    out: dict[str, list[str]] = {}
+    for i, q in enumerate(data.get("Questions", []) if isinstance(data, dict) else []):
+        try:
+            question = q["RawQuestion"].strip()
+            names = [name for parse in q["Parses"] for ans in parse["Answers"] for name in ans["AnswersName"]]
+        except (KeyError, TypeError) as exc:
+            raise KickUsageError(f"{path}: Questions[{i}] lacks {exc} (expected RawQuestion and Parses[].Answers[].AnswersName)") from None
+        out.setdefault(question, []).extend(n for n in names if n not in out.get(question, []))
+    if not out:
+        raise KickUsageError(f"{path}: no 'Questions' in this file; is it the FreebaseQA release JSON?")
+    return out
+
+
+@dataclass(frozen=True)
+class FreebaseQA:
+    """Options: `split` ('eval' or 'dev'), `k_shot` (built-in worked examples, up to 3), `max_new_tokens`, `source`."""
+
+    split: str = "eval"
+    k_shot: int = 3
+    max_new_tokens: int = 16
+    source: str = "auto"
+    name: str = "freebaseqa"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.k_shot <= len(SHOTS):
+            raise KickUsageError(f"freebaseqa: k_shot must be between 0 and {len(SHOTS)}, got {self.k_shot}")
+
+    def _file(self, data_dir: Path | None) -> Path:
+        if self.source == "hub":
+            raise KickUsageError("freebaseqa has no maintained hub copy; use --kick-data-dir with the release files")
+        root = task_data_dir("freebaseqa", data_dir, self.source, LAYOUT)
+        if root == BUILTIN_DATA / "freebaseqa":
+            return root / "general-knowledge.txt"
+        for ext in ("json", "txt", "tab"):
+            found = sorted(root.rglob(f"FreebaseQA-{self.split}.{ext}"))
+            if found:
+                return found[0]
+        raise KickUsageError(f"{root}: no FreebaseQA-{self.split}.json/.txt/.tab found. Expected layout: {LAYOUT}")
+
+    def load(self, data_dir: Path | None) -> list[Example]:
+        path = self._file(data_dir)
+        reader = {".json": read_json, ".txt": read_txt, ".tab": read_tab}[path.suffix]
+        shots = "".join(f"Question: {q}\nAnswer: {a}\n\n" for q, a in SHOTS[: self.k_shot])
+        return [
+            Example(id=f"{path.stem}/{i}", prompt=f"{shots}Question: {q}\nAnswer:", answers=tuple(answers))
+            for i, (q, answers) in enumerate(reader(path).items())
+        ]
+
+    def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:
+        texts = runner.generate([GenerationRequest(ex.prompt, ("\n",), self.max_new_tokens) for ex in examples])
+        return [
+            Outcome(ex.id, exact_match(t, ex.answers), t.strip(), " / ".join(ex.answers))
+            for ex, t in zip(examples, texts)
+        ]

@@ -1,0 +1,35 @@
+"""Pure metric functions: answer normalization and matching."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans({c: " " for c in string.punctuation})
+
+
+def normalize_answer(text: str) -> str:
+    """Lower case, strip accents, punctuation and English articles, collapse whitespace."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = text.translate(_PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, answers: tuple[str, ...] | list[str]) -> bool:
+    """Normalized exact match of the prediction's first line against any accepted answer."""
+    first = prediction.strip().split("\n", 1)[0] if prediction.strip() else ""
+    pred = normalize_answer(first)
+    return bool(pred) and any(pred == normalize_answer(a) for a in answers)
+
+
+def argmax(values: tuple[float, ...] | list[float]) -> int:
+    """Index of the largest value; ties go to the first, so decisions are deterministic."""
+    best = 0
+    for i, v in enumerate(values):
+        if v > values[best]:
+            best = i
+    return best
