@@ -1,0 +1,22 @@
+import pytest
+
+from pytest_kick.tasks.metrics import argmax, exact_match, normalize_answer
+
+
+@pytest.mark.parametrize(
+    "text, norm",
+    [("The Eiffel Tower.", "eiffel tower"), ("  São  Paulo ", "sao paulo"), ("J. K. Rowling", "j k rowling"), ("", "")],
+)
+def test_normalize(text, norm):
+    assert normalize_answer(text) == norm
+
+
+def test_exact_match_uses_first_line_and_any_answer():
+    assert exact_match(" Paris.\nQuestion: next", ("paris",))
+    assert exact_match("the Nile", ("Congo", "nile"))
+    assert not exact_match("Paris, France", ("paris",))
+    assert not exact_match("\n", ("",))
+
+
+def test_argmax_breaks_ties_to_the_first():
+    assert argmax([1.0, 3.0, 3.0]) == 1
