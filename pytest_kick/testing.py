@@ -81,7 +81,7 @@ def save_random_model(path: Path, corpus: Sequence[str] = ("a small corpus for a
     return Path(path)
 
 
-def train_fact_model(path: Path, facts: Sequence[tuple[str, str]], *, steps: int = 300, lr: float = 3e-3, seed: int = 0) -> float:
+def train_fact_model(path: Path, facts: Sequence[tuple[str, str]], *, steps: int = 250, lr: float = 2e-3, seed: int = 0) -> float:
     """Train a tiny Llama to answer `facts` greedily (loss on the answers only); save it; return final accuracy."""
     import torch
 

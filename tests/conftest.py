@@ -32,7 +32,7 @@ def fact_setup(tmp_path_factory) -> tuple[Path, Path]:
 
     facts = made_up_facts(N_FACTS, seed=1)
     model_dir = tmp_path_factory.mktemp("fact-llama")
-    acc = train_fact_model(model_dir, facts, steps=200)
+    acc = train_fact_model(model_dir, facts)
     assert acc >= 0.95, f"the fact model did not learn its facts (teacher-forced accuracy {acc:.2f})"
     data_dir = tmp_path_factory.mktemp("fact-data")
     write_freebaseqa(data_dir, facts)

@@ -1,0 +1,24 @@
+import pytest
+
+GATE_TEST = """
+import pytest
+from pytest_kick import assert_kick_accuracy_within
+
+
+def test_recall(kick_pair):
+    result = assert_kick_accuracy_within(kick_pair, task="freebaseqa", max_drop=0.1, k_shot=0)
+    print("LOADS", kick_pair.dense.loads, kick_pair.compressed.loads, result.n)
+"""
+
+
+@pytest.fixture
+def kick_args(fact_setup, tmp_path_factory):
+    model_dir, data_dir = fact_setup
+    cache = tmp_path_factory.mktemp("kick-cache")
+    return [f"--kick-model={model_dir}", f"--kick-data-dir={data_dir}", f"--kick-cache-dir={cache}", "--kick-device=cpu"]
+
+
+@pytest.fixture
+def gate_file(pytester):
+    """A user's test file with one accuracy gate on the fact model's recall."""
+    return pytester.makepyfile(test_user_gate=GATE_TEST)

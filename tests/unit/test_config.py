@@ -1,0 +1,50 @@
+import pytest
+
+from pytest_kick.compression import CheckpointSpec
+from pytest_kick.config import KickConfig
+from pytest_kick.errors import KickUsageError
+
+
+def build(**values):
+    return KickConfig.from_values(values.get)
+
+
+def test_defaults():
+    cfg = build()
+    assert cfg.model.kind == "alias" and [m.id for m in cfg.methods] == ["rtn8"]
+    assert cfg.limit is None and cfg.batch_size == "auto" and cfg.device == "auto" and not cfg.trust_remote_code
+
+
+@pytest.mark.parametrize(
+    "values, needle",
+    [
+        ({"kick_limit": "0"}, "--kick-limit '0': must be a positive integer"),
+        ({"kick_limit": "-5"}, "--kick-limit '-5'"),
+        ({"kick_limit": "many"}, "--kick-limit 'many'"),
+        ({"kick_batch_size": "0"}, "positive integer or 'auto'"),
+        ({"kick_device": "gpu"}, "auto, cpu, cuda, cuda:N"),
+        ({"kick_dtype": "fp8"}, "auto, float32, bfloat16, float16"),
+        ({"kick_seed": "x"}, "must be an integer"),
+        ({"kick_data_dir": "/no/such/dir"}, "no such directory"),
+        ({"kick_method": "gptq17"}, "not available"),
+        ({"kick_model": "./missing-model"}, "no such file or directory"),
+        ({"kick_compressed": "/no/such/ckpt"}, "--kick-compressed"),
+    ],
+)
+def test_bad_values_are_usage_errors(values, needle):
+    with pytest.raises(KickUsageError) as err:
+        build(**values)
+    assert needle in str(err.value)
+
+
+def test_values_parse(tmp_path):
+    cfg = build(kick_limit="20", kick_batch_size="4", kick_device="cuda:1", kick_method="rtn4,magnitude-2:4",
+                kick_data_dir=str(tmp_path), kick_cache_dir="none", kick_trust_remote_code=True)
+    assert (cfg.limit, cfg.batch_size, cfg.device, cfg.cache_dir) == (20, 4, "cuda:1", None)
+    assert cfg.data_dir == tmp_path.resolve() and cfg.trust_remote_code
+
+
+def test_compressed_checkpoint_replaces_methods(tmp_path):
+    cfg = build(kick_compressed=str(tmp_path), kick_method="rtn4")
+    assert cfg.methods == (CheckpointSpec(str(tmp_path.resolve())),)
+    assert cfg.methods[0].id == f"checkpoint:{tmp_path.name}"
