@@ -1,0 +1,71 @@
+"""A team registers its own task and compression method from conftest.py, as the README shows."""
+
+CONFTEST = '''
+import re
+from dataclasses import dataclass
+
+import torch
+
+from pytest_kick import Example, Outcome, register_task
+from pytest_kick.compression import CompressionSpec, register_family
+from pytest_kick.compression.layers import target_linears
+from pytest_kick.engine import GenerationRequest
+
+
+@dataclass(frozen=True)
+class Noise(CompressionSpec):
+    scale: float
+    family = "noise"
+
+    @property
+    def id(self):
+        return f"noise{self.scale:g}"
+
+
+def parse(text):
+    m = re.fullmatch(r"noise(\\d+(?:\\.\\d+)?)", text)
+    if not m:
+        raise ValueError("expected noise<scale>, e.g. noise0.01")
+    return Noise(float(m.group(1)))
+
+
+def add_noise(model, spec):
+    for _, lin in target_linears(model):
+        lin.weight.add_(torch.randn_like(lin.weight) * spec.scale)
+
+
+register_family("noise", parse, add_noise, examples=("noise0.01",))
+
+
+@register_task("echo")
+@dataclass(frozen=True)
+class Echo:
+    name: str = "echo"
+
+    def load(self, data_dir):
+        return [Example(id=str(i), prompt=f"Question: item {i}?\\nAnswer:", answers=("x",)) for i in range(12)]
+
+    def evaluate(self, runner, examples):
+        texts = runner.generate([GenerationRequest(e.prompt, ("\\n",), 4) for e in examples])
+        # Correct when the model is deterministic enough to say the same thing twice.
+        again = runner.generate([GenerationRequest(e.prompt, ("\\n",), 4) for e in examples])
+        return [Outcome(e.id, a == b, a, "same twice") for e, a, b in zip(examples, texts, again)]
+'''
+
+
+def test_custom_method_and_task(pytester, kick_args):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        """
+        from pytest_kick import assert_kick_accuracy_within
+
+        def test_custom(kick_pair):
+            r = assert_kick_accuracy_within(kick_pair, task="echo", max_drop=0.5)
+            assert r.dense_acc == 1.0 and r.method == "noise0.001"
+        """
+    )
+    result = pytester.runpytest(*kick_args, "--kick-method=noise0.001", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_custom?noise0.001? PASSED*"])
+    bad = pytester.runpytest(*kick_args, "--kick-method=noise")
+    bad.stderr.fnmatch_lines(["*expected noise<scale>*Valid forms:*noise0.01*"])
