@@ -65,13 +65,13 @@ class KickConfig:
     def from_values(cls, get: Callable[[str], Any], base: Path = Path(".")) -> "KickConfig":
         """Build from a lookup `ini name -> raw value` (CLI or ini, already merged); raise KickUsageError."""
 
-        def path(name: str, text: str) -> Path:
+        def path(text: str) -> Path:
             p = Path(text).expanduser()
             return p if p.is_absolute() else (base / p)
 
         compressed = get("kick_compressed")
         if compressed:
-            p = path("kick_compressed", compressed)
+            p = path(compressed)
             if not p.exists():
                 raise KickUsageError(f"--kick-compressed {compressed}: no such file or directory.")
             methods: tuple[CompressionSpec, ...] = (CheckpointSpec(str(p.resolve())),)
@@ -97,14 +97,14 @@ class KickConfig:
             raise KickUsageError(f"--kick-seed {seed_text!r}: must be an integer.") from None
         data_dir = None
         if get("kick_data_dir"):
-            data_dir = path("kick_data_dir", get("kick_data_dir"))
+            data_dir = path(get("kick_data_dir"))
             if not data_dir.is_dir():
                 raise KickUsageError(
                     f"--kick-data-dir {get('kick_data_dir')}: no such directory. It must hold one folder per "
                     "benchmark (mmlu/, freebaseqa/, ...), e.g. --kick-data-dir=../shared/data."
                 )
         cache_text = get("kick_cache_dir")
-        cache_dir = None if (cache_text or "").lower() == "none" else (path("kick_cache_dir", cache_text) if cache_text else default_cache_dir())
+        cache_dir = None if (cache_text or "").lower() == "none" else (path(cache_text) if cache_text else default_cache_dir())
         return cls(
             model=parse_model_source(model_text),
             methods=methods,
