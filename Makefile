@@ -13,8 +13,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Some gates fail by design (4-bit RTN and 50% pruning really do hurt a 135M model): make reports, not stops.
 demo: install
-	cd example_project && ../$(VENV)/bin/pytest -v
+	-cd example_project && ../$(VENV)/bin/pytest -v
 
 test: install
 	$(VENV)/bin/pytest -n 2 tests
