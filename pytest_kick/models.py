@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -86,7 +87,14 @@ def smollm2_gguf_path() -> Path:
     return path
 
 
-def _sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+def _sha256_file(path: Path) -> str:
+    """Content hash, computed once per file version (the GGUF is hashed for its fingerprint and its cache slot)."""
+    st = Path(path).stat()
+    return _sha256_cached(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256_cached(path: str, size: int, mtime_ns: int, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):

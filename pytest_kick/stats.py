@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -100,19 +101,8 @@ def examples_needed(t: PairedCounts, margin: float, alpha: float) -> int | None:
     if room <= 0:
         return None
     discord = max((t.n10 + t.n01) / t.n, 1.0 / t.n)
-    z = _z_quantile(1.0 - alpha)
+    z = NormalDist().inv_cdf(1.0 - alpha)
     return math.ceil(z * z * (discord - t.delta * t.delta) / (room * room))
-
-
-def _z_quantile(p: float) -> float:
-    lo, hi = -10.0, 10.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if 1.0 - norm_sf(mid) < p:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
 
 
 @dataclass(frozen=True)

@@ -29,34 +29,36 @@ def _unquote(text: str) -> str:
     return text
 
 
+def _lines(path: Path):
+    """(line number, line) for every non-blank line."""
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                yield n, line
+
+
 def read_txt(path: Path) -> dict[str, list[str]]:
     """'question | answer' lines; a question repeated on several lines has several accepted answers."""
     out: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            if "|" not in line:
-                raise KickUsageError(f"{path}:{n}: expected 'question | answer', found no '|' in {line.strip()[:60]!r}")
-            q, _, a = line.rpartition("|")
-            q, a = _unquote(q), a.strip()
-            if not q or not a:
-                raise KickUsageError(f"{path}:{n}: empty question or answer in {line.strip()[:60]!r}")
-            out.setdefault(q, []).append(a)
+    for n, line in _lines(path):
+        if "|" not in line:
+            raise KickUsageError(f"{path}:{n}: expected 'question | answer', found no '|' in {line.strip()[:60]!r}")
+        q, _, a = line.rpartition("|")
+        q, a = _unquote(q), a.strip()
+        if not q or not a:
+            raise KickUsageError(f"{path}:{n}: empty question or answer in {line.strip()[:60]!r}")
+        out.setdefault(q, []).append(a)
     return out
 
 
 def read_tab(path: Path) -> dict[str, list[str]]:
     """The v1.1 .tab layout: 8 tab-separated fields, answer in field 7 and question in field 8."""
     out: dict[str, list[str]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 8:
-                raise KickUsageError(f"{path}:{n}: expected 8 tab-separated fields, got {len(fields)}")
-            out.setdefault(_unquote(fields[7]), []).append(fields[6].strip())
+    for n, line in _lines(path):
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) != 8:
+            raise KickUsageError(f"{path}:{n}: expected 8 tab-separated fields, got {len(fields)}")
+        out.setdefault(_unquote(fields[7]), []).append(fields[6].strip())
     return out
 
 
