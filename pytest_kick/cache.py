@@ -8,7 +8,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .engine import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -109,3 +109,66 @@ class CachedRunner:
             lambda text: {"text": text},
             lambda d: d["text"],
         )
+
+
+MANIFEST = "kick_manifest.json"
+
+
+class ModelCache:
+    """Compressed models as safetensors directories under `<root>/compressed/<key>/`, one per content key.
+
+    One process builds an entry while others wait on its file lock and then load it. The build goes to a temp
+    directory that is renamed into place with a manifest of every file's SHA-256 written last; an entry whose
+    manifest is missing or whose files do not match it is deleted and rebuilt, never loaded."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root) / "compressed"
+
+    def verify(self, entry: Path) -> bool:
+        manifest = entry / MANIFEST
+        try:
+            files = json.loads(manifest.read_text())["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        for name, meta in files.items():
+            f = entry / name
+            if not f.is_file() or f.stat().st_size != meta["size"] or _sha256(f) != meta["sha256"]:
+                return False
+        return True
+
+    def get_or_build(self, key: str, meta: dict, build: "Callable[[Path], None]") -> tuple[Path, bool]:
+        """(entry, built): the verified entry for `key`, building it with `build(tmp_dir)` when absent or corrupt."""
+        import shutil
+        import warnings
+
+        from filelock import FileLock
+
+        entry = self.root / key
+        if self.verify(entry):
+            return entry, False
+        self.root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(entry) + ".lock"):
+            if self.verify(entry):  # another worker built it while we waited
+                return entry, False
+            if entry.exists():
+                warnings.warn(f"pytest-kick: compressed-model cache entry {entry} failed its checksum; rebuilding it")
+                shutil.rmtree(entry)
+            tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".tmp-"))
+            try:
+                build(tmp)
+                files = {
+                    f.name: {"size": f.stat().st_size, "sha256": _sha256(f)} for f in sorted(tmp.iterdir()) if f.is_file()
+                }
+                (tmp / MANIFEST).write_text(json.dumps({"key": meta, "files": files}, indent=1, sort_keys=True))
+                os.replace(tmp, entry)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return entry, True
+
+
+def _sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -8,9 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .compression import CheckpointSpec, CompressionSpec, parse_specs
+from .compression import (
+    Calibration,
+    CheckpointSpec,
+    CompressionSettings,
+    CompressionSpec,
+    LayerSelection,
+    parse_specs,
+    resolve_backend,
+)
+from .compression.backends import CHOICES as BACKEND_CHOICES
 from .errors import KickUsageError
-from .models import DEFAULT_MODEL, DTYPES, ModelSource, parse_model_source
+from .models import DEFAULT_MODEL, DTYPES, ModelSource, checkpoint_format, parse_model_source
 
 DEFAULT_METHODS = "rtn8"
 DEFAULT_SEED = 1234
@@ -37,6 +46,13 @@ OPTIONS = (
     Option("--kick-model", "kick_model", f"dense model: hub id, local model dir, .gguf file, or '{DEFAULT_MODEL}' (default)", DEFAULT_MODEL),
     Option("--kick-method", "kick_method", f"comma-separated compression specs, e.g. rtn4,magnitude50 (default {DEFAULT_METHODS})", DEFAULT_METHODS),
     Option("--kick-compressed", "kick_compressed", "an already-compressed checkpoint (dir or .gguf) to test instead of compressing here", None),
+    Option("--kick-backend", "kick_backend", "auto|builtin|llmcompressor|gptqmodel|bitsandbytes (default auto: the best installed for each method)", "auto"),
+    Option("--kick-calib-data", "kick_calib_data", "calibration text: builtin (default), wikitext2 (from --kick-data-dir) or a text file", "builtin"),
+    Option("--kick-calib-samples", "kick_calib_samples", "calibration windows (default 128)", "128"),
+    Option("--kick-calib-seqlen", "kick_calib_seqlen", "tokens per calibration window (default 512)", "512"),
+    Option("--kick-targets", "kick_targets", "comma-separated module patterns to compress, e.g. mlp or q_proj,v_proj (default: every linear layer but the LM head)", None),
+    Option("--kick-skip-first", "kick_skip_first", "leave the first N transformer blocks uncompressed (default 0)", "0"),
+    Option("--kick-skip-last", "kick_skip_last", "leave the last N transformer blocks uncompressed (default 0)", "0"),
     Option("--kick-device", "kick_device", "auto|cpu|cuda|cuda:N (default auto; under xdist, worker gwN takes GPU N)", "auto"),
     Option("--kick-dtype", "kick_dtype", "auto|float32|bfloat16|float16 (auto: float32 on CPU, bfloat16 on GPU)", "auto"),
     Option("--kick-limit", "kick_limit", "examples per task (a seeded sample; default: all)", None),
@@ -60,6 +76,7 @@ class KickConfig:
     data_dir: Path | None = None
     cache_dir: Path | None = None
     trust_remote_code: bool = False
+    compression: CompressionSettings = CompressionSettings()
 
     @classmethod
     def from_values(cls, get: Callable[[str], Any], base: Path = Path(".")) -> "KickConfig":
@@ -74,6 +91,7 @@ class KickConfig:
             p = path(compressed)
             if not p.exists():
                 raise KickUsageError(f"--kick-compressed {compressed}: no such file or directory.")
+            checkpoint_format(p)  # an unknown quantization format is reported now, not at the first test
             methods: tuple[CompressionSpec, ...] = (CheckpointSpec(str(p.resolve())),)
         else:
             methods = parse_specs(get("kick_method") or DEFAULT_METHODS)
@@ -103,6 +121,26 @@ class KickConfig:
                     f"--kick-data-dir {get('kick_data_dir')}: no such directory. It must hold one folder per "
                     "benchmark (mmlu/, freebaseqa/, ...), e.g. --kick-data-dir=../shared/data."
                 )
+        backend = (get("kick_backend") or "auto").strip().lower()
+        if backend not in BACKEND_CHOICES:
+            raise KickUsageError(f"--kick-backend {backend!r}: valid values are {', '.join(BACKEND_CHOICES)}.")
+        calib_text = (get("kick_calib_data") or "builtin").strip()
+        if calib_text not in ("builtin", "wikitext2"):
+            calib_text = str(path(calib_text))
+        calibration = Calibration(
+            samples=_int_or_none("--kick-calib-samples", get("kick_calib_samples") or "128", "a positive integer"),  # type: ignore[arg-type]
+            seqlen=_int_or_none("--kick-calib-seqlen", get("kick_calib_seqlen") or "512", "a positive integer"),  # type: ignore[arg-type]
+            source=calib_text,
+        )
+        layers = LayerSelection(
+            targets=tuple(t.strip() for t in (get("kick_targets") or "").split(",") if t.strip()),
+            skip_first=_count("--kick-skip-first", get("kick_skip_first")),
+            skip_last=_count("--kick-skip-last", get("kick_skip_last")),
+        )
+        if not isinstance(methods[0], CheckpointSpec):
+            for spec in methods:  # not installed / not served by the chosen backend: say so before any test runs
+                if resolve_backend(spec, backend).name not in ("builtin", "bitsandbytes", "custom"):
+                    calibration.resolve(data_dir)
         cache_text = get("kick_cache_dir")
         cache_dir = None if (cache_text or "").lower() == "none" else (path(cache_text) if cache_text else default_cache_dir())
         return cls(
@@ -116,6 +154,9 @@ class KickConfig:
             data_dir=data_dir.resolve() if data_dir else None,
             cache_dir=cache_dir,
             trust_remote_code=str(get("kick_trust_remote_code")).lower() in ("1", "true", "yes", "on"),
+            compression=CompressionSettings(
+                backend=backend, calibration=calibration, layers=layers, seed=seed, data_dir=data_dir.resolve() if data_dir else None
+            ),
         )
 
 
@@ -128,4 +169,14 @@ def _int_or_none(flag: str, text: Any, forms: str) -> int | None:
         value = 0
     if value <= 0:
         raise KickUsageError(f"{flag} {text!r}: must be {forms}.")
+    return value
+
+
+def _count(flag: str, text: Any) -> int:
+    try:
+        value = int(str(text if text not in (None, "") else 0).strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise KickUsageError(f"{flag} {text!r}: must be a whole number >= 0.")
     return value

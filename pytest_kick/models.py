@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .errors import KickUsageError, MissingBackend
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compression import CompressionSpec
+    from .compression import CheckpointSpec, CompressionSettings, CompressionSpec
     from .engine import Engine
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -219,20 +219,89 @@ def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
 
 
 def load_hf(path: Path, settings: LoadSettings, **kwargs: Any):
-    """Load a causal LM and its tokenizer from a local directory onto the configured device, in eval mode."""
+    """Load a causal LM and its tokenizer from a local directory onto the configured device, in eval mode.
+    Quantized loads (bitsandbytes, GPTQ kernels) are placed with device_map: such models refuse `.to()`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(settings.device, settings.worker_id)
     dtype = kwargs.pop("dtype", None) or resolve_dtype(settings.dtype, device)
+    quantized = "quantization_config" in kwargs or _quant_method(Path(path)) not in (None, "compressed-tensors")
     tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=settings.trust_remote_code)
+    if quantized:
+        kwargs.setdefault("device_map", {"": device})
     model = AutoModelForCausalLM.from_pretrained(
         str(path), dtype=dtype, trust_remote_code=settings.trust_remote_code, **kwargs
     )
-    model.to(device)
+    if not quantized:
+        model.to(device)
     model.eval()
     torch.set_grad_enabled(False)
     return model, tok
+
+
+# quantization_config.quant_method values that transformers 5 can load, and what each needs installed.
+CHECKPOINT_LOADERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "compressed-tensors": (("compressed_tensors", "pip install compressed-tensors"),),
+    "gptq": (("gptqmodel", "pip install gptqmodel"), ("optimum", "pip install optimum")),
+    "awq": (("gptqmodel", "pip install gptqmodel"),),
+    "bitsandbytes": (("bitsandbytes", "pip install 'bitsandbytes>=0.50'"),),
+    "fp8": (),
+    "torchao": (("torchao", "pip install torchao"),),
+    "quanto": (("optimum.quanto", "pip install optimum-quanto"),),
+    "hqq": (("hqq", "pip install hqq"),),
+    "auto-round": (("auto_round", "pip install auto-round"),),
+}
+
+
+def _quant_method(path: Path) -> str | None:
+    cfg = Path(path) / "config.json"
+    if not cfg.is_file():
+        return None
+    qc = json.loads(cfg.read_text()).get("quantization_config")
+    return qc.get("quant_method") if isinstance(qc, dict) else None
+
+
+def checkpoint_format(path: Path) -> str:
+    """What --kick-compressed points at: 'gguf', 'dense' (e.g. pruned weights saved dense) or a quant_method.
+    Reads files only (no torch); an unknown format is a usage error listing the known ones."""
+    path = Path(path)
+    if path.is_file():
+        if not _is_gguf(path):
+            raise KickUsageError(f"--kick-compressed {path}: a file must be GGUF (it does not start with 'GGUF').")
+        return "gguf"
+    if not (path / "config.json").is_file():
+        raise KickUsageError(f"--kick-compressed {path}: no config.json, so it is not a Hugging Face checkpoint directory.")
+    try:
+        method = _quant_method(path)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise KickUsageError(f"--kick-compressed {path}: config.json is not valid JSON ({exc}).") from None
+    if method is None:
+        return "dense"
+    if method == "bitsandbytes" or method.startswith("bitsandbytes"):
+        return "bitsandbytes"
+    if method not in CHECKPOINT_LOADERS:
+        raise KickUsageError(
+            f"--kick-compressed {path}: unknown quantization format {method!r} in config.json; pytest-kick loads "
+            f"{', '.join(CHECKPOINT_LOADERS)}, GGUF, and unquantized checkpoints."
+        )
+    return method
+
+
+def require_loader(fmt: str, path: Path) -> None:
+    """Name the missing package for a checkpoint format before transformers fails deep inside loading."""
+    import importlib.util
+
+    for module, pip in CHECKPOINT_LOADERS.get(fmt, ()):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            extra = ""
+            if fmt == "gptq" and importlib.util.find_spec("auto_gptq") is not None:
+                extra = " (auto-gptq is installed, but transformers 5 loads GPTQ checkpoints only through gptqmodel)"
+            raise MissingBackend(f"--kick-compressed {path} is a {fmt} checkpoint; loading it needs {module}{extra}. Install it with: {pip}")
 
 
 @dataclass
@@ -286,27 +355,89 @@ def dense_handle(source: ModelSource, settings: LoadSettings) -> ModelHandle:
     )
 
 
+def checkpoint_handle(spec: "CheckpointSpec", settings: LoadSettings) -> ModelHandle:
+    """An already-compressed checkpoint (--kick-compressed): loaded as it is, with the format named in the report."""
+    path = Path(spec.path)
+    fmt = checkpoint_format(path)
+    if fmt == "gguf":
+        handle = dense_handle(ModelSource("gguf", str(path)), settings)
+    else:
+        require_loader(fmt, path)
+        handle = ModelHandle(
+            name=path.name,
+            fingerprint=_digest("dir:" + fingerprint_dir(path)),
+            _loader=lambda: load_hf(path, settings),
+        )
+    handle.name = f"{path.name} [checkpoint]"
+    handle.info.update({"method": spec.id, "format": fmt, "backend": f"checkpoint ({fmt})"})
+    return handle
+
+
 def compressed_handle(
-    source: ModelSource, dense: ModelHandle, spec: "CompressionSpec", settings: LoadSettings, seed: int
+    source: ModelSource, dense: ModelHandle, spec: "CompressionSpec", settings: LoadSettings, comp: "CompressionSettings"
 ) -> ModelHandle:
-    """The compressed model: a checkpoint loaded as is, or the dense model loaded afresh and compressed here."""
+    """The compressed model: a checkpoint loaded as is, or the dense model compressed here once and kept in the
+    compressed-model cache (keyed by everything the weights depend on), then loaded from there."""
     from . import __version__
-    from .compression import CheckpointSpec, compress
+    from .cache import ModelCache
+    from .compression import CheckpointSpec, family_of, resolve_backend
 
     if isinstance(spec, CheckpointSpec):
-        ck = parse_model_source(spec.path)
-        return dense_handle(ck, settings)  # a pre-compressed checkpoint loads like any model
-    fp = _digest(json.dumps([dense.fingerprint, spec.to_dict(), seed, __version__], sort_keys=True))
+        return checkpoint_handle(spec, settings)
+    family = family_of(spec)
+    backend = resolve_backend(spec, comp.backend)
+    calibrated = backend.name not in ("builtin", "bitsandbytes")
+    key = {
+        "dense": dense.fingerprint,
+        "spec": spec.to_dict(),
+        "backend": backend.label(),
+        "calibration": comp.calibration.key(comp.data_dir) if calibrated else None,
+        "layers": comp.layers.to_dict(),
+        "seed": comp.seed,
+        "pytest_kick": __version__,
+    }
+    fp = _digest(json.dumps(key, sort_keys=True))
+    info: dict[str, Any] = {"method": spec.id, "backend": backend.label(), "build": "not loaded (answers cached)"}
 
     def load():
-        import torch
+        import time
 
-        torch.manual_seed(seed)
-        model, tok = load_hf(materialize(source, settings), settings)
-        compress(model, spec)
-        return model, tok
+        if family.at_load:  # bitsandbytes: quantized by transformers while loading; nothing to cache
+            dtype = resolve_dtype(settings.dtype, resolve_device(settings.device, settings.worker_id))
+            kwargs = family.load(backend.name)(spec, dtype)
+            info["build"] = "quantized while loading"
+            return load_hf(materialize(source, settings), settings, **kwargs)
 
-    return ModelHandle(name=f"{source.name} [{spec.id}]", fingerprint=fp, _loader=load, info={"method": spec.id})
+        def build(out: Path) -> None:
+            from .compression import CompressContext
+
+            started = time.perf_counter()
+            model, tok = load_hf(materialize(source, settings), settings)
+            family.load(backend.name)(model, spec, CompressContext(comp, tokenizer=tok))
+            model.save_pretrained(out)  # llm-compressor hooks this to write compressed-tensors
+            tok.save_pretrained(out)
+            info["compress_s"] = round(time.perf_counter() - started, 2)
+
+        path, built = ModelCache(settings.cache_dir).get_or_build(fp, key, build)
+        info["build"] = "compressed" if built else "loaded from cache"
+        info["cache_entry"] = str(path)
+        return load_compressed(path, settings)
+
+    return ModelHandle(name=f"{source.name} [{spec.id}]", fingerprint=fp, _loader=load, info=info)
+
+
+def load_compressed(path: Path, settings: LoadSettings):
+    """A cached compressed model. compressed-tensors weights are unpacked to plain linears on load: the same
+    logits as running them packed (checked in tests), and the engine's fast path on any device."""
+    import warnings
+
+    if _quant_method(path) != "compressed-tensors":
+        return load_hf(path, settings)
+    from transformers import CompressedTensorsConfig
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*quantization_config.*")
+        return load_hf(path, settings, quantization_config=CompressedTensorsConfig(dequantize=True))
 
 
 def _digest(text: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .config import OPTIONS, KickConfig
-from .errors import KickError, KickUsageError
+from .errors import KickError, KickUsageError, MissingBackend
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compression import CompressionSpec
@@ -19,6 +19,12 @@ if TYPE_CHECKING:  # pragma: no cover
 CONFIG_KEY = pytest.StashKey["KickConfig"]()
 RESULTS_KEY = pytest.StashKey[list]()
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,15 +52,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
     base = Path(config.invocation_params.dir)
     values = {opt.ini: resolved(opt.ini) for opt in OPTIONS}
-    for name in ("kick_model", "kick_compressed", "kick_data_dir", "kick_cache_dir"):
+    for name in ("kick_model", "kick_compressed", "kick_data_dir", "kick_cache_dir", "kick_calib_data"):
         raw = values[name]
+        if name == "kick_calib_data" and raw in ("builtin", "wikitext2"):
+            continue
         if raw and config.getoption(name) is None and not Path(str(raw)).expanduser().is_absolute():
             candidate = ini_dir / str(raw)
             if candidate.exists() or name != "kick_model":
                 values[name] = str(candidate)
+    config.hook.pytest_kick_register(config=config)
     try:
         kick = KickConfig.from_values(values.get, base=base)
-    except KickUsageError as exc:
+    except (KickUsageError, MissingBackend) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = kick
     config.stash[RESULTS_KEY] = []
@@ -136,7 +145,9 @@ def kick_compressed(kick_config: KickConfig, kick_dense: "ModelHandle", kick_met
     """The compressed model for the current method (lazy, once per session and worker)."""
     from .models import compressed_handle
 
-    return _clean(compressed_handle, kick_config.model, kick_dense, kick_method, _settings(kick_config), kick_config.seed)
+    return _clean(
+        compressed_handle, kick_config.model, kick_dense, kick_method, _settings(kick_config), kick_config.compression
+    )
 
 
 @pytest.fixture
@@ -160,6 +171,9 @@ def kick_pair(
     def record(result: Any) -> None:
         row = result.to_dict()
         row["test"] = node.nodeid
+        for key in ("backend", "build", "compress_s"):
+            if key in kick_compressed.info:
+                row[key] = kick_compressed.info[key]
         results.append(row)
         for key, value in row.items():
             node.user_properties.append((f"kick_{key}", value))

@@ -20,6 +20,9 @@ COLUMNS = (
 )
 
 
+MODEL_COLUMNS = (("method", "method"), ("backend", "backend"), ("model", "build"), ("compress s", "compress_s"))
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:+.3f}" if value < 0 else f"{value:.3f}"
@@ -38,4 +41,13 @@ def summary_lines(results: Sequence[dict]) -> list[str]:
     if not results:
         return []
     rows = sorted(results, key=lambda r: (r.get("test", ""), r.get("method", "")))
-    return format_table(rows)
+    lines = format_table(rows)
+    models: dict[str, dict] = {}
+    for r in rows:  # one line per compressed model: which library made it, and whether it was built or reused
+        if r.get("backend"):
+            seen = models.setdefault(r["method"], dict(r))
+            if r.get("build") == "compressed":
+                seen.update(r)
+    if models:
+        lines += [""] + format_table(list(models.values()), MODEL_COLUMNS)
+    return lines

@@ -1,96 +1,238 @@
-"""Compression: the `Compressor` contract, the registry of method families and the spec parser."""
+"""Compression: the `Compressor` contract, the registry of method families and backends, and the spec parser."""
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
+import inspect
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..errors import KickUsageError
-from .spec import CheckpointSpec, CompressionSpec, PruneSpec, RTNSpec, parse_pruning, parse_rtn
+from .backends import BACKENDS, CHOICES, Backend
+from .calibration import Calibration, calibration_windows
+from .layers import LayerSelection, all_linears, target_linears
+from .spec import (
+    BnbSpec,
+    CheckpointSpec,
+    CompressionSpec,
+    NamedSpec,
+    PruneSpec,
+    QuantSpec,
+    RTNSpec,
+    parse_bnb,
+    parse_named,
+    parse_pruning,
+    parse_quant,
+    parse_rtn,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = [
+    "BnbSpec",
+    "Calibration",
     "CheckpointSpec",
+    "CompressContext",
+    "CompressionSettings",
     "CompressionSpec",
     "Compressor",
+    "LayerSelection",
+    "NamedSpec",
     "PruneSpec",
+    "QuantSpec",
     "RTNSpec",
     "available_forms",
-    "compress",
+    "compression_method",
+    "family_of",
     "parse_spec",
     "parse_specs",
     "register_family",
+    "resolve_backend",
 ]
 
 
-class Compressor(Protocol):
-    """Compresses a model in place according to a parsed spec."""
+@dataclass(frozen=True)
+class CompressionSettings:
+    """How to compress, beyond the spec: which backend, which calibration data, which layers, which seed."""
 
-    def __call__(self, model: "torch.nn.Module", spec: CompressionSpec) -> None: ...
+    backend: str = "auto"
+    calibration: Calibration = Calibration()
+    layers: LayerSelection = LayerSelection()
+    seed: int = 1234
+    data_dir: Path | None = None
+
+
+@dataclass
+class CompressContext:
+    """What a compressor may use besides the model and the spec. Calibration windows are tokenized on first use."""
+
+    settings: CompressionSettings
+    tokenizer: Any = None
+    _windows: list[list[int]] | None = field(default=None, repr=False)
+
+    def calibration(self) -> list[list[int]]:
+        if self._windows is None:
+            s = self.settings
+            self._windows = calibration_windows(self.tokenizer, s.calibration, s.data_dir, s.seed)
+        return self._windows
+
+    def layers(self, model: "torch.nn.Module") -> list[tuple[str, "torch.nn.Linear"]]:
+        return target_linears(model, self.settings.layers)
+
+    def ignored(self, model: "torch.nn.Module") -> list[str]:
+        """Names of the linear layers (the LM head included) that the selection leaves alone."""
+        import torch
+
+        chosen = {n for n, _ in self.layers(model)}
+        return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in chosen]
+
+
+class Compressor(Protocol):
+    """Compresses a loaded model in place according to a parsed spec."""
+
+    def __call__(self, model: "torch.nn.Module", spec: CompressionSpec, ctx: CompressContext) -> None: ...
 
 
 @dataclass(frozen=True)
 class Family:
+    """A method family. `impls` maps backend name -> compressor ("module:attr" or callable), best first.
+    `at_load` families (bitsandbytes) quantize while loading: their impl returns from_pretrained kwargs."""
+
     name: str
     parse: Callable[[str], CompressionSpec]
-    compressor: str | Compressor  # "module:attr" (imported lazily) or the callable itself
+    impls: dict[str, str | Callable]
     examples: tuple[str, ...]
+    at_load: bool = False
 
-    def load(self) -> Compressor:
-        if isinstance(self.compressor, str):
-            module, _, attr = self.compressor.partition(":")
+    def load(self, backend: str) -> Callable:
+        impl = self.impls[backend]
+        if isinstance(impl, str):
+            module, _, attr = impl.partition(":")
             return getattr(importlib.import_module(module, __name__), attr)
-        return self.compressor
+        return impl
 
 
 _FAMILIES: dict[str, Family] = {}
 
-# Families the design names but that this version does not ship yet; asked for, they get a clear answer.
-_PLANNED = ("gptq", "awq", "wanda", "sparsegpt", "int8", "nf4")
+
+def _three_args(fn: Callable) -> Callable:
+    """Compressors written for (model, spec) keep working: the context is passed only to those that take it."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return fn
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in params):
+        return fn
+    return functools.wraps(fn)(lambda model, spec, ctx: fn(model, spec))
 
 
 def register_family(
     name: str,
     parse: Callable[[str], CompressionSpec],
-    compressor: str | Compressor,
+    compressor: str | Compressor | dict[str, str | Callable],
     examples: tuple[str, ...],
+    *,
+    at_load: bool = False,
 ) -> None:
-    """Register a method family: `parse` turns text into a spec (raise ValueError with the valid forms)."""
-    if not re.fullmatch(r"[a-z][a-z_]*", name):
-        raise ValueError(f"family names are lower-case letters and underscores, got {name!r}")
-    _FAMILIES[name] = Family(name, parse, compressor, tuple(examples))
+    """Register a method family: `parse` turns text into a spec (raise ValueError with the valid forms);
+    `compressor` is one callable (a team's own code: the `custom` backend) or {backend: impl} for several."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"family names are lower-case letters, digits and underscores, got {name!r}")
+    impls = compressor if isinstance(compressor, dict) else {"custom": compressor}
+    unknown = set(impls) - set(BACKENDS)
+    if unknown:
+        raise ValueError(f"unknown backend(s) {sorted(unknown)} for {name!r}; known: {', '.join(BACKENDS)}")
+    impls = {k: (v if isinstance(v, str) else _three_args(v)) for k, v in impls.items()}
+    _FAMILIES[name] = Family(name, parse, impls, tuple(examples), at_load)
 
 
-register_family("rtn", parse_rtn, ".quant:rtn_compress", ("rtn8", "rtn4", "rtn4-g128"))
-register_family("magnitude", parse_pruning("magnitude"), ".prune:magnitude_compress", ("magnitude50", "magnitude-2:4"))
+def compression_method(name: str, *, parse: Callable[[str], CompressionSpec] | None = None, examples: tuple[str, ...] = ()):
+    """Decorator for a team's own method, e.g. in conftest.py:
+
+        @compression_method("noise", examples=("noise0.01",))
+        def add_noise(model, spec, ctx):   # spec.arg == "0.01" for --kick-method=noise0.01
+            ...
+    """
+
+    def deco(fn: Callable) -> Callable:
+        register_family(name, parse or parse_named(name), fn, examples or (name,))
+        return fn
+
+    return deco
+
+
+register_family("rtn", parse_rtn, {"builtin": ".quant:rtn_compress"}, ("rtn8", "rtn4", "rtn4-g128"))
+register_family(
+    "magnitude", parse_pruning("magnitude"), {"builtin": ".prune:magnitude_compress"}, ("magnitude50", "magnitude-2:4")
+)
+register_family(
+    "gptq",
+    parse_quant("gptq"),
+    {"llmcompressor": ".llmcompressor:compress", "gptqmodel": ".gptqmodel:compress"},
+    ("gptq4", "gptq3-g64", "gptq4-g128-act", "gptq8"),
+)
+register_family(
+    "awq", parse_quant("awq"), {"llmcompressor": ".llmcompressor:compress", "gptqmodel": ".gptqmodel:compress"}, ("awq4",)
+)
+register_family("wanda", parse_pruning("wanda"), {"llmcompressor": ".llmcompressor:compress"}, ("wanda50", "wanda-2:4"))
+register_family(
+    "sparsegpt", parse_pruning("sparsegpt"), {"llmcompressor": ".llmcompressor:compress"}, ("sparsegpt60", "sparsegpt-4:8")
+)
+for _mode in ("int8", "nf4"):
+    register_family(_mode, parse_bnb(_mode), {"bitsandbytes": ".bnb:load_kwargs"}, (_mode,), at_load=True)
 
 
 def available_forms() -> list[str]:
     return [ex for fam in _FAMILIES.values() for ex in fam.examples]
 
 
+def family_of(spec: CompressionSpec) -> Family:
+    try:
+        return _FAMILIES[spec.family]
+    except KeyError:
+        raise KickUsageError(f"no compression method family {spec.family!r} is registered") from None
+
+
+def resolve_backend(spec: CompressionSpec, requested: str = "auto") -> Backend:
+    """The backend that will compress `spec`: the requested one, or under 'auto' the first installed of the
+    family's backends. Not installed or not able to run this method: a clear error naming the fix."""
+    fam = family_of(spec)
+    if requested == "auto":
+        for name in fam.impls:
+            if BACKENDS[name].installed():
+                return BACKENDS[name]
+        first = BACKENDS[next(iter(fam.impls))]
+        first.require(f"--kick-method={spec.id}")
+    if requested not in fam.impls:
+        served = ", ".join(fam.impls)
+        raise KickUsageError(
+            f"--kick-backend={requested} cannot run {spec.id}: the {fam.name} family is served by {served}. "
+            "Use --kick-backend=auto to pick the installed one."
+        )
+    BACKENDS[requested].require(f"--kick-method={spec.id} with --kick-backend={requested}")
+    return BACKENDS[requested]
+
+
 def parse_spec(text: str) -> CompressionSpec:
     """Parse one spec; raise KickUsageError naming the valid forms when it is unknown or malformed."""
     raw = text
     text = text.strip().lower()
+    forms = ", ".join(available_forms())
+    # The family is the longest registered name that the text starts with, not followed by another letter.
+    names = [n for n in _FAMILIES if text.startswith(n) and not re.match(r"[a-z_]", text[len(n) :])]
+    fam = _FAMILIES[max(names, key=len)] if names else None
     m = re.match(r"[a-z_]+", text)
     name = m.group(0) if m else ""
-    forms = ", ".join(available_forms())
-    fam = _FAMILIES.get(name)
     if fam is None:
         hint = difflib.get_close_matches(name, list(_FAMILIES), n=1)
-        why = (
-            f"'{name}' is not available in this version of pytest-kick"
-            if name in _PLANNED
-            else f"unknown compression method '{name or raw}'"
-        )
         did = f" Did you mean '{hint[0]}'?" if hint else ""
-        raise KickUsageError(f"--kick-method '{raw}': {why}.{did} Valid forms: {forms}.")
+        raise KickUsageError(f"--kick-method '{raw}': unknown compression method '{name or raw}'.{did} Valid forms: {forms}.")
     try:
         return fam.parse(text)
     except ValueError as exc:
@@ -110,6 +252,9 @@ def parse_specs(text: str) -> tuple[CompressionSpec, ...]:
     return tuple(specs)
 
 
-def compress(model: "torch.nn.Module", spec: CompressionSpec) -> None:
-    """Apply `spec` to `model` in place with the compressor registered for its family."""
-    _FAMILIES[spec.family].load()(model, spec)
+def compress(model: "torch.nn.Module", spec: CompressionSpec, ctx: CompressContext | None = None, backend: str = "auto") -> Backend:
+    """Apply `spec` to `model` in place; returns the backend that did it."""
+    ctx = ctx or CompressContext(CompressionSettings(backend=backend))
+    chosen = resolve_backend(spec, ctx.settings.backend if backend == "auto" else backend)
+    family_of(spec).load(chosen.name)(model, spec, ctx)
+    return chosen

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import KickUsageError
-from .layers import target_linears
 from .spec import PruneSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+    from . import CompressContext
 
 
 def unstructured_mask(score: "torch.Tensor", sparsity: float) -> "torch.Tensor":
@@ -38,11 +39,11 @@ def nm_mask(score: "torch.Tensor", n: int, m: int) -> "torch.Tensor":
     return mask.reshape(rows, cols)
 
 
-def magnitude_compress(model: "torch.nn.Module", spec: PruneSpec) -> None:
+def magnitude_compress(model: "torch.nn.Module", spec: PruneSpec, ctx: "CompressContext") -> None:
     import torch
 
     with torch.no_grad():
-        for _, lin in target_linears(model):
+        for _, lin in ctx.layers(model):
             score = lin.weight.detach().abs().float()
             mask = nm_mask(score, spec.n, spec.m) if spec.n is not None else unstructured_mask(score, spec.sparsity)
             lin.weight.mul_(mask.to(lin.weight.dtype))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import KickUsageError
-from .layers import target_linears
 from .spec import RTNSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+    from . import CompressContext
 
 
 def rtn_quantize(weight: "torch.Tensor", bits: int, group_size: int | None) -> tuple["torch.Tensor", "torch.Tensor"]:
@@ -28,11 +29,11 @@ def rtn_quantize(weight: "torch.Tensor", bits: int, group_size: int | None) -> t
     return q.reshape(out_f, in_f), scale.squeeze(-1)
 
 
-def rtn_compress(model: "torch.nn.Module", spec: RTNSpec) -> None:
+def rtn_compress(model: "torch.nn.Module", spec: RTNSpec, ctx: "CompressContext") -> None:
     import torch
 
     with torch.no_grad():
-        for _, lin in target_linears(model):
+        for _, lin in ctx.layers(model):
             q, scale = rtn_quantize(lin.weight, spec.bits, spec.group_size)
             g = spec.group_size or lin.weight.shape[1]
             deq = (q.reshape(q.shape[0], -1, g) * scale[..., None]).reshape(q.shape)

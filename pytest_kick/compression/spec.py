@@ -62,6 +62,61 @@ class PruneSpec(CompressionSpec):
 
 
 @dataclass(frozen=True)
+class QuantSpec(CompressionSpec):
+    """Calibrated weight-only integer quantization (GPTQ, AWQ): `bits`, one scale per `group_size` inputs.
+
+    `act_order`: None (columns in order), "act" (descending activation order, groups follow it; GPTQ's desc_act)
+    or "static" (activation order with fixed groups, free at inference)."""
+
+    method: str
+    bits: int
+    group_size: int = 128
+    act_order: str | None = None
+
+    @property
+    def family(self) -> str:  # type: ignore[override]
+        return self.method
+
+    @property
+    def id(self) -> str:
+        text = f"{self.method}{self.bits}"
+        if self.group_size != DEFAULT_GROUP:
+            text += f"-g{self.group_size}"
+        return text + (f"-{self.act_order}" if self.act_order else "")
+
+
+@dataclass(frozen=True)
+class BnbSpec(CompressionSpec):
+    """bitsandbytes quantization applied while loading: LLM.int8 ('int8') or 4-bit NormalFloat ('nf4')."""
+
+    mode: str
+
+    @property
+    def family(self) -> str:  # type: ignore[override]
+        return self.mode
+
+    @property
+    def id(self) -> str:
+        return self.mode
+
+
+@dataclass(frozen=True)
+class NamedSpec(CompressionSpec):
+    """A team's own method registered with @compression_method: its name and the text after it (`noise0.01`)."""
+
+    name: str
+    arg: str = ""
+
+    @property
+    def family(self) -> str:  # type: ignore[override]
+        return self.name
+
+    @property
+    def id(self) -> str:
+        return self.name + self.arg
+
+
+@dataclass(frozen=True)
 class CheckpointSpec(CompressionSpec):
     """Stands for an already-compressed checkpoint given with --kick-compressed."""
 
@@ -74,6 +129,42 @@ class CheckpointSpec(CompressionSpec):
         from pathlib import Path
 
         return f"checkpoint:{Path(self.path).name}"
+
+
+DEFAULT_GROUP = 128
+QUANT_BITS = {"gptq": (2, 3, 4, 8), "awq": (3, 4, 8)}
+
+
+def parse_quant(family: str):
+    """A parser for `<family><bits>[-g<group>][-act|-static]`, e.g. gptq4, gptq3-g64, gptq4-g128-act."""
+    allowed = QUANT_BITS[family]
+
+    def parse(text: str) -> QuantSpec:
+        m = re.fullmatch(rf"{family}(\d+)(?:-g(\d+))?(?:-(act|static))?", text)
+        if not m:
+            raise ValueError(
+                f"expected {family}<bits>[-g<group size>][-act|-static], e.g. {family}4, {family}4-g64, {family}4-g128-act"
+            )
+        bits = int(m.group(1))
+        if bits not in allowed:
+            raise ValueError(f"{family} supports {', '.join(map(str, allowed))} bits, got {bits}")
+        group = int(m.group(2)) if m.group(2) else DEFAULT_GROUP
+        if group < 2 or group & (group - 1):
+            raise ValueError(f"group size must be a power of two >= 2, got {group}")
+        if m.group(3) and family != "gptq":
+            raise ValueError(f"activation ordering (-{m.group(3)}) is a GPTQ option; {family} has none")
+        return QuantSpec(method=family, bits=bits, group_size=group, act_order=m.group(3))
+
+    return parse
+
+
+def parse_bnb(family: str):
+    def parse(text: str) -> BnbSpec:
+        if text != family:
+            raise ValueError(f"'{family}' takes no parameters")
+        return BnbSpec(mode=family)
+
+    return parse
 
 
 def parse_rtn(text: str) -> RTNSpec:
@@ -106,5 +197,17 @@ def parse_pruning(family: str):
                 raise ValueError(f"N:M needs 0 < N < M (N weights kept in every M), got {n}:{mm}")
             return PruneSpec(method=family, n=n, m=mm)
         raise ValueError(f"expected {family}<percent> or {family}-<N>:<M>, e.g. {family}50, {family}-2:4")
+
+    return parse
+
+
+def parse_named(family: str):
+    """`<family>` or `<family><argument>` (letters, digits, '.', ':', '-'); the compressor interprets the argument."""
+
+    def parse(text: str) -> NamedSpec:
+        m = re.fullmatch(rf"{family}([\w.:\-]*)", text)
+        if not m:
+            raise ValueError(f"expected {family} or {family}<argument>")
+        return NamedSpec(name=family, arg=m.group(1))
 
     return parse

@@ -26,7 +26,9 @@ def test_defaults():
         ({"kick_dtype": "fp8"}, "auto, float32, bfloat16, float16"),
         ({"kick_seed": "x"}, "must be an integer"),
         ({"kick_data_dir": "/no/such/dir"}, "no such directory"),
-        ({"kick_method": "gptq17"}, "not available"),
+        ({"kick_method": "gptq17"}, "gptq supports 2, 3, 4, 8 bits"),
+        ({"kick_backend": "vllm"}, "valid values are auto, builtin, llmcompressor"),
+        ({"kick_targets": "mlp", "kick_skip_last": "x"}, "--kick-skip-last 'x'"),
         ({"kick_model": "./missing-model"}, "no such file or directory"),
         ({"kick_compressed": "/no/such/ckpt"}, "--kick-compressed"),
     ],
@@ -45,6 +47,20 @@ def test_values_parse(tmp_path):
 
 
 def test_compressed_checkpoint_replaces_methods(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
     cfg = build(kick_compressed=str(tmp_path), kick_method="rtn4")
     assert cfg.methods == (CheckpointSpec(str(tmp_path.resolve())),)
     assert cfg.methods[0].id == f"checkpoint:{tmp_path.name}"
+
+
+def test_compression_settings_are_parsed_once(tmp_path):
+    text = tmp_path / "calib.txt"
+    text.write_text("some text " * 50)
+    cfg = build(
+        kick_method="gptq4", kick_backend="LLMCompressor", kick_calib_data=str(text), kick_calib_samples="16",
+        kick_calib_seqlen="64", kick_targets="mlp, q_proj", kick_skip_first="1", kick_skip_last="2",
+    )
+    c = cfg.compression
+    assert (c.backend, c.calibration.samples, c.calibration.seqlen, c.calibration.source) == ("llmcompressor", 16, 64, str(text))
+    assert (c.layers.targets, c.layers.skip_first, c.layers.skip_last) == (("mlp", "q_proj"), 1, 2)
+    assert c.seed == cfg.seed

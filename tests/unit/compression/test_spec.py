@@ -1,6 +1,6 @@
 import pytest
 
-from pytest_kick.compression import PruneSpec, RTNSpec, parse_spec, parse_specs
+from pytest_kick.compression import BnbSpec, NamedSpec, PruneSpec, QuantSpec, RTNSpec, compression_method, parse_spec, parse_specs
 from pytest_kick.errors import KickUsageError
 
 
@@ -14,6 +14,18 @@ from pytest_kick.errors import KickUsageError
         ("magnitude12.5", PruneSpec("magnitude", sparsity=0.125)),
         ("magnitude-2:4", PruneSpec("magnitude", n=2, m=4)),
         (" RTN8 ", RTNSpec(bits=8)),
+        ("gptq4", QuantSpec("gptq", bits=4, group_size=128)),
+        ("gptq3-g64", QuantSpec("gptq", bits=3, group_size=64)),
+        ("gptq4-g128-act", QuantSpec("gptq", bits=4, group_size=128, act_order="act")),
+        ("gptq4-g32-static", QuantSpec("gptq", bits=4, group_size=32, act_order="static")),
+        ("gptq8", QuantSpec("gptq", bits=8)),
+        ("awq4", QuantSpec("awq", bits=4)),
+        ("wanda50", PruneSpec("wanda", sparsity=0.5)),
+        ("wanda-2:4", PruneSpec("wanda", n=2, m=4)),
+        ("sparsegpt60", PruneSpec("sparsegpt", sparsity=0.6)),
+        ("sparsegpt-4:8", PruneSpec("sparsegpt", n=4, m=8)),
+        ("int8", BnbSpec("int8")),
+        ("nf4", BnbSpec("nf4")),
     ],
 )
 def test_valid_specs_parse_to_frozen_dataclasses(text, spec):
@@ -32,10 +44,17 @@ def test_duplicates_are_dropped_in_order():
 @pytest.mark.parametrize(
     "text, needle",
     [
-        ("gptq17", "'gptq' is not available"),
+        ("gptq17", "gptq supports 2, 3, 4, 8 bits"),
+        ("gptq1", "gptq supports 2, 3, 4, 8 bits, got 1"),
+        ("gptq4-g0", "power of two"),
+        ("awq2", "awq supports 3, 4, 8 bits"),
+        ("awq4-static", "GPTQ option"),
+        ("gptq4-desc", "expected gptq<bits>[-g<group size>][-act|-static]"),
+        ("nf4-g64", "'nf4' takes no parameters"),
+        ("sparsegpt100", "strictly between 0 and 100"),
         ("magnitude150", "strictly between 0 and 100"),
         ("magnitude0", "strictly between 0 and 100"),
-        ("wanda-3:2", "'wanda' is not available"),
+        ("wanda-3:2", "0 < N < M"),
         ("magnitude-3:2", "0 < N < M"),
         ("rtn1", "between 2 and 8"),
         ("rtn4-g100", "power of two"),
@@ -50,3 +69,23 @@ def test_bad_specs_name_the_cause_and_the_valid_forms(text, needle):
     assert needle in str(err.value)
     if text:
         assert "rtn4-g128" in str(err.value) and "magnitude-2:4" in str(err.value)
+
+
+def test_ids_of_new_families_round_trip():
+    text = "gptq4,gptq3-g64,gptq4-g128-act,awq4,wanda-2:4,sparsegpt60,int8,nf4"
+    assert ",".join(s.id for s in parse_specs(text)) == text
+
+
+def test_a_team_method_registered_by_decorator_parses(monkeypatch):
+    from pytest_kick import compression
+
+    monkeypatch.setattr(compression, "_FAMILIES", dict(compression._FAMILIES))
+
+    @compression_method("jitter", examples=("jitter0.1",))
+    def jitter(model, spec, ctx):  # pragma: no cover - not run here
+        pass
+
+    assert parse_spec("jitter0.1") == NamedSpec("jitter", "0.1")
+    assert parse_spec("jitter") == NamedSpec("jitter", "")
+    with pytest.raises(KickUsageError, match="jitter0.1"):
+        parse_spec("jitter 0.1")

@@ -1,0 +1,51 @@
+"""Backends: the libraries that run a compression method, whether each is installed, and its version."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+
+from .. import __version__
+from ..errors import MissingBackend
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A library that compresses (or `builtin`, pytest-kick's own code, or `custom`, a team's registered code)."""
+
+    name: str
+    module: str | None = None  # import name; None: always there
+    distribution: str | None = None  # PyPI name, for the version and the pip command
+    pip: str = ""
+
+    def installed(self) -> bool:
+        return self.module is None or importlib.util.find_spec(self.module) is not None
+
+    def version(self) -> str:
+        if self.distribution is None:
+            return __version__
+        try:
+            return importlib.metadata.version(self.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    def label(self) -> str:
+        return f"{self.name} {self.version()}"
+
+    def require(self, why: str) -> None:
+        if not self.installed():
+            raise MissingBackend(f"{why} needs the {self.name} backend, which is not installed. Install it with: {self.pip}")
+
+
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("builtin"),
+        Backend("custom"),
+        Backend("llmcompressor", "llmcompressor", "llmcompressor", "pip install 'llmcompressor>=0.14,<0.15'"),
+        Backend("gptqmodel", "gptqmodel", "gptqmodel", "pip install gptqmodel  (it brings its own CUDA build of torch)"),
+        Backend("bitsandbytes", "bitsandbytes", "bitsandbytes", "pip install 'bitsandbytes>=0.50'"),
+    )
+}
+CHOICES = ("auto", "builtin", "llmcompressor", "gptqmodel", "bitsandbytes")
