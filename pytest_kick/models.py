@@ -221,7 +221,6 @@ def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
 def load_hf(path: Path, settings: LoadSettings, **kwargs: Any):
     """Load a causal LM and its tokenizer from a local directory onto the configured device, in eval mode.
     Quantized loads (bitsandbytes, GPTQ kernels) are placed with device_map: such models refuse `.to()`."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(settings.device, settings.worker_id)
@@ -236,7 +235,6 @@ def load_hf(path: Path, settings: LoadSettings, **kwargs: Any):
     if not quantized:
         model.to(device)
     model.eval()
-    torch.set_grad_enabled(False)
     return model, tok
 
 
@@ -409,13 +407,19 @@ def compressed_handle(
             return load_hf(materialize(source, settings), settings, **kwargs)
 
         def build(out: Path) -> None:
+            import torch
+
             from .compression import CompressContext
 
             started = time.perf_counter()
-            model, tok = load_hf(materialize(source, settings), settings)
-            family.load(backend.name)(model, spec, CompressContext(comp, tokenizer=tok))
-            model.save_pretrained(out)  # llm-compressor hooks this to write compressed-tensors
-            tok.save_pretrained(out)
+            src = materialize(source, settings)
+            model, tok = load_hf(src, settings)
+            ctx = CompressContext(comp, tokenizer=tok, source_dir=src, out_dir=out)
+            with torch.no_grad():  # compressors edit weights in place; none of them needs autograd
+                done = family.load(backend.name)(model, spec, ctx)
+            if done != "saved":
+                model.save_pretrained(out)  # llm-compressor hooks this to write compressed-tensors
+                tok.save_pretrained(out)
             info["compress_s"] = round(time.perf_counter() - started, 2)
 
         path, built = ModelCache(settings.cache_dir).get_or_build(fp, key, build)

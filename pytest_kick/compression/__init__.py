@@ -73,6 +73,8 @@ class CompressContext:
 
     settings: CompressionSettings
     tokenizer: Any = None
+    source_dir: Path | None = None  # the dense model's directory (for backends that quantize from files)
+    out_dir: Path | None = None  # where a backend that writes its own checkpoint puts it (it then returns "saved")
     _windows: list[list[int]] | None = field(default=None, repr=False)
 
     def calibration(self) -> list[list[int]]:
@@ -93,9 +95,10 @@ class CompressContext:
 
 
 class Compressor(Protocol):
-    """Compresses a loaded model in place according to a parsed spec."""
+    """Compresses a loaded model in place according to a parsed spec (the caller saves it). A backend that writes
+    its own checkpoint into `ctx.out_dir` instead returns "saved"."""
 
-    def __call__(self, model: "torch.nn.Module", spec: CompressionSpec, ctx: CompressContext) -> None: ...
+    def __call__(self, model: "torch.nn.Module", spec: CompressionSpec, ctx: CompressContext) -> str | None: ...
 
 
 @dataclass(frozen=True)

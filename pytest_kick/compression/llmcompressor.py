@@ -4,6 +4,7 @@ windows and layer selection. The model is changed in place; save_pretrained then
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import TYPE_CHECKING, Iterator
 
 from ..errors import KickUsageError
@@ -20,6 +21,8 @@ _ACTORDER = {None: None, "act": "group", "static": "static"}
 def check_widths(spec: CompressionSpec, layers: list[tuple[str, "torch.nn.Linear"]]) -> None:
     """Group size and N:M block must divide every selected layer's input width; say which layer does not."""
     if isinstance(spec, QuantSpec):
+        if spec.group_size is None:
+            return
         block, what = spec.group_size, f"group size {spec.group_size}"
     elif isinstance(spec, PruneSpec) and spec.m is not None:
         block, what = spec.m, f"N:M block of {spec.m}"
@@ -36,12 +39,17 @@ def check_widths(spec: CompressionSpec, layers: list[tuple[str, "torch.nn.Linear
 def _weights(spec: QuantSpec, symmetric: bool):
     from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme
 
-    args = QuantizationArgs(num_bits=spec.bits, type="int", symmetric=symmetric, strategy="group", group_size=spec.group_size)
+    strategy = "group" if spec.group_size else "channel"
+    args = QuantizationArgs(num_bits=spec.bits, type="int", symmetric=symmetric, strategy=strategy, group_size=spec.group_size)
     return {"group_0": QuantizationScheme(targets=["Linear"], weights=args)}
 
 
-def recipe(spec: CompressionSpec, ignore: list[str]) -> list:
-    """The llm-compressor modifiers for a spec. Our N:M keeps N of every M; llm-compressor's names the pruned count."""
+def recipe(spec: CompressionSpec, ignored: list[str]) -> list:
+    """The llm-compressor modifiers for a spec. Our N:M keeps N of every M; llm-compressor's names the pruned count.
+
+    Ignored layers are given as anchored regexes that also match "name." : the 0.14 pruning modifiers look up a
+    Linear targeted directly under the name "<name>." and would otherwise prune an ignored LM head."""
+    ignore = [f"re:^{re.escape(n)}\\.?$" for n in ignored]
     if isinstance(spec, QuantSpec) and spec.method == "gptq":
         from llmcompressor.modifiers.quantization import GPTQModifier
 

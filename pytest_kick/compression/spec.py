@@ -63,14 +63,15 @@ class PruneSpec(CompressionSpec):
 
 @dataclass(frozen=True)
 class QuantSpec(CompressionSpec):
-    """Calibrated weight-only integer quantization (GPTQ, AWQ): `bits`, one scale per `group_size` inputs.
+    """Calibrated weight-only integer quantization (GPTQ, AWQ): `bits`, one scale per output channel, or per
+    `group_size` inputs when given (as RTN; per-channel is the GPTQ paper's setting and fits every layer width).
 
     `act_order`: None (columns in order), "act" (descending activation order, groups follow it; GPTQ's desc_act)
     or "static" (activation order with fixed groups, free at inference)."""
 
     method: str
     bits: int
-    group_size: int = 128
+    group_size: int | None = None
     act_order: str | None = None
 
     @property
@@ -80,7 +81,7 @@ class QuantSpec(CompressionSpec):
     @property
     def id(self) -> str:
         text = f"{self.method}{self.bits}"
-        if self.group_size != DEFAULT_GROUP:
+        if self.group_size:
             text += f"-g{self.group_size}"
         return text + (f"-{self.act_order}" if self.act_order else "")
 
@@ -131,7 +132,6 @@ class CheckpointSpec(CompressionSpec):
         return f"checkpoint:{Path(self.path).name}"
 
 
-DEFAULT_GROUP = 128
 QUANT_BITS = {"gptq": (2, 3, 4, 8), "awq": (3, 4, 8)}
 
 
@@ -148,8 +148,8 @@ def parse_quant(family: str):
         bits = int(m.group(1))
         if bits not in allowed:
             raise ValueError(f"{family} supports {', '.join(map(str, allowed))} bits, got {bits}")
-        group = int(m.group(2)) if m.group(2) else DEFAULT_GROUP
-        if group < 2 or group & (group - 1):
+        group = int(m.group(2)) if m.group(2) else None
+        if group is not None and (group < 2 or group & (group - 1)):
             raise ValueError(f"group size must be a power of two >= 2, got {group}")
         if m.group(3) and family != "gptq":
             raise ValueError(f"activation ordering (-{m.group(3)}) is a GPTQ option; {family} has none")

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from pytest_kick import Example, Outcome, register_task
+from pytest_kick import Example, Outcome, compression_method, register_task
 from pytest_kick.compression import CompressionSpec, register_family
-from pytest_kick.compression.layers import target_linears
 from pytest_kick.engine import GenerationRequest
 
 
@@ -29,12 +28,18 @@ def parse(text):
     return Noise(float(m.group(1)))
 
 
-def add_noise(model, spec):
-    for _, lin in target_linears(model):
+def add_noise(model, spec, ctx):
+    for _, lin in ctx.layers(model):  # the same --kick-targets / --kick-skip-* selection as built-in methods
         lin.weight.add_(torch.randn_like(lin.weight) * spec.scale)
 
 
-register_family("noise", parse, add_noise, examples=("noise0.01",))
+def pytest_kick_register(config):
+    register_family("noise", parse, add_noise, examples=("noise0.01",))
+
+    @compression_method("zero")  # --kick-method=zero<fraction>: zero the first rows of every selected layer
+    def zero_rows(model, spec, ctx):
+        for _, lin in ctx.layers(model):
+            lin.weight[: int(float(spec.arg) * lin.weight.shape[0])] = 0
 
 
 @register_task("echo")
@@ -66,6 +71,13 @@ def test_custom_method_and_task(pytester, kick_args):
     )
     result = pytester.runpytest(*kick_args, "--kick-method=noise0.001", "-v")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*test_custom?noise0.001? PASSED*"])
+    result.stdout.fnmatch_lines(["*test_custom?noise0.001? PASSED*", "noise0.001*custom*compressed*"])
     bad = pytester.runpytest(*kick_args, "--kick-method=noise")
     bad.stderr.fnmatch_lines(["*expected noise<scale>*Valid forms:*noise0.01*"])
+
+
+def test_decorated_method_changes_the_model(pytester, kick_args, gate_file):
+    pytester.makeconftest(CONFTEST)
+    result = pytester.runpytest(*kick_args, "--kick-method=zero0.9", "-v")
+    result.assert_outcomes(failed=1)  # 90% of every row zeroed: the facts are gone, the gate says so
+    result.stdout.fnmatch_lines(["*test_recall?zero0.9? FAILED*"])

@@ -1,3 +1,5 @@
+import pytest
+
 from pytest_kick.cache import CachedRunner, ResultCache
 from pytest_kick.engine import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
 from pytest_kick.models import ModelHandle
@@ -62,3 +64,86 @@ def test_disabled_cache_stores_nothing(tmp_path):
     cache = ResultCache(None)
     cache.put("k", {"a": 1})
     assert cache.get("k") is None
+
+
+def _build_into(counter):
+    def build(out):
+        counter.append(1)
+        (out / "model.safetensors").write_bytes(b"w" * 4096)
+        (out / "config.json").write_text("{}")
+
+    return build
+
+
+def test_model_cache_builds_once_then_loads(tmp_path):
+    from pytest_kick.cache import MANIFEST, ModelCache
+
+    calls = []
+    cache = ModelCache(tmp_path)
+    entry, built = cache.get_or_build("k1", {"spec": "x"}, _build_into(calls))
+    assert built and (entry / MANIFEST).is_file() and len(calls) == 1
+    again, built = ModelCache(tmp_path).get_or_build("k1", {"spec": "x"}, _build_into(calls))
+    assert again == entry and not built and len(calls) == 1
+    assert not list(cache.root.glob(".tmp-*"))  # no leftovers
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "manifest"])
+def test_a_damaged_entry_is_rebuilt_never_used(tmp_path, damage):
+    from pytest_kick.cache import MANIFEST, ModelCache
+
+    calls = []
+    entry, _ = ModelCache(tmp_path).get_or_build("k", {}, _build_into(calls))
+    weights = entry / "model.safetensors"
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif damage == "flip":
+        weights.write_bytes(b"x" + weights.read_bytes()[1:])
+    elif damage == "delete":
+        weights.unlink()
+    else:
+        (entry / MANIFEST).write_text("{")
+    with pytest.warns(UserWarning, match="failed its checksum; rebuilding"):
+        entry2, built = ModelCache(tmp_path).get_or_build("k", {}, _build_into(calls))
+    assert built and len(calls) == 2 and (entry2 / "model.safetensors").read_bytes() == b"w" * 4096
+
+
+def test_a_failed_build_leaves_nothing_behind(tmp_path):
+    from pytest_kick.cache import ModelCache
+
+    def broken(out):
+        (out / "half.bin").write_bytes(b"1")
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError):
+        ModelCache(tmp_path).get_or_build("k", {}, broken)
+    assert not (ModelCache(tmp_path).root / "k").exists()
+    assert not list(ModelCache(tmp_path).root.glob(".tmp-*"))
+
+
+def _race(root, log):
+    import time
+
+    from pytest_kick.cache import ModelCache
+
+    def build(out):
+        with open(log, "a") as fh:
+            fh.write("built\n")
+        time.sleep(0.5)  # long enough that the other process arrives while this one holds the lock
+        (out / "w.bin").write_bytes(b"z" * 1000)
+
+    entry, built = ModelCache(root).get_or_build("shared", {}, build)
+    assert (entry / "w.bin").read_bytes() == b"z" * 1000
+
+
+def test_concurrent_processes_build_an_entry_once(tmp_path):
+    import multiprocessing
+
+    log = tmp_path / "log.txt"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_race, args=(tmp_path / "c", log)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert log.read_text().count("built") == 1

@@ -1,0 +1,52 @@
+"""Compressed models as users meet them: a checkpoint they ship, and one compression shared by xdist workers."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pytest_kick.compression import Calibration, CompressionSettings, parse_spec
+from pytest_kick.models import LoadSettings, compressed_handle, dense_handle, parse_model_source
+
+
+def build_checkpoint(model_dir, cache_dir, spec):
+    """A compressed checkpoint as a team would ship it, made with pytest-kick's own pipeline."""
+    source = parse_model_source(str(model_dir))
+    settings = LoadSettings(device="cpu", cache_dir=cache_dir)
+    comp = CompressionSettings(calibration=Calibration(8, 32, "builtin"))
+    handle = compressed_handle(source, dense_handle(source, settings), parse_spec(spec), settings, comp)
+    handle.load()
+    return handle.info["cache_entry"]
+
+
+@pytest.mark.parametrize("spec, fmt", [("magnitude50", "dense"), ("gptq8", "compressed-tensors")])
+def test_a_shipped_checkpoint_is_tested_as_it_is(pytester, kick_args, gate_file, fact_setup, tmp_path, spec, fmt):
+    if spec.startswith("gptq"):
+        pytest.importorskip("llmcompressor", reason="llmcompressor is not installed: pip install 'llmcompressor>=0.14,<0.15'")
+    entry = build_checkpoint(fact_setup[0], tmp_path, spec)
+    result = pytester.runpytest(*kick_args, f"--kick-compressed={entry}", "-v")
+    result.assert_outcomes(passed=1)
+    name = entry.rsplit("/", 1)[1]
+    result.stdout.fnmatch_lines([f"*test_recall?checkpoint:{name}? PASSED*", f"checkpoint:{name}*checkpoint ({fmt})*"])
+
+
+MANY = """
+import pytest
+from pytest_kick import assert_kick_accuracy_within
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_recall(kick_pair, k):
+    assert_kick_accuracy_within(kick_pair, task="freebaseqa", max_drop=0.5, k_shot=k, limit=10)
+"""
+
+
+def test_xdist_workers_compress_once_and_share_the_cached_model(pytester, kick_args, tmp_path):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_many=MANY)
+    junit = tmp_path / "junit.xml"
+    # --dist load spreads one method's tests over both workers (loadgroup would keep them on one)
+    result = pytester.runpytest_subprocess(*kick_args, "--kick-method=magnitude50", "-n", "2", "--dist", "load", f"--junitxml={junit}")
+    result.assert_outcomes(passed=4)
+    builds = [p.get("value") for p in ET.parse(junit).iter("property") if p.get("name") == "kick_build"]
+    # each row carries its worker's model: one worker compressed, the other waited and loaded that entry
+    assert len(builds) == 4 and set(builds) == {"compressed", "loaded from cache"}, builds
