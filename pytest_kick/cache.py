@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -155,15 +156,26 @@ class ModelCache:
                 shutil.rmtree(entry)
             tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".tmp-"))
             try:
+                started = time.perf_counter()
                 build(tmp)
+                seconds = round(time.perf_counter() - started, 2)
                 files = {
                     f.name: {"size": f.stat().st_size, "sha256": _sha256(f)} for f in sorted(tmp.iterdir()) if f.is_file()
                 }
-                (tmp / MANIFEST).write_text(json.dumps({"key": meta, "files": files}, indent=1, sort_keys=True))
+                manifest = {"key": meta, "files": files, "build_s": seconds}
+                (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
                 os.replace(tmp, entry)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         return entry, True
+
+    @staticmethod
+    def build_seconds(entry: Path) -> float | None:
+        """How long the entry took to build (compress and save), as recorded in its manifest."""
+        try:
+            return json.loads((Path(entry) / MANIFEST).read_text()).get("build_s")
+        except (OSError, ValueError):
+            return None
 
 
 def _sha256(path: Path, chunk: int = 1 << 20) -> str:
