@@ -122,6 +122,13 @@ class KickConfig:
                     "benchmark (mmlu/, freebaseqa/, ...), e.g. --kick-data-dir=../shared/data."
                 )
         backend = (get("kick_backend") or "auto").strip().lower()
+        if backend.replace("_", "-") in ("auto-gptq", "autogptq"):
+            raise KickUsageError(
+                "--kick-backend=auto-gptq: auto-gptq is end-of-life; it refuses to quantize without CUDA and needs "
+                "transformers<5, so pytest-kick does not quantize with it. Use --kick-backend=llmcompressor (CPU or "
+                "GPU) or gptqmodel, its successor. To test a GPTQ checkpoint auto-gptq made, pass it with "
+                "--kick-compressed (loaded through gptqmodel under transformers 5)."
+            )
         if backend not in BACKEND_CHOICES:
             raise KickUsageError(f"--kick-backend {backend!r}: valid values are {', '.join(BACKEND_CHOICES)}.")
         calib_text = (get("kick_calib_data") or "builtin").strip()

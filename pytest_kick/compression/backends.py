@@ -18,9 +18,10 @@ class Backend:
     module: str | None = None  # import name; None: always there
     distribution: str | None = None  # PyPI name, for the version and the pip command
     pip: str = ""
+    also: tuple[str, ...] = ()  # further import names the backend needs (e.g. optimum to load GPTQ checkpoints)
 
     def installed(self) -> bool:
-        return self.module is None or importlib.util.find_spec(self.module) is not None
+        return all(importlib.util.find_spec(m) is not None for m in (self.module, *self.also) if m)
 
     def version(self) -> str:
         if self.distribution is None:
@@ -44,7 +45,7 @@ BACKENDS: dict[str, Backend] = {
         Backend("builtin"),
         Backend("custom"),
         Backend("llmcompressor", "llmcompressor", "llmcompressor", "pip install 'llmcompressor>=0.14,<0.15'"),
-        Backend("gptqmodel", "gptqmodel", "gptqmodel", "pip install gptqmodel  (it brings its own CUDA build of torch)"),
+        Backend("gptqmodel", "gptqmodel", "gptqmodel", "pip install gptqmodel optimum  (gptqmodel brings its own CUDA build of torch)", ("optimum",)),
         Backend("bitsandbytes", "bitsandbytes", "bitsandbytes", "pip install 'bitsandbytes>=0.50'"),
     )
 }

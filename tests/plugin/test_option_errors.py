@@ -12,6 +12,7 @@ import pytest
         ("--kick-method=awq4-act", "activation ordering (-act) is a GPTQ option"),
         ("--kick-method=int8-g64", "'int8' takes no parameters"),
         ("--kick-method=gtpq4", "Did you mean 'gptq'?"),
+        ("--kick-backend=auto-gptq --kick-method=gptq4", "auto-gptq is end-of-life; it refuses to quantize without CUDA"),
         ("--kick-backend=triton", "--kick-backend 'triton': valid values are auto, builtin"),
         ("--kick-method=wanda50 --kick-backend=builtin", "cannot run wanda50: the wanda family is served by llmcompressor"),
         ("--kick-method=gptq4 --kick-calib-data=/no/such.txt", "no such file"),
