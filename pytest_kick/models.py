@@ -393,6 +393,7 @@ def compressed_handle(
         "layers": comp.layers.to_dict(),
         "seed": comp.seed,
         "pytest_kick": __version__,
+        "code": _code_digest(family.load(backend.name)) if backend.name == "custom" else None,
     }
     fp = _digest(json.dumps(key, sort_keys=True))
     info: dict[str, Any] = {"method": spec.id, "backend": backend.label(), "build": "not loaded (answers cached)"}
@@ -430,6 +431,18 @@ def compressed_handle(
         return load_compressed(path, settings)
 
     return ModelHandle(name=f"{source.name} [{spec.id}]", fingerprint=fp, _loader=load, info=info)
+
+
+def _code_digest(fn: Callable) -> str:
+    """A team's compressor is keyed by its source too: editing it must not serve weights the old code made."""
+    import inspect
+
+    target = getattr(fn, "__wrapped__", fn)
+    try:
+        text = inspect.getsource(target)
+    except (OSError, TypeError):
+        text = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', repr(target))}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def load_compressed(path: Path, settings: LoadSettings):

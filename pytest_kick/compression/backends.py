@@ -32,7 +32,7 @@ class Backend:
             return "unknown"
 
     def label(self) -> str:
-        return f"{self.name} {self.version()}"
+        return "custom" if self.name == "custom" else f"{self.name} {self.version()}"
 
     def require(self, why: str) -> None:
         if not self.installed():

@@ -120,3 +120,24 @@ def test_checkpoint_handle_is_named_in_the_report(random_model_dir, tmp_path):
     h = compressed_handle(source, dense_handle(source, settings), CheckpointSpec(str(random_model_dir)), settings, CompressionSettings())
     assert h.info["format"] == "dense" and h.info["backend"] == "checkpoint (dense)"
     assert h.name == f"{random_model_dir.name} [checkpoint]"
+
+
+def test_a_custom_method_is_keyed_by_its_code(setup, monkeypatch):
+    from pytest_kick import compression
+
+    monkeypatch.setattr(compression, "_FAMILIES", dict(compression._FAMILIES))
+
+    def shrink(model, spec, ctx):
+        for _, lin in ctx.layers(model):
+            lin.weight.mul_(0.5)
+
+    compression.register_family("shrink", compression.parse_named("shrink"), shrink, ("shrink",))
+    first = handle(setup, "shrink").fingerprint
+
+    def shrink(model, spec, ctx):  # noqa: F811 - the team edits its method
+        for _, lin in ctx.layers(model):
+            lin.weight.mul_(0.25)
+
+    compression.register_family("shrink", compression.parse_named("shrink"), shrink, ("shrink",))
+    h = handle(setup, "shrink")
+    assert h.fingerprint != first and h.info["backend"] == "custom"
