@@ -393,8 +393,9 @@ def compressed_handle(
         "layers": comp.layers.to_dict(),
         "seed": comp.seed,
         "pytest_kick": __version__,
-        "code": _code_digest(family.load(backend.name)) if backend.name == "custom" else None,
     }
+    if backend.name == "custom":
+        key["code"] = _code_digest(family.load(backend.name))
     fp = _digest(json.dumps(key, sort_keys=True))
     info: dict[str, Any] = {"method": spec.id, "backend": backend.label(), "build": "not loaded (answers cached)"}
 
