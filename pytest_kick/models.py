@@ -398,6 +398,8 @@ def compressed_handle(
         key["code"] = _code_digest(family.load(backend.name))
     fp = _digest(json.dumps(key, sort_keys=True))
     info: dict[str, Any] = {"method": spec.id, "backend": backend.label(), "build": "not loaded (answers cached)"}
+    if not family.at_load:  # a model built in an earlier session: its build time is in the cache's manifest
+        info["compress_s"] = ModelCache.build_seconds(ModelCache(settings.cache_dir).root / fp)
 
     def load():
         import time
