@@ -133,7 +133,7 @@ class ModelCache:
             return False
         for name, meta in files.items():
             f = entry / name
-            if not f.is_file() or f.stat().st_size != meta["size"] or _sha256(f) != meta["sha256"]:
+            if not f.is_file() or f.stat().st_size != meta["size"] or sha256_file(f) != meta["sha256"]:
                 return False
         return True
 
@@ -160,7 +160,7 @@ class ModelCache:
                 build(tmp)
                 seconds = round(time.perf_counter() - started, 2)
                 files = {
-                    f.name: {"size": f.stat().st_size, "sha256": _sha256(f)} for f in sorted(tmp.iterdir()) if f.is_file()
+                    f.name: {"size": f.stat().st_size, "sha256": sha256_file(f)} for f in sorted(tmp.iterdir()) if f.is_file()
                 }
                 manifest = {"key": meta, "files": files, "build_s": seconds}
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
@@ -178,7 +178,7 @@ class ModelCache:
             return None
 
 
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):

@@ -94,12 +94,10 @@ def _sha256_file(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _sha256_cached(path: str, size: int, mtime_ns: int, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    from .cache import sha256_file
+
+    return sha256_file(Path(path))
 
 
 def fingerprint_dir(path: Path) -> str:
