@@ -4,9 +4,17 @@ __version__ = "0.1.0"  # first: submodules read it
 
 from .assertions import AccuracyResult, assert_kick_accuracy_within
 from .compression import CompressionSpec, compression_method, parse_spec, register_family
-from .errors import AccuracyRegression, KickError, KickRegression, KickUsageError, MissingBackend
+from .errors import AccuracyRegression, KickError, KickRegression, KickUsageError, MissingBackend, SafetyRegression
 from .models import ModelHandle, ModelPair
-from .tasks import Example, Outcome, Task, get_task, register_task
+from .safety import (
+    SafetyResult,
+    assert_no_bias_regression,
+    assert_no_dialect_bias_regression,
+    assert_no_toxicity_regression,
+    assert_perplexity_within,
+)
+from .scorers import Scorer
+from .tasks import Example, MeasuredTask, Outcome, Task, get_task, register_task
 
 __all__ = [
     "AccuracyRegression",
@@ -16,12 +24,20 @@ __all__ = [
     "KickError",
     "KickRegression",
     "KickUsageError",
+    "MeasuredTask",
     "MissingBackend",
     "ModelHandle",
     "ModelPair",
     "Outcome",
+    "SafetyRegression",
+    "SafetyResult",
+    "Scorer",
     "Task",
     "assert_kick_accuracy_within",
+    "assert_no_bias_regression",
+    "assert_no_dialect_bias_regression",
+    "assert_no_toxicity_regression",
+    "assert_perplexity_within",
     "compression_method",
     "get_task",
     "parse_spec",

@@ -11,13 +11,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .engine import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
+from .engine import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult, RollingRequest, RollingResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import ModelHandle
 
 # Bump when the engine's numbers could change for the same model and request.
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 
 
 class ResultCache:
@@ -102,7 +102,18 @@ class CachedRunner:
             lambda d: LoglikelihoodResult(**d),
         )
 
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
+        return self._run(
+            "rolling",
+            requests,
+            lambda reqs: self.handle.engine(self.batch_size).loglikelihood_rolling(reqs),
+            lambda r: {"windows": [list(w) for w in r.windows]},
+            lambda d: RollingResult(tuple((float(a), int(b)) for a, b in d["windows"])),
+        )
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        if any(r.sampled for r in requests):  # sampled text is never cached: it is a draw, not a fact of the model
+            return self.handle.engine(self.batch_size).generate(requests)
         return self._run(
             "generate",
             requests,

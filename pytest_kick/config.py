@@ -59,6 +59,7 @@ OPTIONS = (
     Option("--kick-batch-size", "kick_batch_size", "N or auto (default auto: a token budget per forward)", "auto"),
     Option("--kick-seed", "kick_seed", f"seed for example sampling and compression (default {DEFAULT_SEED})", str(DEFAULT_SEED)),
     Option("--kick-data-dir", "kick_data_dir", "root with one folder per benchmark (DIR/mmlu, DIR/freebaseqa, ...)", None),
+    Option("--kick-toxicity-scorer", "kick_toxicity_scorer", "toxicity scorer for realtoxicityprompts/bold: a local Hugging Face sequence-classification dir, or 'profanity-check' (default, offline)", None),
     Option("--kick-cache-dir", "kick_cache_dir", "cache for converted models and per-example results, or 'none' (default ~/.cache/pytest-kick, or $PYTEST_KICK_CACHE)", None),
     Option("--kick-trust-remote-code", "kick_trust_remote_code", "allow model code from the hub (off by default)", "false", "bool"),
 )
@@ -77,6 +78,7 @@ class KickConfig:
     cache_dir: Path | None = None
     trust_remote_code: bool = False
     compression: CompressionSettings = CompressionSettings()
+    toxicity_scorer: str | None = None
 
     @classmethod
     def from_values(cls, get: Callable[[str], Any], base: Path = Path(".")) -> "KickConfig":
@@ -148,6 +150,14 @@ class KickConfig:
             for spec in methods:  # not installed / not served by the chosen backend: say so before any test runs
                 if resolve_backend(spec, backend).name not in ("builtin", "bitsandbytes", "custom"):
                     calibration.resolve(data_dir)
+        scorer = (get("kick_toxicity_scorer") or "").strip() or None
+        if scorer is not None and scorer != "profanity-check":
+            if not path(scorer).is_dir():
+                raise KickUsageError(
+                    f"--kick-toxicity-scorer {scorer}: not a directory. Give a local Hugging Face sequence-classification "
+                    "model dir (e.g. a downloaded toxic-bert or ToxiGen-RoBERTa), or 'profanity-check'."
+                )
+            scorer = str(path(scorer).resolve())
         cache_text = get("kick_cache_dir")
         cache_dir = None if (cache_text or "").lower() == "none" else (path(cache_text) if cache_text else default_cache_dir())
         return cls(
@@ -164,6 +174,7 @@ class KickConfig:
             compression=CompressionSettings(
                 backend=backend, calibration=calibration, layers=layers, seed=seed, data_dir=data_dir.resolve() if data_dir else None
             ),
+            toxicity_scorer=scorer,
         )
 
 

@@ -1,4 +1,5 @@
-"""The only place that runs a model: batched loglikelihood of continuations and batched greedy generation."""
+"""The only place that runs a model: batched loglikelihood (of continuations, and rolling over long texts) and
+batched generation (greedy, or seeded sampling that does not depend on the batch)."""
 
 from __future__ import annotations
 
@@ -26,15 +27,55 @@ class LoglikelihoodRequest:
 class LoglikelihoodResult:
     logprob: float
     is_greedy: bool  # every continuation token was the argmax
+    n_tokens: int = 0  # continuation tokens scored (for per-token normalisation)
+
+
+@dataclass(frozen=True)
+class RollingRequest:
+    """log P(text) token by token, in windows of at most `window` input tokens that advance by `stride` scored
+    tokens (stride <= window - 1); after the first window every token keeps at least `window - stride - 1` tokens
+    of context. The first token is scored after BOS. stride = window - 1 gives disjoint windows."""
+
+    text: str
+    window: int = 1024
+    stride: int = 512
+
+
+@dataclass(frozen=True)
+class RollingResult:
+    """Per window: (sum of log-probabilities, tokens scored). Windows let a caller resample parts of a text."""
+
+    windows: tuple[tuple[float, int], ...]
+
+    @property
+    def logprob(self) -> float:
+        return sum(w[0] for w in self.windows)
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(w[1] for w in self.windows)
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """Greedy continuation of `context`, cut at the first stop string, at most `max_new_tokens` tokens."""
+    """A continuation of `context`, cut at the first stop string, `min_new_tokens` to `max_new_tokens` tokens.
+
+    `sample=-1` decodes greedily. `sample=i >= 0` asks for the i-th of a seeded set of nucleus samples
+    (`top_p`, `temperature`): all samples of one context are drawn together from a generator seeded by (`seed`,
+    context), so a sample never depends on which other prompts share its batch."""
 
     context: str
     stop: tuple[str, ...] = ("\n",)
     max_new_tokens: int = 32
+    min_new_tokens: int = 0
+    sample: int = -1
+    top_p: float = 1.0
+    temperature: float = 1.0
+    seed: int = 0
+
+    @property
+    def sampled(self) -> bool:
+        return self.sample >= 0
 
 
 @dataclass
@@ -182,7 +223,51 @@ class Engine:
                     target = torch.tensor(cont, device=lp.device)
                     total = lp.gather(1, target[:, None]).sum().item()
                     greedy = bool((lp.argmax(dim=-1) == target).all().item())
-                    out[i] = LoglikelihoodResult(logprob=float(total), is_greedy=greedy)
+                    out[i] = LoglikelihoodResult(logprob=float(total), is_greedy=greedy, n_tokens=len(cont))
+
+    # ---- rolling loglikelihood ------------------------------------------------------------------------
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
+        """Each window becomes one loglikelihood row, so windows of all texts batch together."""
+        rows: list[tuple[int, list[int], int]] = []  # (request index, input tokens, first scored position)
+        counts: list[list[int]] = []
+        for i, req in enumerate(requests):
+            if req.window < 2 or not 1 <= req.stride <= req.window - 1 or req.window > self.max_length:
+                raise ValueError(
+                    f"rolling request {i}: need 2 <= window <= {self.max_length} (the model's positions) and "
+                    f"1 <= stride <= window - 1, got window={req.window}, stride={req.stride}"
+                )
+            seq = self._start() + list(self.tokenizer(req.text, add_special_tokens=False)["input_ids"])
+            n = len(seq) - 1  # tokens to score: seq[1:]
+            if n < 1:
+                raise ValueError(f"rolling request {i}: the text encodes to no tokens")
+            sizes = []
+            done = 0
+            while done < n:
+                end = min(done + (req.window - 1 if done == 0 else req.stride), n)
+                begin = max(0, end + 1 - req.window)  # input seq[begin:end] predicts seq[begin+1 : end+1]
+                rows.append((i, seq[begin : end + 1], done - begin))
+                sizes.append(end - done)
+                done = end
+            counts.append(sizes)
+        lls = self.loglikelihood_tokens([(toks, start) for _, toks, start in rows])
+        out: list[list[tuple[float, int]]] = [[] for _ in requests]
+        for (i, _, _), ll in zip(rows, lls):
+            out[i].append((ll, counts[i][len(out[i])]))
+        return [RollingResult(tuple(w)) for w in out]
+
+    def loglikelihood_tokens(self, rows: Sequence[tuple[list[int], int]]) -> list[float]:
+        """Sum of log P(tokens[j+1] | tokens[:j+1]) for j >= start, per (tokens, start) row."""
+        import torch
+
+        prepared = {}
+        for k, (toks, start) in enumerate(rows):
+            seq = tuple(toks[:-1])
+            prepared.setdefault(seq, _Row(seq, [])).targets.append((k, start, tuple(toks[start + 1 :])))
+        out: list = [None] * len(rows)
+        with torch.inference_mode():
+            for prefix_len, group in self._prefix_groups(list(prepared.values())):
+                self._score_group(prefix_len, group, out)
+        return [r.logprob for r in out]
 
     # ---- generation ---------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
@@ -191,19 +276,40 @@ class Engine:
         encoded = [self._encode(r.context) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: -len(encoded[i]))
         out: list[str | None] = [None] * len(requests)
-        # Same stop strings and token limit in one batch, so one request never changes another's decoding.
+        # Same decoding settings in one batch, so one request never changes another's decoding.
         buckets: dict[tuple, list[int]] = defaultdict(list)
+        sampled: dict[tuple, list[int]] = defaultdict(list)
         for i in order:
-            buckets[(requests[i].stop, requests[i].max_new_tokens)].append(i)
+            r = requests[i]
+            if r.sampled:
+                sampled[(r.context, r.stop, r.max_new_tokens, r.min_new_tokens, r.top_p, r.temperature, r.seed)].append(i)
+            else:
+                buckets[(r.stop, r.max_new_tokens, r.min_new_tokens)].append(i)
         with torch.inference_mode():
-            for (stop, max_new), idxs in buckets.items():
+            for (stop, max_new, min_new), idxs in buckets.items():
                 for batch in self._batches(idxs, lambda i: len(encoded[i]) + max_new):
-                    texts = self._generate_batch([encoded[i] for i in batch], stop, max_new)
+                    texts = self._generate_batch([encoded[i] for i in batch], stop, max_new, min_new)
                     for i, text in zip(batch, texts):
                         out[i] = text
+            for (context, stop, max_new, min_new, top_p, temp, seed), idxs in sampled.items():
+                count = max(requests[i].sample for i in idxs) + 1
+                texts = self._sample(encoded[idxs[0]], count, stop, max_new, min_new, top_p, temp, _seed(seed, context))
+                for i in idxs:
+                    out[i] = texts[requests[i].sample]
         return out  # type: ignore[return-value]
 
-    def _generate_batch(self, prompts: list[list[int]], stop: tuple[str, ...], max_new: int) -> list[str]:
+    def _sample(self, prompt, count, stop, max_new, min_new, top_p, temperature, seed) -> list[str]:
+        import torch
+
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            sampling = {"do_sample": True, "top_p": top_p, "temperature": temperature, "top_k": 0}
+            return self._generate_batch([prompt] * count, stop, max_new, min_new, sampling)
+
+    def _generate_batch(
+        self, prompts: list[list[int]], stop: tuple[str, ...], max_new: int, min_new: int = 0, sampling: dict | None = None
+    ) -> list[str]:
         import torch
         from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
@@ -224,7 +330,11 @@ class Engine:
                 return torch.tensor([any(s in decode(row) for s in stop) for row in new.tolist()], device=input_ids.device)
 
         config = GenerationConfig(
-            do_sample=False, max_new_tokens=max_new, pad_token_id=pad, eos_token_id=tok.eos_token_id
+            **(sampling or {"do_sample": False}),
+            max_new_tokens=max_new,
+            min_new_tokens=min_new,
+            pad_token_id=pad,
+            eos_token_id=tok.eos_token_id,
         )
         gen = self.model.generate(
             input_ids=ids.to(self.device),
@@ -242,3 +352,10 @@ class Engine:
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _seed(seed: int, context: str) -> int:
+    """A 63-bit seed from the run's seed and the prompt, stable across processes (unlike hash())."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"{seed}\0{context}".encode()).digest()[:8], "big") >> 1

@@ -25,3 +25,7 @@ class KickRegression(AssertionError):
 
 class AccuracyRegression(KickRegression):
     """The paired non-inferiority test could not show accuracy within the allowed drop."""
+
+
+class SafetyRegression(KickRegression):
+    """A safety gate (bias, toxicity, dialect gap, perplexity) found a regression beyond what the test allows."""

@@ -479,6 +479,7 @@ class ModelPair:
     cache_dir: Path | None = None
     test_id: str = ""
     recorder: Callable[[Any], None] | None = None
+    toxicity_scorer: str | None = None  # --kick-toxicity-scorer: a classifier dir, or None for the offline default
     _runners: dict = field(default_factory=dict, repr=False)
 
     def _runner(self, which: str):

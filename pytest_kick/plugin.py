@@ -189,6 +189,7 @@ def kick_pair(
         cache_dir=kick_config.cache_dir,
         test_id=node.nodeid,
         recorder=record,
+        toxicity_scorer=kick_config.toxicity_scorer,
     )
 
 

@@ -20,6 +20,21 @@ COLUMNS = (
 )
 
 
+SAFETY_COLUMNS = (
+    ("test", "test"),
+    ("task", "task"),
+    ("method", "method"),
+    ("worst group", "group"),
+    ("metric", "metric"),
+    ("dense", "dense"),
+    ("compressed", "compressed"),
+    ("Δ", "change"),
+    ("upper", "upper"),
+    ("allowed", "allowed"),
+    ("p (Holm)", "p_holm"),
+    ("verdict", "verdict"),
+)
+
 MODEL_COLUMNS = (("method", "method"), ("backend", "backend"), ("model", "build"), ("compress s", "compress_s"))
 
 
@@ -41,7 +56,11 @@ def summary_lines(results: Sequence[dict]) -> list[str]:
     if not results:
         return []
     rows = sorted(results, key=lambda r: (r.get("test", ""), r.get("method", "")))
-    lines = format_table(rows)
+    accuracy = [r for r in rows if r.get("kind", "accuracy") == "accuracy"]
+    safety = [r for r in rows if r.get("kind") == "safety"]
+    lines = format_table(accuracy) if accuracy else []
+    if safety:  # bias, toxicity, dialect and perplexity gates: the group closest to failing, per gate
+        lines += ([""] if lines else []) + format_table(safety, SAFETY_COLUMNS)
     models: dict[str, dict] = {}
     for r in rows:  # one line per compressed model: which library made it, and whether it was built or reused
         if r.get("backend"):

@@ -122,3 +122,82 @@ def noninferiority(dense: Sequence[bool], compressed: Sequence[bool], margin: fl
     """Paired one-sided non-inferiority test of accuracy with an absolute margin."""
     t = PairedCounts.from_outcomes(dense, compressed)
     return NonInferiority(t, margin, alpha, noninferiority_p(t, margin), lower_bound(t, alpha))
+
+
+# ---- paired cluster bootstrap -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BootstrapTest:
+    """A paired bootstrap of one statistic (e.g. the increase in |bias|) against an allowance.
+
+    H0: statistic <= allowed (no regression beyond the allowance); a small `p_value` is evidence that the
+    compressed model regressed by more than allowed. `lower`/`upper` are one-sided (1 - alpha) bounds."""
+
+    estimate: float
+    lower: float
+    upper: float
+    p_value: float
+    clusters: int
+    reps: int
+
+
+def cluster_sums(clusters: Sequence[str], rows: Sequence[Sequence[float]]):
+    """Sum per-example count rows within each cluster: (cluster names, C x k array)."""
+    import numpy as np
+
+    names = sorted(set(clusters))
+    index = {c: i for i, c in enumerate(names)}
+    k = len(rows[0]) if rows else 0
+    sums = np.zeros((len(names), k))
+    for c, row in zip(clusters, rows):
+        sums[index[c]] += np.asarray(row, dtype=float)
+    return names, sums
+
+
+def paired_cluster_bootstrap(
+    clusters: Sequence[str],
+    dense_rows: Sequence[Sequence[float]],
+    compressed_rows: Sequence[Sequence[float]],
+    statistic,
+    allowed: float,
+    alpha: float,
+    reps: int = 2000,
+    seed: int = 0,
+) -> BootstrapTest:
+    """Resample whole clusters (e.g. BBQ templates) with replacement, the same draw for both models, and
+    recompute `statistic(dense_sums, compressed_sums)` (vectorised over the first axis) on each draw.
+
+    The p-value of H0: statistic <= allowed is (1 + #{draws <= allowed}) / (1 + reps) (percentile bootstrap)."""
+    import numpy as np
+
+    if len(dense_rows) != len(compressed_rows) or len(dense_rows) != len(clusters):
+        raise ValueError("paired rows and clusters differ in length")
+    if not clusters:
+        raise ValueError("no examples to resample")
+    _, d = cluster_sums(clusters, dense_rows)
+    _, c = cluster_sums(clusters, compressed_rows)
+    n = d.shape[0]
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=reps).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = float(np.asarray(statistic(d.sum(0)[None], c.sum(0)[None]))[0])
+        draws = np.asarray(statistic(weights @ d, weights @ c), dtype=float)
+    draws = draws[~np.isnan(draws)]  # a draw can leave a metric undefined (e.g. no ambiguous item)
+    if draws.size == 0 or math.isnan(observed):
+        return BootstrapTest(observed, math.nan, math.nan, math.nan, n, 0)
+    p = (1.0 + float((draws <= allowed).sum())) / (1.0 + draws.size)
+    lower, upper = np.quantile(draws, [alpha, 1.0 - alpha])
+    return BootstrapTest(observed, float(lower), float(upper), min(1.0, p), n, int(draws.size))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm step-down adjusted p-values (family-wise error control); NaN stays NaN and is not counted."""
+    valid = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
+    m = len(valid)
+    out = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(valid)):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out

@@ -7,9 +7,9 @@ import importlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
-from ..engine import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
+from ..engine import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult, RollingRequest, RollingResult
 from ..errors import KickUsageError
 
 BUILTIN_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -26,6 +26,7 @@ class Example:
     gold: int | None = None
     answers: tuple[str, ...] = ()
     group: str = ""  # subject / category, for per-group reporting
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)  # task-specific fields
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Outcome:
     prediction: str
     reference: str
     scores: tuple[float, ...] = field(default=(), compare=False)
+    choice: int | None = None  # index of the chosen answer, for multiple choice
+    values: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)  # per-example measurements
 
 
 class Runner(Protocol):
@@ -45,6 +48,8 @@ class Runner(Protocol):
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]: ...
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]: ...
+
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]: ...
 
 
 @runtime_checkable
@@ -61,6 +66,13 @@ class Task(Protocol):
 _TASKS: dict[str, str | Callable[..., Task]] = {
     "mmlu": ".mmlu:MMLU",
     "freebaseqa": ".freebaseqa:FreebaseQA",
+    "bbq": ".bbq:BBQ",
+    "crows_pairs": ".crows_pairs:CrowsPairs",
+    "stereoset": ".stereoset:StereoSet",
+    "realtoxicityprompts": ".toxicity:RealToxicityPrompts",
+    "bold": ".toxicity:BOLD",
+    "dialect_pairs": ".dialect:DialectPairs",
+    "wikitext2": ".wikitext:WikiText2",
 }
 
 
@@ -115,9 +127,64 @@ def task_data_dir(name: str, data_dir: Path | None, source: str, expected: str) 
     return folder
 
 
+def find_data_folder(name: str, data_dir: Path | None, source: str, expected: str, aliases: Sequence[str] = ()) -> Path:
+    """Like `task_data_dir`, but also accepts the benchmark's usual folder names (e.g. crows-pairs, wikitext-2-raw)."""
+    if source in ("dir", "auto") and data_dir is not None:
+        for alias in aliases:
+            if (Path(data_dir) / alias).is_dir():
+                return Path(data_dir) / alias
+    return task_data_dir(name, data_dir, source, expected)
+
+
 def select(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
     """A seeded sample of `limit` examples, kept in file order so every model sees the same ones."""
     if limit is None or limit >= len(examples):
         return examples
     keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
     return [examples[i] for i in keep]
+
+
+@runtime_checkable
+class MeasuredTask(Task, Protocol):
+    """A safety benchmark: per-example counts that sum within a group, and metrics computed from those sums.
+
+    `counts(example, outcome)` gives one number per name in `fields`; `metrics(totals)` maps summed counts
+    (numpy, any leading axes: the bootstrap passes many resampled totals at once) to named metrics; `gated`
+    says which metrics a gate watches and how: 'abs' (|metric| must not grow: bias scores centred on 0) or 'up'
+    (the metric must not grow: toxicity, dialect gap). `cluster(example)` names the unit the bootstrap
+    resamples (a BBQ template, a BOLD person, an article); `shift(example, dense, compressed)` > 0 means this
+    example moved toward harm, for the failure message."""
+
+    fields: tuple[str, ...]
+    gated: Mapping[str, str]
+
+    def counts(self, example: Example, outcome: Outcome) -> tuple[float, ...]: ...
+
+    def metrics(self, totals: Any) -> dict[str, Any]: ...
+
+    def cluster(self, example: Example) -> str: ...
+
+    def shift(self, example: Example, dense: Outcome, compressed: Outcome) -> float: ...
+
+
+def select_per_group(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
+    """`select` within each group, so a small group keeps its examples when a large one is cut."""
+    if limit is None:
+        return examples
+    groups: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault(ex.group, []).append(i)
+    keep: list[int] = []
+    for g, idxs in groups.items():
+        rng = random.Random(f"{seed}:{g}")
+        keep += idxs if len(idxs) <= limit else rng.sample(idxs, limit)
+    return [examples[i] for i in sorted(keep)]
+
+
+def safe_ratio(num: Any, den: Any) -> Any:
+    """num / den elementwise, NaN where den == 0 (a group or draw with nothing to measure)."""
+    import numpy as np
+
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
