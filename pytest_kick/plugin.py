@@ -176,7 +176,7 @@ def kick_pair(
                 row[key] = kick_compressed.info[key]
         results.append(row)
         for key, value in row.items():
-            node.user_properties.append((f"kick_{key}", value))
+            node.user_properties.append((f"kick_{key}", json.dumps(value) if isinstance(value, (list, dict)) else value))
 
     return ModelPair(
         dense=kick_dense,

@@ -75,7 +75,7 @@ class SafetyResult:
         ranked = sorted(self.checks, key=lambda c: (not c.failed, c.p_holm if not math.isnan(c.p_holm) else 2.0, -c.change))
         return ranked[0]
 
-    def to_dict(self, with_checks: bool = False) -> dict[str, Any]:
+    def to_dict(self, with_checks: bool = True) -> dict[str, Any]:
         w = self.worst()
         row = {
             "kind": "safety",
@@ -96,8 +96,9 @@ class SafetyResult:
             "verdict": self.verdict,
             "unresolved": len(self.unresolved),
         }
-        if with_checks:
+        if with_checks:  # every group, for JUnit properties and the xdist hand-over (the summary shows the worst)
             row["checks"] = [asdict(c) for c in self.checks]
+            row["measured"] = [list(r) for r in self.report]
         return row
 
     def explain(self) -> str:
