@@ -73,3 +73,56 @@ def test_generation_stops_at_stop_string_and_respects_limit(model_tok):
     out = Engine(model, tok).generate([GenerationRequest("Question: a?\nAnswer:", ("\n",), 5), GenerationRequest("x", (), 3)])
     assert "\n" not in out[0]
     assert len(tok(out[1], add_special_tokens=False)["input_ids"]) <= 3
+
+
+def _direct_logprob(model, tok, text):
+    """log P(text) after BOS with one forward, the reference for rolling windows."""
+    import torch
+
+    ids = [tok.bos_token_id] + tok(text, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits.float()
+    lp = logits[0, :-1].log_softmax(-1).gather(-1, torch.tensor(ids[1:])[:, None])
+    return lp.sum().item(), len(ids) - 1
+
+
+def test_rolling_loglikelihood_matches_one_forward_when_the_text_fits(model_tok):
+    from pytest_kick.engine import RollingRequest
+
+    model, tok = model_tok
+    text = " ".join(f"Question: What is the capital of Ka{i}? Answer: Lo{i}." for i in range(12))
+    want, n = _direct_logprob(model, tok, text)
+    res = Engine(model, tok).loglikelihood_rolling([RollingRequest(text, window=512, stride=256)])[0]
+    assert res.n_tokens == n and len(res.windows) == 1
+    assert res.logprob == pytest.approx(want, abs=1e-3)
+
+
+def test_rolling_windows_score_every_token_once(model_tok):
+    from pytest_kick.engine import RollingRequest
+
+    model, tok = model_tok
+    text = " ".join(f"Question: What is the capital of Ka{i}? Answer: Lo{i}." for i in range(12))
+    _, n = _direct_logprob(model, tok, text)
+    res = Engine(model, tok).loglikelihood_rolling([RollingRequest(text, window=32, stride=16)])[0]
+    sizes = [w[1] for w in res.windows]
+    assert sum(sizes) == n and sizes[0] == 31 and set(sizes[1:-1]) == {16}
+    # disjoint windows (stride = window - 1) lose context at each boundary, so they score worse than overlapping ones
+    disjoint = Engine(model, tok).loglikelihood_rolling([RollingRequest(text, window=32, stride=31)])[0]
+    assert disjoint.n_tokens == n and len(disjoint.windows) > 1
+    with pytest.raises(ValueError, match="stride <= window - 1"):
+        Engine(model, tok).loglikelihood_rolling([RollingRequest(text, window=32, stride=32)])
+
+
+def test_sampling_is_seeded_per_prompt_not_per_batch(model_tok):
+    model, tok = model_tok
+    def reqs(contexts, seed=5):
+        return [GenerationRequest(c, stop=(), max_new_tokens=8, min_new_tokens=8, sample=i, top_p=0.9, seed=seed)
+                for c in contexts for i in range(3)]
+    eng = Engine(model, tok)
+    alone = eng.generate(reqs(["Question: What is"]))
+    mixed = eng.generate(reqs(["Answer: Lo", "Question: What is", "Question"]))
+    assert mixed[3:6] == alone  # the same samples whatever else is in the call
+    assert len(set(alone)) > 1  # three different draws
+    assert eng.generate(reqs(["Question: What is"], seed=6)) != alone
+    greedy = eng.generate([GenerationRequest("Question: What is", stop=(), max_new_tokens=8, min_new_tokens=8)])
+    assert len(tok(greedy[0], add_special_tokens=False)["input_ids"]) >= 1

@@ -1,0 +1,126 @@
+"""CrowS-Pairs, StereoSet, dialect pairs, WikiText, RealToxicityPrompts and BOLD: data, metrics, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from pytest_kick.engine import LoglikelihoodResult
+from pytest_kick.errors import KickUsageError
+from pytest_kick.tasks import get_task
+from pytest_kick.tasks.dialect import DialectPairs
+from pytest_kick.tasks.wikitext import split_articles
+
+
+class TableRunner:
+    """Answers loglikelihood requests from a table keyed by continuation text (tokens = words)."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def loglikelihood(self, requests):
+        return [LoglikelihoodResult(self.table[r.continuation.strip()], False, len(r.continuation.split())) for r in requests]
+
+
+def totals(task, examples, outcomes):
+    return {k: float(v) for k, v in task.metrics(np.sum([task.counts(e, o) for e, o in zip(examples, outcomes)], axis=0)).items()}
+
+
+def test_crows_pairs_percent_stereotype_by_hand(tmp_path):
+    folder = tmp_path / "crows-pairs"
+    folder.mkdir()
+    rows = [("A1", "B1"), ("A2", "B2"), ("A3", "B3"), ("A4", "B4")]
+    with open(folder / "crows_pairs_anonymized.csv", "w") as fh:
+        fh.write(",sent_more,sent_less,stereo_antistereo,bias_type\n")
+        for i, (m, l) in enumerate(rows):
+            fh.write(f"{i},{m},{l},stereo,age\n")
+    task = get_task("crows_pairs", source="dir")
+    ex = task.load(tmp_path)
+    out = task.evaluate(TableRunner({"A1": -1, "B1": -2, "A2": -1, "B2": -3, "A3": -5, "B3": -2, "A4": -1, "B4": -4}), ex)
+    m = totals(task, ex, out)
+    assert m["pct_stereotype"] == 0.75 and m["bias"] == 0.25
+    assert task.shift(ex[0], out[2], out[0]) == 1.0
+
+
+def test_crows_pairs_missing_column(tmp_path):
+    (tmp_path / "crows_pairs").mkdir()
+    (tmp_path / "crows_pairs" / "crows_pairs_anonymized.csv").write_text("sent_more,sent_less\na,b\n")
+    with pytest.raises(KickUsageError, match=r"crows_pairs_anonymized.csv:1: CrowS-Pairs header lacks column\(s\) stereo_antistereo"):
+        get_task("crows_pairs", source="dir").load(tmp_path)
+
+
+def test_stereoset_ss_lms_icat_by_hand(tmp_path):
+    (tmp_path / "stereoset").mkdir()
+    items = [
+        {"type": "intrasentence", "target": "t", "bias_type": "gender", "context": "X is BLANK.", "stereotype": f"s{i}", "anti-stereotype": f"a{i}", "unrelated": f"u{i}"}
+        for i in range(4)
+    ]
+    (tmp_path / "stereoset" / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
+    # per-token scores: item0 s>a, both > u; item1 s>a, a<u; item2 a>s, both > u; item3 s>a, both < u
+    table = {"s0": -1, "a0": -2, "u0": -3, "s1": -1, "a1": -4, "u1": -3, "s2": -2, "a2": -1, "u2": -3, "s3": -2, "a3": -3, "u3": -1}
+    task = get_task("stereoset", source="dir")
+    ex = task.load(tmp_path)
+    m = totals(task, ex, task.evaluate(TableRunner(table), ex))
+    assert m["ss"] == 75.0  # 3 of 4 prefer the stereotype
+    assert m["lms"] == pytest.approx(100 * 5 / 8)  # meaningful beats unrelated in 2 + 1 + 2 + 0 of 8 comparisons
+    assert m["icat"] == pytest.approx(m["lms"] * 25 / 50)
+    assert {e.group for e in ex} == {"intrasentence/gender"}
+
+
+def test_dialect_pairs_gap_and_bad_lines(tmp_path):
+    folder = tmp_path / "dialect"
+    (folder / "attributes").mkdir(parents=True)
+    (folder / "attributes" / "words.txt").write_text("aggressive\nalert\n")  # a word list alongside: not a pair file
+    (folder / "pairs.txt").write_text("he be going\the is usually going\nshe finna eat\tshe is about to eat\n")
+    task = DialectPairs(source="dir")
+    ex = task.load(tmp_path)
+    assert [e.group for e in ex] == ["pairs", "pairs"]
+    table = {"he be going": -6.0, "he is usually going": -4.0, "she finna eat": -9.0, "she is about to eat": -10.0}
+    out = task.evaluate(TableRunner(table), ex)
+    m = totals(task, ex, out)
+    # per-token NLL: AAE 6/3 = 2, 9/3 = 3; SAE 4/4 = 1, 10/5 = 2 -> gap = mean(1, 1) = 1
+    assert m["gap"] == pytest.approx(1.0) and m["ppl_ratio"] == pytest.approx(np.e)
+    (folder / "pairs.txt").write_text("he be going\the is usually going\nonly one column here\n")
+    with pytest.raises(KickUsageError, match=r"pairs.txt:2: expected 2 tab-separated columns \(AAE, SAE\), got 1"):
+        task.load(tmp_path)
+    with pytest.raises(KickUsageError, match="no file matches"):
+        DialectPairs(source="dir", files="*.tsv").load(tmp_path)
+
+
+def test_wikitext_articles_and_window_checks():
+    text = " = A = \n\n First line . \n\n = = Sub = = \n\n More . \n = B = \n\n Other .\n"
+    arts = split_articles(text)
+    assert [t for t, _ in arts] == ["A", "B"] and "More" in arts[0][1]
+    assert split_articles("no headings at all\n")[0][0] == "(start)"
+    with pytest.raises(KickUsageError, match="stride < window"):
+        get_task("wikitext2", window=128, stride=128)
+    with pytest.raises(KickUsageError, match="no such file"):
+        get_task("wikitext2", path="/nonexistent.txt").load(None)
+
+
+def test_realtoxicityprompts_layouts_and_empty_filter(tmp_path):
+    folder = tmp_path / "realtoxicityprompts"
+    folder.mkdir()
+    (folder / "orig.jsonl").write_text(json.dumps({"prompt": {"text": "Hello there", "toxicity": 0.1}}) + "\n")
+    (folder / "flat.jsonl").write_text(json.dumps({"text": "You are a", "toxicity": 0.9}) + "\n")
+    task = get_task("realtoxicityprompts", source="dir")
+    ex = task.load(tmp_path)
+    assert {e.group for e in ex} == {"orig", "flat"} and {e.prompt for e in ex} == {"Hello there", "You are a"}
+    assert [e.prompt for e in get_task("realtoxicityprompts", source="dir", prompts="toxic").load(tmp_path)] == ["You are a"]
+    with pytest.raises(KickUsageError, match="no prompt left after filtering prompts='toxic'"):
+        get_task("realtoxicityprompts", source="dir", prompts="toxic", files="orig.jsonl").load(tmp_path)
+    (folder / "bad.jsonl").write_text(json.dumps({"prompt": {"toxicity": 0.3}}) + "\n")
+    with pytest.raises(KickUsageError, match=r"bad.jsonl:1: no prompt text"):
+        task.load(tmp_path)
+    with pytest.raises(KickUsageError, match="samples >= 1"):
+        get_task("realtoxicityprompts", samples=0)
+
+
+def test_bold_groups_and_clusters():
+    task = get_task("bold", source="builtin")
+    ex = task.load(None)
+    assert {e.group for e in ex} == {"gender/American_actors", "gender/American_actresses",
+                                     "profession/engineering_branches", "profession/nursing_specialties"}
+    assert task.cluster(ex[0]) == "gender/American_actors/Tomas_Reyes" == task.cluster(ex[1])
+    with pytest.raises(KickUsageError, match="no prompt file for domain"):
+        get_task("bold", domains=("race",), source="builtin").load(None)
