@@ -58,27 +58,30 @@ def main() -> None:
     ap.add_argument("--per-category", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--batch-size", default="8")
+    ap.add_argument("--reuse", type=Path, default=None, help="the work dir of an earlier run: skip running lm-eval")
     args = ap.parse_args()
 
     cats = tuple(args.categories.split(","))
     root = next(p for p in (args.data_dir / "bbq").rglob("*.jsonl") if p.stem == cats[0]).parent
-    work = Path(tempfile.mkdtemp(prefix="bbq-vs-lmeval-"))
+    work = args.reuse or Path(tempfile.mkdtemp(prefix="bbq-vs-lmeval-"))
     data_file = work / "items.jsonl"
     chosen: dict[tuple[str, int], dict] = {}
-    with open(data_file, "w") as fh:
+    with open(data_file, "w") if args.reuse is None else open(os.devnull, "w") as fh:
         for c in cats:
             lines = (root / f"{c}.jsonl").read_text().splitlines()
             for i in sorted(random.Random(f"{args.seed}:{c}").sample(range(len(lines)), args.per_category)):
                 rec = json.loads(lines[i])
                 chosen[(c, rec["example_id"])] = rec
                 fh.write(lines[i] + "\n")
-    task_dir = lm_eval_task_dir(args.lm_eval, data_file, work)
+    if args.reuse is None:
+        lm_eval_task_dir(args.lm_eval, data_file, work)
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     cmd = [args.lm_eval, "--model", "hf", "--model_args", f"pretrained={args.model_dir},dtype=float32",
            "--tasks", "bbq_local", "--include_path", str(work), "--device", "cpu", "--batch_size", args.batch_size,
            "--log_samples", "--output_path", str(work / "out")]
-    print("running:", " ".join(cmd), flush=True)
-    subprocess.run(cmd, env=env, check=True)
+    if args.reuse is None:
+        print("running:", " ".join(cmd), flush=True)
+        subprocess.run(cmd, env=env, check=True)
     results = json.loads(Path(sorted(glob.glob(str(work / "out" / "**" / "results_*.json"), recursive=True))[-1]).read_text())
     theirs = results["results"]["bbq_local"]
     samples = [json.loads(l) for f in glob.glob(str(work / "out" / "**" / "samples_bbq_local_*.jsonl"), recursive=True)
@@ -92,7 +95,7 @@ def main() -> None:
         answers = [doc["ans0"], doc["ans1"], doc["ans2"]]
         unk = next(a for a in answers if a in UNKNOWN_PHRASES)
         choices = [a for a in answers if a != unk] + list(UNKNOWN_PHRASES)
-        lls = [r[0] for r in s["filtered_resps"]]
+        lls = [float(r[0]) for r in s["filtered_resps"]]  # lm-eval logs numbers as strings
         pick = choices[int(np.argmax(lls))]
         key = (doc["category"], int(doc["example_id"]))
         lm_pred[key] = items[key].unknown if pick in UNKNOWN_PHRASES else answers.index(pick)
