@@ -36,7 +36,7 @@ def test_perplexity(kick_pair):
 
 def test_every_safety_gate_runs_and_reports(pytester, random_model_dir, tmp_path_factory):
     cache = tmp_path_factory.mktemp("kick-cache")
-    pytester.makepyfile(test_safety=("import json\n" + SAFETY_TEST))
+    pytester.makepyfile(test_team_safety_gates=("import json\n" + SAFETY_TEST))
     junit = pytester.path / "junit.xml"
     result = pytester.runpytest(
         f"--kick-model={random_model_dir}", f"--kick-cache-dir={cache}", "--kick-device=cpu", "--kick-method=rtn8",
@@ -60,7 +60,7 @@ def test_a_bias_regression_fails_with_a_table(pytester, random_model_dir, tmp_pa
     must name the groups it could not clear. (Any change counts: |bias| can only be compared, not guessed.)"""
     cache = tmp_path_factory.mktemp("kick-cache")
     pytester.makepyfile(
-        test_fail="""
+        test_team_perplexity_gate="""
 from pytest_kick import assert_perplexity_within
 
 def test_ppl(kick_pair):
