@@ -120,8 +120,6 @@ class Engine:
 
     # ---- loglikelihood ------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        import torch
-
         rows: dict[tuple[int, ...], _Row] = {}
         for i, req in enumerate(requests):
             ctx, cont = self._split(req)
@@ -136,8 +134,13 @@ class Engine:
                 seq, start = seq[cut:], start - cut
             # Requests with the same input (e.g. single-token choices after one context) share a row: one forward.
             rows.setdefault(tuple(seq), _Row(tuple(seq), [])).targets.append((i, start, tuple(cont)))
+        return self._score_rows(rows, len(requests))
 
-        out: list[LoglikelihoodResult | None] = [None] * len(requests)
+    def _score_rows(self, rows: dict[tuple[int, ...], _Row], n: int) -> list[LoglikelihoodResult]:
+        """Run every row once (prefix groups, batches) and return one result per request index 0..n-1."""
+        import torch
+
+        out: list[LoglikelihoodResult | None] = [None] * n
         with torch.inference_mode():
             for prefix_len, group in self._prefix_groups(list(rows.values())):
                 self._score_group(prefix_len, group, out)
@@ -257,17 +260,11 @@ class Engine:
 
     def loglikelihood_tokens(self, rows: Sequence[tuple[list[int], int]]) -> list[float]:
         """Sum of log P(tokens[j+1] | tokens[:j+1]) for j >= start, per (tokens, start) row."""
-        import torch
-
-        prepared = {}
+        prepared: dict[tuple[int, ...], _Row] = {}
         for k, (toks, start) in enumerate(rows):
             seq = tuple(toks[:-1])
             prepared.setdefault(seq, _Row(seq, [])).targets.append((k, start, tuple(toks[start + 1 :])))
-        out: list = [None] * len(rows)
-        with torch.inference_mode():
-            for prefix_len, group in self._prefix_groups(list(prepared.values())):
-                self._score_group(prefix_len, group, out)
-        return [r.logprob for r in out]
+        return [r.logprob for r in self._score_rows(prepared, len(rows))]
 
     # ---- generation ---------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:

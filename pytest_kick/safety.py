@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from .assertions import _check_fraction
 from .errors import KickUsageError, SafetyRegression
 from .report import format_table
 from .stats import holm, paired_cluster_bootstrap
@@ -145,8 +146,7 @@ def _check_tolerance(name: str, value: float, upper: float | None = None) -> Non
 
 
 def _check_common(alpha: float, reps: int, limit: int | None) -> None:
-    if not isinstance(alpha, (int, float)) or not 0.0 < alpha <= 0.5:
-        raise KickUsageError(f"alpha must be a number in (0, 0.5], got {alpha!r}")
+    _check_fraction("alpha", alpha, 0.0, 0.5, open_low=True)
     if not isinstance(reps, int) or reps < 100:
         raise KickUsageError(f"reps must be an integer >= 100 (bootstrap draws), got {reps!r}")
     if limit is not None and (not isinstance(limit, int) or limit <= 0):

@@ -136,6 +136,25 @@ def find_data_folder(name: str, data_dir: Path | None, source: str, expected: st
     return task_data_dir(name, data_dir, source, expected)
 
 
+def nonblank_lines(path: Path):
+    """(line number, line) for every non-blank line of a text file."""
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                yield n, line
+
+
+def jsonl_records(path: Path):
+    """(line number, object) per non-blank line; a line that is not JSON is a usage error naming file and line."""
+    import json
+
+    for n, line in nonblank_lines(path):
+        try:
+            yield n, json.loads(line)
+        except ValueError as exc:
+            raise KickUsageError(f"{path}:{n}: not a JSON object ({exc})") from None
+
+
 def select(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
     """A seeded sample of `limit` examples, kept in file order so every model sees the same ones."""
     if limit is None or limit >= len(examples):

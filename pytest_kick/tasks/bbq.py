@@ -3,15 +3,14 @@ scored as accuracy and the paper's bias scores s_DIS and s_AMB (§5), per catego
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from ..engine import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio
 from .metrics import argmax
 
 CATEGORIES = (
@@ -111,55 +110,45 @@ def resolve_target(category: str, answer_info: dict, stereotyped: Sequence[str])
 
 def read_bbq_jsonl(path: Path) -> list[BBQItem]:
     """Every record of one BBQ file; a malformed record is a usage error naming file and line."""
-    items = []
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                rec = json.loads(line)
-            except ValueError as exc:
-                raise KickUsageError(f"{where}: not a JSON object ({exc})") from None
-            missing = [k for k in REQUIRED if k not in rec]
-            if not missing and "stereotyped_groups" not in (rec.get("additional_metadata") or {}):
-                missing = ["additional_metadata.stereotyped_groups"]
-            if missing:
-                raise KickUsageError(f"{where}: BBQ record lacks field(s) {', '.join(missing)}. Expected layout: {LAYOUT}")
-            if rec["category"] not in CATEGORIES:
-                raise KickUsageError(
-                    f"{where}: unknown BBQ category {rec['category']!r}. Known categories: {', '.join(CATEGORIES)}"
-                )
-            if rec["context_condition"] not in ("ambig", "disambig") or rec["question_polarity"] not in ("neg", "nonneg"):
-                raise KickUsageError(
-                    f"{where}: context_condition must be ambig|disambig and question_polarity neg|nonneg, got "
-                    f"{rec['context_condition']!r} / {rec['question_polarity']!r}"
-                )
-            if rec["label"] not in (0, 1, 2):
-                raise KickUsageError(f"{where}: label must be 0, 1 or 2, got {rec['label']!r}")
-            try:
-                target, unknown, why = resolve_target(
-                    rec["category"], rec["answer_info"], rec["additional_metadata"]["stereotyped_groups"]
-                )
-            except (ValueError, TypeError, AttributeError) as exc:
-                raise KickUsageError(f"{where}: bad answer_info: {exc}") from None
-            items.append(
-                BBQItem(
-                    id=f"{rec['category']}/{rec['example_id']}",
-                    category=rec["category"],
-                    template=f"{rec['category']}/{rec['question_index']}",
-                    ambiguous=rec["context_condition"] == "ambig",
-                    negative=rec["question_polarity"] == "neg",
-                    context=rec["context"],
-                    question=rec["question"],
-                    answers=(rec["ans0"], rec["ans1"], rec["ans2"]),
-                    label=int(rec["label"]),
-                    unknown=unknown,
-                    target=target,
-                    why_unresolved=why,
-                )
-            )
-    return items
+    return [parse_bbq_record(rec, f"{path}:{n}") for n, rec in jsonl_records(path)]
+
+
+def parse_bbq_record(rec: Any, where: str) -> BBQItem:
+    """One BBQ record as a BBQItem; `where` (file:line, or the hub row) names it in every error."""
+    if not isinstance(rec, dict):
+        raise KickUsageError(f"{where}: not a JSON object")
+    missing = [k for k in REQUIRED if k not in rec]
+    if not missing and "stereotyped_groups" not in (rec.get("additional_metadata") or {}):
+        missing = ["additional_metadata.stereotyped_groups"]
+    if missing:
+        raise KickUsageError(f"{where}: BBQ record lacks field(s) {', '.join(missing)}. Expected layout: {LAYOUT}")
+    if rec["category"] not in CATEGORIES:
+        raise KickUsageError(f"{where}: unknown BBQ category {rec['category']!r}. Known categories: {', '.join(CATEGORIES)}")
+    if rec["context_condition"] not in ("ambig", "disambig") or rec["question_polarity"] not in ("neg", "nonneg"):
+        raise KickUsageError(
+            f"{where}: context_condition must be ambig|disambig and question_polarity neg|nonneg, got "
+            f"{rec['context_condition']!r} / {rec['question_polarity']!r}"
+        )
+    if rec["label"] not in (0, 1, 2):
+        raise KickUsageError(f"{where}: label must be 0, 1 or 2, got {rec['label']!r}")
+    try:
+        target, unknown, why = resolve_target(rec["category"], rec["answer_info"], rec["additional_metadata"]["stereotyped_groups"])
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise KickUsageError(f"{where}: bad answer_info: {exc}") from None
+    return BBQItem(
+        id=f"{rec['category']}/{rec['example_id']}",
+        category=rec["category"],
+        template=f"{rec['category']}/{rec['question_index']}",
+        ambiguous=rec["context_condition"] == "ambig",
+        negative=rec["question_polarity"] == "neg",
+        context=rec["context"],
+        question=rec["question"],
+        answers=(rec["ans0"], rec["ans1"], rec["ans2"]),
+        label=int(rec["label"]),
+        unknown=unknown,
+        target=target,
+        why_unresolved=why,
+    )
 
 
 def prompt(item: BBQItem) -> str:
@@ -223,8 +212,8 @@ class BBQ:
     source: str = "auto"
     unknown_variants: bool = False
     name: str = "bbq"
-    fields: tuple[str, ...] = FIELDS
-    gated: Any = None
+    fields: ClassVar[tuple[str, ...]] = FIELDS
+    gated: ClassVar[Mapping[str, str]] = {"s_amb": "abs", "s_dis": "abs"}
 
     def __post_init__(self) -> None:
         if isinstance(self.categories, str):
@@ -232,7 +221,6 @@ class BBQ:
         for c in self.categories or ():
             if c not in CATEGORIES:
                 raise KickUsageError(f"bbq: unknown category {c!r}. Known categories: {', '.join(CATEGORIES)}")
-        object.__setattr__(self, "gated", {"s_amb": "abs", "s_dis": "abs"})
 
     # ---- data ---------------------------------------------------------------------------------------
     def items(self, data_dir: Path | None) -> list[BBQItem]:
@@ -252,17 +240,12 @@ class BBQ:
         return items
 
     def _hub_items(self) -> list[BBQItem]:
-        import tempfile
-
         from datasets import load_dataset  # online path: heegyu/bbq holds the original records per category
 
         items = []
         for c in self.categories or CATEGORIES:
             ds = load_dataset("heegyu/bbq", c, split="test")
-            with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as fh:
-                for rec in ds:
-                    fh.write(json.dumps(rec) + "\n")
-            items += read_bbq_jsonl(Path(fh.name))
+            items += [parse_bbq_record(dict(rec), f"heegyu/bbq {c} row {i}") for i, rec in enumerate(ds)]
         return items
 
     def load(self, data_dir: Path | None) -> list[Example]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from ..engine import LoglikelihoodRequest
 from ..errors import KickUsageError
@@ -41,13 +41,12 @@ class CrowsPairs:
     bias_types: tuple[str, ...] | None = None
     source: str = "auto"
     name: str = "crows_pairs"
-    fields: tuple[str, ...] = FIELDS
-    gated: Any = None
+    fields: ClassVar[tuple[str, ...]] = FIELDS
+    gated: ClassVar[Mapping[str, str]] = {"bias": "abs"}
 
     def __post_init__(self) -> None:
         if isinstance(self.bias_types, str):
             object.__setattr__(self, "bias_types", (self.bias_types,))
-        object.__setattr__(self, "gated", {"bias": "abs"})
 
     def load(self, data_dir: Path | None) -> list[Example]:
         root = find_data_folder("crows_pairs", data_dir, self.source, LAYOUT, aliases=("crows-pairs",))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from ..engine import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, nonblank_lines, safe_ratio
 
 LAYOUT = "dialect_pairs/**/*.txt, one pair a line: '<AAE sentence>\\t<SAE sentence>' (first column the dialect)"
 FIELDS = ("pairs", "aae_nll", "sae_nll")
@@ -18,18 +18,14 @@ FIELDS = ("pairs", "aae_nll", "sae_nll")
 def read_pairs(path: Path) -> list[tuple[int, str, str]]:
     """(line, AAE, SAE) per non-blank line; a line that is not two non-empty tab-separated columns is an error."""
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            cols = line.split("\t")
-            if len(cols) != 2 or not cols[0].strip() or not cols[1].strip():
-                raise KickUsageError(
-                    f"{path}:{line_no}: expected 2 tab-separated columns (AAE, SAE), got {len(cols)} "
-                    f"column(s): {line[:60]!r}. Expected layout: {LAYOUT}"
-                )
-            out.append((line_no, cols[0].strip(), cols[1].strip()))
+    for line_no, line in nonblank_lines(path):
+        cols = line.rstrip("\r\n").split("\t")
+        if len(cols) != 2 or not cols[0].strip() or not cols[1].strip():
+            raise KickUsageError(
+                f"{path}:{line_no}: expected 2 tab-separated columns (AAE, SAE), got {len(cols)} "
+                f"column(s): {line.strip()[:60]!r}. Expected layout: {LAYOUT}"
+            )
+        out.append((line_no, cols[0].strip(), cols[1].strip()))
     return out
 
 
@@ -43,11 +39,8 @@ class DialectPairs:
     files: str | None = None
     source: str = "auto"
     name: str = "dialect_pairs"
-    fields: tuple[str, ...] = FIELDS
-    gated: Any = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "gated", {"gap": "up"})
+    fields: ClassVar[tuple[str, ...]] = FIELDS
+    gated: ClassVar[Mapping[str, str]] = {"gap": "up"}
 
     def _files(self, root: Path) -> list[Path]:
         if self.files:

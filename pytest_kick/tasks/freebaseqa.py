@@ -9,7 +9,7 @@ from typing import Sequence
 
 from ..engine import GenerationRequest
 from ..errors import KickUsageError
-from . import BUILTIN_DATA, Example, Outcome, Runner, task_data_dir
+from . import BUILTIN_DATA, Example, Outcome, Runner, nonblank_lines, task_data_dir
 from .metrics import exact_match
 
 LAYOUT = "freebaseqa/**/FreebaseQA-<split>.json (release JSON), FreebaseQA-<split>.txt ('question | answer') or .tab"
@@ -29,18 +29,10 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _lines(path: Path):
-    """(line number, line) for every non-blank line."""
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                yield n, line
-
-
 def read_txt(path: Path) -> dict[str, list[str]]:
     """'question | answer' lines; a question repeated on several lines has several accepted answers."""
     out: dict[str, list[str]] = {}
-    for n, line in _lines(path):
+    for n, line in nonblank_lines(path):
         if "|" not in line:
             raise KickUsageError(f"{path}:{n}: expected 'question | answer', found no '|' in {line.strip()[:60]!r}")
         q, _, a = line.rpartition("|")
@@ -54,7 +46,7 @@ def read_txt(path: Path) -> dict[str, list[str]]:
 def read_tab(path: Path) -> dict[str, list[str]]:
     """The v1.1 .tab layout: 8 tab-separated fields, answer in field 7 and question in field 8."""
     out: dict[str, list[str]] = {}
-    for n, line in _lines(path):
+    for n, line in nonblank_lines(path):
         fields = line.rstrip("\n").split("\t")
         if len(fields) != 8:
             raise KickUsageError(f"{path}:{n}: expected 8 tab-separated fields, got {len(fields)}")

@@ -3,14 +3,13 @@ meaningful sentence over an unrelated one (LMS); ICAT combines both. Intra- and 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from ..engine import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio
 
 LAYOUT = (
     "stereoset/*.jsonl, one flattened item a line: type (intrasentence|intersentence), target, bias_type, context, "
@@ -33,8 +32,8 @@ class StereoSet:
     bias_types: tuple[str, ...] | None = None
     source: str = "auto"
     name: str = "stereoset"
-    fields: tuple[str, ...] = FIELDS
-    gated: Any = None
+    fields: ClassVar[tuple[str, ...]] = FIELDS
+    gated: ClassVar[Mapping[str, str]] = {"bias": "abs"}
 
     def __post_init__(self) -> None:
         if isinstance(self.types, str):
@@ -44,7 +43,6 @@ class StereoSet:
         bad = [t for t in self.types if t not in TYPES]
         if bad:
             raise KickUsageError(f"stereoset: types must be among {', '.join(TYPES)}, got {', '.join(bad)}")
-        object.__setattr__(self, "gated", {"bias": "abs"})
 
     def load(self, data_dir: Path | None) -> list[Example]:
         root = find_data_folder("stereoset", data_dir, self.source, LAYOUT)
@@ -53,31 +51,24 @@ class StereoSet:
             raise KickUsageError(f"{root}: no .jsonl files. Expected layout: {LAYOUT}")
         examples = []
         for path in files:
-            with open(path, encoding="utf-8") as fh:
-                for line_no, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except ValueError as exc:
-                        raise KickUsageError(f"{path}:{line_no}: not a JSON object ({exc})") from None
-                    missing = [k for k in KEYS if not str(rec.get(k, "")).strip()]
-                    if missing:
-                        raise KickUsageError(f"{path}:{line_no}: StereoSet item lacks {', '.join(missing)}. Expected layout: {LAYOUT}")
-                    if rec["type"] not in TYPES:
-                        raise KickUsageError(f"{path}:{line_no}: type must be intrasentence or intersentence, got {rec['type']!r}")
-                    if rec["type"] not in self.types or (self.bias_types is not None and rec["bias_type"] not in self.bias_types):
-                        continue
-                    inter = rec["type"] == "intersentence"
-                    examples.append(
-                        Example(
-                            id=f"stereoset/{path.stem}/{line_no}",
-                            prompt=rec["context"] if inter else rec["context"].replace("BLANK", "___"),
-                            choices=tuple(rec[k] for k in ORDER),
-                            group=f"{rec['type']}/{rec['bias_type']}",
-                            meta={"inter": inter, "context": rec["context"]},
-                        )
+            for line_no, rec in jsonl_records(path):
+                missing = [k for k in KEYS if not str(rec.get(k, "")).strip()] if isinstance(rec, dict) else list(KEYS)
+                if missing:
+                    raise KickUsageError(f"{path}:{line_no}: StereoSet item lacks {', '.join(missing)}. Expected layout: {LAYOUT}")
+                if rec["type"] not in TYPES:
+                    raise KickUsageError(f"{path}:{line_no}: type must be intrasentence or intersentence, got {rec['type']!r}")
+                if rec["type"] not in self.types or (self.bias_types is not None and rec["bias_type"] not in self.bias_types):
+                    continue
+                inter = rec["type"] == "intersentence"
+                examples.append(
+                    Example(
+                        id=f"stereoset/{path.stem}/{line_no}",
+                        prompt=rec["context"] if inter else rec["context"].replace("BLANK", "___"),
+                        choices=tuple(rec[k] for k in ORDER),
+                        group=f"{rec['type']}/{rec['bias_type']}",
+                        meta={"inter": inter, "context": rec["context"]},
                     )
+                )
         return examples
 
     def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from ..engine import RollingRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder
+from . import Example, Outcome, Runner, find_data_folder, safe_ratio
 
 LAYOUT = "wikitext2/wiki.<split>.raw (the raw WikiText-2 release; articles start with a ' = Title = ' line)"
 FIELDS = ("nll", "tokens")
@@ -42,13 +42,12 @@ class WikiText2:
     stride: int = 512
     source: str = "auto"
     name: str = "wikitext2"
-    fields: tuple[str, ...] = FIELDS
-    gated: Any = None
+    fields: ClassVar[tuple[str, ...]] = FIELDS
+    gated: ClassVar[Mapping[str, str]] = {"perplexity": "up"}
 
     def __post_init__(self) -> None:
         if not isinstance(self.window, int) or not isinstance(self.stride, int) or self.window < 2 or not 1 <= self.stride < self.window:
             raise KickUsageError(f"wikitext2: need window >= 2 and 1 <= stride < window, got window={self.window}, stride={self.stride}")
-        object.__setattr__(self, "gated", {"perplexity": "up"})
 
     def _file(self, data_dir: Path | None) -> Path:
         if self.path is not None:
@@ -83,8 +82,7 @@ class WikiText2:
         import numpy as np
 
         t = np.asarray(totals, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return {"perplexity": np.where(t[..., 1] > 0, np.exp(t[..., 0] / np.where(t[..., 1] > 0, t[..., 1], 1.0)), np.nan)}
+        return {"perplexity": np.exp(safe_ratio(t[..., 0], t[..., 1]))}
 
     def cluster(self, example: Example) -> str:
         return example.id
