@@ -1,11 +1,33 @@
-"""pytest-kick: paired statistical gates that check a compressed LLM against its dense original."""
+"""pytest-kick: paired statistical gates that check a compressed LLM against its dense original.
 
-__version__ = "0.1.0"  # first: submodules read it
+The public door: everything a test file, a conftest, or a team's own task, scorer or compression method needs."""
 
+from ._version import __version__
 from .assertions import AccuracyResult, assert_kick_accuracy_within
-from .compression import CompressionSpec, compression_method, parse_spec, register_family
+from .compression import (
+    CompressContext,
+    CompressionSpec,
+    NamedSpec,
+    SavedCheckpoint,
+    compression_method,
+    parse_spec,
+    register_family,
+)
+from .config import KickConfig
+from .contract import (
+    DistributionRequest,
+    DistributionResult,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    RollingRequest,
+    RollingResult,
+    Runner,
+    RunnerFactory,
+    TopK,
+)
 from .errors import AccuracyRegression, KickError, KickRegression, KickUsageError, MissingBackend, SafetyRegression
-from .models import ModelHandle, ModelPair
+from .pair import ModelPair
 from .safety import (
     SafetyResult,
     assert_no_bias_regression,
@@ -14,25 +36,45 @@ from .safety import (
     assert_perplexity_within,
 )
 from .scorers import Scorer
+from .settings import EvalSettings, Limit, LoadSettings
 from .tasks import Example, MeasuredTask, Outcome, Task, get_task, register_task
+from .testing import FakeRunner
 
 __all__ = [
     "AccuracyRegression",
     "AccuracyResult",
+    "CompressContext",
     "CompressionSpec",
+    "DistributionRequest",
+    "DistributionResult",
+    "EvalSettings",
     "Example",
+    "FakeRunner",
+    "GenerationRequest",
+    "KickConfig",
     "KickError",
     "KickRegression",
     "KickUsageError",
+    "Limit",
+    "LoadSettings",
+    "LoglikelihoodRequest",
+    "LoglikelihoodResult",
     "MeasuredTask",
     "MissingBackend",
-    "ModelHandle",
     "ModelPair",
+    "NamedSpec",
     "Outcome",
+    "RollingRequest",
+    "RollingResult",
+    "Runner",
+    "RunnerFactory",
     "SafetyRegression",
     "SafetyResult",
+    "SavedCheckpoint",
     "Scorer",
     "Task",
+    "TopK",
+    "__version__",
     "assert_kick_accuracy_within",
     "assert_no_bias_regression",
     "assert_no_dialect_bias_regression",

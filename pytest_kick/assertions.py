@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AccuracyRegression, KickUsageError
 from .report import format_table
-from .stats import examples_needed, noninferiority
+from .settings import effective_limit
+from .stats import PairedCounts, examples_needed, noninferiority
 from .tasks import Task, get_task, select
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .models import ModelPair
+    from .pair import ModelPair
 
 SHOW_FLIPS = 5
 
@@ -46,6 +47,7 @@ class AccuracyResult:
     wrong_to_right: int
     passed: bool
     flips: tuple[Flip, ...] = field(default=(), repr=False)
+    limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
 
     @property
     def verdict(self) -> str:
@@ -85,16 +87,15 @@ class AccuracyResult:
         needed_margin = max(0.0, -self.lower_bound)
         parts = [f"This gate would pass with max_drop > {needed_margin:.3f} at these counts."]
         if self.delta > -self.allowed_drop:
-            from .stats import PairedCounts
-
             t = PairedCounts(
                 n11=0, n10=self.right_to_wrong, n01=self.wrong_to_right, n00=self.n - self.right_to_wrong - self.wrong_to_right
             )
             need = examples_needed(t, self.allowed_drop, self.alpha)
             if need is not None and need > self.n:
+                fix = f"raise {self.limited_by}" if self.limited_by else "the task has no more: use a larger data set"
                 parts.append(
                     f"The observed drop is inside the allowance but {self.n} examples are too few to show it: "
-                    f"about {need} would be needed (raise --kick-limit or the test's limit=)."
+                    f"about {need} would be needed ({fix})."
                 )
         return " ".join(parts)
 
@@ -119,16 +120,17 @@ def assert_kick_accuracy_within(
     """Pass when a paired one-sided test rejects H0: acc_compressed <= acc_dense - allowed, at level alpha.
 
     `max_drop` is absolute accuracy (0.02 = two points), or a fraction of the dense accuracy with
-    `relative=True`. `limit` caps the examples (default: --kick-limit or the test's kick marker).
+    `relative=True`. `limit` caps the examples; it wins over the test's kick marker, which wins over --kick-limit,
+    which wins over the `kick_limit` ini value.
     Extra keyword arguments are task options, e.g. `subjects=("marketing",)` for mmlu.
     """
     __tracebackhide__ = True
     _check_fraction("max_drop", max_drop, 0.0, 1.0)
     _check_fraction("alpha", alpha, 0.0, 0.5, open_low=True)
-    if limit is not None and (not isinstance(limit, int) or limit <= 0):
-        raise KickUsageError(f"limit must be a positive integer, got {limit!r}")
+    wins = effective_limit(limit, pair.limit)
     the_task = get_task(task, **task_options)
-    examples = select(the_task.load(pair.data_dir), limit or pair.limit, pair.seed)
+    available = the_task.load(pair.data_dir)
+    examples = select(available, wins.value if wins else None, pair.seed)
     if not examples:
         raise KickUsageError(
             f"task '{the_task.name}' has no examples after filtering (check the data files, subjects and limit)"
@@ -161,6 +163,7 @@ def assert_kick_accuracy_within(
         wrong_to_right=t.n01,
         passed=test.passed,
         flips=flips,
+        limited_by=wins.knob if wins and len(examples) < len(available) else "",
     )
     pair.record(result)
     if not result.passed:

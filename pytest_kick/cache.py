@@ -9,12 +9,21 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
-from .engine import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult, RollingRequest, RollingResult
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .models import ModelHandle
+from .contract import (
+    KINDS,
+    DistributionRequest,
+    DistributionResult,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    RollingRequest,
+    RollingResult,
+    Runner,
+    RunnerFactory,
+    decode,
+)
 
 # Bump when the engine's numbers could change for the same model and request.
 ENGINE_VERSION = 2
@@ -66,23 +75,33 @@ class RunnerStats:
 
 
 class CachedRunner:
-    """Answers requests for one model from the cache, running (and loading) the model only for misses."""
+    """Answers one model's requests from the cache, making its runner (and so loading the model) only for misses.
+    A factory without a fingerprint is never cached: every request goes to its runner."""
 
-    def __init__(self, handle: "ModelHandle", cache: ResultCache, batch_size: int | str = "auto") -> None:
-        self.handle = handle
-        self.cache = cache
-        self.batch_size = batch_size
+    def __init__(self, factory: RunnerFactory, cache: ResultCache) -> None:
+        self.factory = factory
+        self.cache = cache if factory.fingerprint is not None else ResultCache(None)
         self.stats = RunnerStats()
+        self._runner: Runner | None = None
 
-    def _run(self, kind: str, requests: Sequence, compute, encode, decode) -> list:
-        keys = [self.cache.key(self.handle.fingerprint, kind, asdict(r)) for r in requests]
-        out = [None] * len(requests)
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            self._runner = self.factory.make()
+        return self._runner
+
+    def _run(self, kind: str, requests: Sequence, compute: Callable[[list], list]) -> list:
+        fp = self.factory.fingerprint
+        keys = [self.cache.key(fp, kind, asdict(r)) for r in requests] if fp is not None else [""] * len(requests)
+        out: list = [None] * len(requests)
         missing = []
         for i, k in enumerate(keys):
-            hit = self.cache.get(k)
-            if hit is not None:
-                out[i] = decode(hit)
-            else:
+            hit = self.cache.get(k) if k else None
+            try:
+                out[i] = decode(kind, hit) if hit is not None else None
+            except ValueError:  # a payload of the wrong shape is a miss: recomputed and rewritten
+                out[i] = None
+            if out[i] is None:
                 missing.append(i)
         self.stats.hits += len(requests) - len(missing)
         self.stats.misses += len(missing)
@@ -90,37 +109,23 @@ class CachedRunner:
             results = compute([requests[i] for i in missing])
             for i, res in zip(missing, results):
                 out[i] = res
-                self.cache.put(keys[i], encode(res))
+                if keys[i]:
+                    self.cache.put(keys[i], KINDS[kind].encode(res))
         return out
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        return self._run(
-            "loglikelihood",
-            requests,
-            lambda reqs: self.handle.engine(self.batch_size).loglikelihood(reqs),
-            asdict,
-            lambda d: LoglikelihoodResult(**d),
-        )
+        return self._run("loglikelihood", requests, lambda reqs: self.runner.loglikelihood(reqs))
 
     def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
-        return self._run(
-            "rolling",
-            requests,
-            lambda reqs: self.handle.engine(self.batch_size).loglikelihood_rolling(reqs),
-            lambda r: {"windows": [list(w) for w in r.windows]},
-            lambda d: RollingResult(tuple((float(a), int(b)) for a, b in d["windows"])),
-        )
+        return self._run("rolling", requests, lambda reqs: self.runner.loglikelihood_rolling(reqs))
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         if any(r.sampled for r in requests):  # sampled text is never cached: it is a draw, not a fact of the model
-            return self.handle.engine(self.batch_size).generate(requests)
-        return self._run(
-            "generate",
-            requests,
-            lambda reqs: self.handle.engine(self.batch_size).generate(reqs),
-            lambda text: {"text": text},
-            lambda d: d["text"],
-        )
+            return self.runner.generate(requests)
+        return self._run("generate", requests, lambda reqs: self.runner.generate(reqs))
+
+    def distribution(self, requests: Sequence[DistributionRequest]) -> list[DistributionResult]:
+        return self._run("distribution", requests, lambda reqs: self.runner.distribution(reqs))
 
 
 MANIFEST = "kick_manifest.json"
@@ -148,7 +153,7 @@ class ModelCache:
                 return False
         return True
 
-    def get_or_build(self, key: str, meta: dict, build: "Callable[[Path], None]") -> tuple[Path, bool]:
+    def get_or_build(self, key: str, meta: dict, build: Callable[[Path], None]) -> tuple[Path, bool]:
         """(entry, built): the verified entry for `key`, building it with `build(tmp_dir)` when absent or corrupt."""
         import shutil
         import warnings

@@ -9,73 +9,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .contract import (
+    DistributionRequest,
+    DistributionResult,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    RollingRequest,
+    RollingResult,
+    TopK,
+)
+
 # Rows sharing at least this many leading tokens (k-shot prompts) have that prefix computed once.
 PREFIX_MIN = 16
 TOKEN_BUDGET = 8192  # tokens per forward when --kick-batch-size=auto
 MAX_AUTO_BATCH = 64
-
-
-@dataclass(frozen=True)
-class LoglikelihoodRequest:
-    """log P(continuation | context); continuation tokens are those of context+continuation past the context."""
-
-    context: str
-    continuation: str
-
-
-@dataclass(frozen=True)
-class LoglikelihoodResult:
-    logprob: float
-    is_greedy: bool  # every continuation token was the argmax
-    n_tokens: int = 0  # continuation tokens scored (for per-token normalisation)
-
-
-@dataclass(frozen=True)
-class RollingRequest:
-    """log P(text) token by token, in windows of at most `window` input tokens that advance by `stride` scored
-    tokens (stride <= window - 1); after the first window every token keeps at least `window - stride - 1` tokens
-    of context. The first token is scored after BOS. stride = window - 1 gives disjoint windows."""
-
-    text: str
-    window: int = 1024
-    stride: int = 512
-
-
-@dataclass(frozen=True)
-class RollingResult:
-    """Per window: (sum of log-probabilities, tokens scored). Windows let a caller resample parts of a text."""
-
-    windows: tuple[tuple[float, int], ...]
-
-    @property
-    def logprob(self) -> float:
-        return sum(w[0] for w in self.windows)
-
-    @property
-    def n_tokens(self) -> int:
-        return sum(w[1] for w in self.windows)
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """A continuation of `context`, cut at the first stop string, `min_new_tokens` to `max_new_tokens` tokens.
-
-    `sample=-1` decodes greedily. `sample=i >= 0` asks for the i-th of a seeded set of nucleus samples
-    (`top_p`, `temperature`): all samples of one context are drawn together from a generator seeded by (`seed`,
-    context), so a sample never depends on which other prompts share its batch."""
-
-    context: str
-    stop: tuple[str, ...] = ("\n",)
-    max_new_tokens: int = 32
-    min_new_tokens: int = 0
-    sample: int = -1
-    top_p: float = 1.0
-    temperature: float = 1.0
-    seed: int = 0
-
-    @property
-    def sampled(self) -> bool:
-        return self.sample >= 0
 
 
 @dataclass
@@ -120,6 +68,28 @@ class Engine:
 
     # ---- loglikelihood ------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        return self._score_rows(self._rows(requests), len(requests))
+
+    def distribution(self, requests: Sequence[DistributionRequest]) -> list[DistributionResult]:
+        """Every continuation of every request is one loglikelihood row (shared contexts batch as usual); with
+        top_k the scored positions' top tokens are read from the same logits."""
+        flat = [(i, LoglikelihoodRequest(r.context, c)) for i, r in enumerate(requests) for c in r.continuations]
+        scored: list[Any] = [None] * len(flat)
+        for k in sorted({r.top_k for r in requests}):
+            idx = [j for j, (i, _) in enumerate(flat) if requests[i].top_k == k]
+            for j, res in zip(idx, self._score_rows(self._rows([flat[j][1] for j in idx]), len(idx), top_k=k)):
+                scored[j] = res
+        out = []
+        at = 0
+        for r in requests:
+            mine = scored[at : at + len(r.continuations)]
+            at += len(r.continuations)
+            ll = [m[0] if r.top_k else m for m in mine]
+            positions = tuple(m[1] for m in mine) if r.top_k else ()
+            out.append(DistributionResult(tuple(x.logprob for x in ll), tuple(x.n_tokens for x in ll), positions))
+        return out
+
+    def _rows(self, requests: Sequence[LoglikelihoodRequest]) -> dict[tuple[int, ...], _Row]:
         rows: dict[tuple[int, ...], _Row] = {}
         for i, req in enumerate(requests):
             ctx, cont = self._split(req)
@@ -134,17 +104,18 @@ class Engine:
                 seq, start = seq[cut:], start - cut
             # Requests with the same input (e.g. single-token choices after one context) share a row: one forward.
             rows.setdefault(tuple(seq), _Row(tuple(seq), [])).targets.append((i, start, tuple(cont)))
-        return self._score_rows(rows, len(requests))
+        return rows
 
-    def _score_rows(self, rows: dict[tuple[int, ...], _Row], n: int) -> list[LoglikelihoodResult]:
-        """Run every row once (prefix groups, batches) and return one result per request index 0..n-1."""
+    def _score_rows(self, rows: dict[tuple[int, ...], _Row], n: int, top_k: int = 0) -> list[Any]:
+        """Run every row once (prefix groups, batches) and return one result per request index 0..n-1:
+        a LoglikelihoodResult, or with `top_k` a (LoglikelihoodResult, positions' TopK) pair."""
         import torch
 
-        out: list[LoglikelihoodResult | None] = [None] * n
+        out: list[Any] = [None] * n
         with torch.inference_mode():
             for prefix_len, group in self._prefix_groups(list(rows.values())):
-                self._score_group(prefix_len, group, out)
-        return out  # type: ignore[return-value]
+                self._score_group(prefix_len, group, out, top_k)
+        return out
 
     def _prefix_groups(self, rows: list[_Row]):
         """Group rows by their first tokens; the common prefix is a property of the data, not of the batch."""
@@ -183,7 +154,7 @@ class Engine:
             batches.append(cur)
         return batches
 
-    def _score_group(self, prefix_len: int, group: list[_Row], out: list) -> None:
+    def _score_group(self, prefix_len: int, group: list[_Row], out: list, top_k: int = 0) -> None:
         import torch
 
         past = None
@@ -227,6 +198,8 @@ class Engine:
                     total = lp.gather(1, target[:, None]).sum().item()
                     greedy = bool((lp.argmax(dim=-1) == target).all().item())
                     out[i] = LoglikelihoodResult(logprob=float(total), is_greedy=greedy, n_tokens=len(cont))
+                    if top_k:
+                        out[i] = (out[i], _top_k(lp, target, top_k))
 
     # ---- rolling loglikelihood ------------------------------------------------------------------------
     def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
@@ -349,6 +322,22 @@ class Engine:
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _top_k(lp: Any, target: Any, k: int) -> tuple[TopK, ...]:
+    """Per scored position (a row of log-probabilities): the k best tokens, the rest's mass, and the target."""
+    import torch
+
+    k = min(k, lp.shape[-1])
+    best = lp.topk(k, dim=-1)
+    rest = lp.scatter(-1, best.indices, float("-inf")).logsumexp(dim=-1)
+    picked = lp.gather(1, target[:, None])[:, 0]
+    return tuple(
+        TopK(tuple(ids), tuple(lps), r, t, tl)
+        for ids, lps, r, t, tl in zip(
+            best.indices.tolist(), best.values.tolist(), rest.tolist(), target.tolist(), picked.to(torch.float32).tolist()
+        )
+    )
 
 
 def _seed(seed: int, context: str) -> int:

@@ -15,8 +15,9 @@ class MissingBackend(KickError, ImportError):
     """An optional package is needed; the message names the exact pip command."""
 
 
-class KickRegression(AssertionError):
-    """A gate failed: the compressed model regressed beyond what the test allows."""
+class KickRegression(KickError, AssertionError):
+    """A gate failed: the compressed model regressed beyond what the test allows. An AssertionError, so pytest
+    reports it as a failed test (not an error); a KickError, so `except KickError` sees every deliberate raise."""
 
     def __init__(self, message: str, result: object = None) -> None:
         super().__init__(message)

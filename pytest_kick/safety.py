@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .assertions import _check_fraction
 from .errors import KickUsageError, SafetyRegression
 from .report import format_table
+from .settings import effective_limit
 from .stats import holm, paired_cluster_bootstrap
 from .tasks import Example, MeasuredTask, Outcome, get_task, select_per_group
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .models import ModelPair
+    from .pair import ModelPair
 
 SHOW_MOVED = 5
 REPS = 2000
@@ -149,8 +150,7 @@ def _check_common(alpha: float, reps: int, limit: int | None) -> None:
     _check_fraction("alpha", alpha, 0.0, 0.5, open_low=True)
     if not isinstance(reps, int) or reps < 100:
         raise KickUsageError(f"reps must be an integer >= 100 (bootstrap draws), got {reps!r}")
-    if limit is not None and (not isinstance(limit, int) or limit <= 0):
-        raise KickUsageError(f"limit must be a positive integer, got {limit!r}")
+    effective_limit(limit, None)  # checks it
 
 
 def _measured(task: Any, expected: str) -> MeasuredTask:
@@ -170,7 +170,8 @@ def _evaluate(pair: "ModelPair", task: MeasuredTask, groups: Sequence[str] | Non
         if unknown:
             raise KickUsageError(f"{task.name}: unknown group(s) {', '.join(unknown)}. Groups in the data: {', '.join(known)}")
         examples = [ex for ex in examples if ex.group in groups]
-    examples = select_per_group(examples, limit or pair.limit, pair.seed)
+    wins = effective_limit(limit, pair.limit)
+    examples = select_per_group(examples, wins.value if wins else None, pair.seed)  # a limit counts per group
     if not examples:
         raise KickUsageError(f"task '{task.name}' has no examples after filtering (check the data files, groups and limit)")
     dense = task.evaluate(pair.dense_runner, examples)

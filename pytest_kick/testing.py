@@ -1,13 +1,111 @@
-"""Helpers for tests (ours and users'): tiny Llama models built and trained in seconds, and the files they read.
+"""Helpers for tests (ours and users'): `FakeRunner`, a scripted model that needs no weights, and tiny Llama
+models built and trained in seconds, with the files they read.
 
-`fact_model(dir)` trains a small model to recall made-up facts in the FreebaseQA 'question | answer' layout,
-so a gate can be shown to FAIL for real when compression destroys that knowledge and PASS when it does not."""
+`train_fact_model(dir, facts)` trains a small model to recall made-up facts in the FreebaseQA layout, so a gate
+can be shown to FAIL for real when compression destroys that knowledge and PASS when it does not."""
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
+
+from .contract import (
+    DistributionRequest,
+    DistributionResult,
+    GenerationRequest,
+    LoglikelihoodRequest,
+    LoglikelihoodResult,
+    RollingRequest,
+    RollingResult,
+    TopK,
+)
+
+
+class FakeRunner:
+    """A scripted model for tests: deterministic, offline, no torch; answers all four request kinds.
+
+    `answers` maps a prompt to what this model says after it: `generate` returns it (cut at the first stop
+    string; `default_text` for other prompts), and `loglikelihood` gives the continuation equal to it (ignoring
+    surrounding whitespace) log-probability `hit` and marks it greedy. `logprobs` sets log-probabilities
+    explicitly, keyed by continuation (or rolling text) or by (context, continuation); they win over `answers`.
+    Anything unscripted costs `miss` per token. Tokens are whitespace-separated words. Every request is kept in
+    `requests`; `calls` counts the batches asked."""
+
+    def __init__(
+        self,
+        answers: Mapping[str, str] | None = None,
+        *,
+        logprobs: Mapping[str | tuple[str, str], float] | None = None,
+        default_text: str = "",
+        hit: float = 0.0,
+        miss: float = -5.0,
+    ) -> None:
+        self.answers = dict(answers or {})
+        self.logprobs = dict(logprobs or {})
+        self.default_text = default_text
+        self.hit, self.miss = hit, miss
+        self.requests: list = []
+        self.calls = 0
+
+    @staticmethod
+    def tokens(text: str) -> int:
+        return max(1, len(text.split()))
+
+    def _score(self, context: str, continuation: str) -> LoglikelihoodResult:
+        n = self.tokens(continuation)
+        for key in ((context, continuation), continuation, continuation.strip()):
+            if key in self.logprobs:
+                lp = float(self.logprobs[key])
+                return LoglikelihoodResult(lp, lp == 0.0, n)
+        answer = self.answers.get(context)
+        if answer is not None and answer.strip() == continuation.strip():
+            return LoglikelihoodResult(self.hit, True, n)
+        return LoglikelihoodResult(self.miss * n, False, n)
+
+    def _ask(self, requests: Sequence) -> None:
+        self.calls += 1
+        self.requests += list(requests)
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        self._ask(requests)
+        return [self._score(r.context, r.continuation) for r in requests]
+
+    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
+        self._ask(requests)
+        out = []
+        for r in requests:
+            n = self.tokens(r.text)
+            out.append(RollingResult(((float(self.logprobs.get(r.text, self.miss * n)), n),)))
+        return out
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        self._ask(requests)
+        out = []
+        for r in requests:
+            text = self.answers.get(r.context, self.default_text)
+            cuts = [text.index(s) for s in r.stop if s in text]
+            out.append(text[: min(cuts)] if cuts else text)
+        return out
+
+    def distribution(self, requests: Sequence[DistributionRequest]) -> list[DistributionResult]:
+        """Each word of a continuation is one position whose top-1 is the word itself, with an equal share of the
+        continuation's log-probability."""
+        self._ask(requests)
+        out = []
+        for r in requests:
+            scored = [self._score(r.context, c) for c in r.continuations]
+            positions = tuple(self._positions(c, s.logprob / s.n_tokens) for c, s in zip(r.continuations, scored))
+            out.append(DistributionResult(tuple(s.logprob for s in scored), tuple(s.n_tokens for s in scored), positions if r.top_k else ()))
+        return out
+
+    @staticmethod
+    def _positions(text: str, lp: float) -> tuple[TopK, ...]:
+        rest = math.log(-math.expm1(lp)) if lp < 0 else float("-inf")
+        ids = [int.from_bytes(hashlib.sha256(w.encode()).digest()[:3], "big") for w in (text.split() or [""])]
+        return tuple(TopK((i,), (lp,), rest, i, lp) for i in ids)
 
 _SYLLABLES = ("ka", "lo", "mi", "zu", "re", "ta", "no", "vi", "sa", "pe", "ru", "do", "fi", "ga", "be", "xo")
 

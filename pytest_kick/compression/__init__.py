@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import inspect
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..errors import KickUsageError
+from ..registry import Registry
 from .backends import BACKENDS, CHOICES, Backend
 from .calibration import Calibration, calibration_windows
 from .layers import LayerSelection, all_linears, target_linears
@@ -46,6 +46,7 @@ __all__ = [
     "PruneSpec",
     "QuantSpec",
     "RTNSpec",
+    "SavedCheckpoint",
     "available_forms",
     "compression_method",
     "family_of",
@@ -67,6 +68,14 @@ class CompressionSettings:
     data_dir: Path | None = None
 
 
+@dataclass(frozen=True)
+class SavedCheckpoint:
+    """What a compressor returns when it wrote the compressed checkpoint into `ctx.out_dir` itself (a backend that
+    quantizes from files); returning None means "the model was edited in place: save it for me"."""
+
+    path: Path
+
+
 @dataclass
 class CompressContext:
     """What a compressor may use besides the model and the spec. Calibration windows are tokenized on first use."""
@@ -74,7 +83,7 @@ class CompressContext:
     settings: CompressionSettings
     tokenizer: Any = None
     source_dir: Path | None = None  # the dense model's directory (for backends that quantize from files)
-    out_dir: Path | None = None  # where a backend that writes its own checkpoint puts it (it then returns "saved")
+    out_dir: Path | None = None  # where a backend that writes its own checkpoint puts it (then returns SavedCheckpoint)
     _windows: list[list[int]] | None = field(default=None, repr=False)
 
     def calibration(self) -> list[list[int]]:
@@ -95,10 +104,10 @@ class CompressContext:
 
 
 class Compressor(Protocol):
-    """Compresses a loaded model in place according to a parsed spec (the caller saves it). A backend that writes
-    its own checkpoint into `ctx.out_dir` instead returns "saved"."""
+    """Compresses a loaded model in place according to a parsed spec and returns None (the caller saves it). A
+    backend that writes its own checkpoint into `ctx.out_dir` instead returns `SavedCheckpoint(ctx.out_dir)`."""
 
-    def __call__(self, model: "torch.nn.Module", spec: CompressionSpec, ctx: CompressContext) -> str | None: ...
+    def __call__(self, model: "torch.nn.Module", spec: CompressionSpec, ctx: CompressContext) -> SavedCheckpoint | None: ...
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,7 @@ class Family:
         return impl
 
 
-_FAMILIES: dict[str, Family] = {}
+FAMILIES: Registry[Family] = Registry("compression method family")
 
 
 def _three_args(fn: Callable) -> Callable:
@@ -142,20 +151,29 @@ def register_family(
     examples: tuple[str, ...],
     *,
     at_load: bool = False,
+    replace: bool = False,
+    builtin: bool = False,
 ) -> None:
     """Register a method family: `parse` turns text into a spec (raise ValueError with the valid forms);
-    `compressor` is one callable (a team's own code: the `custom` backend) or {backend: impl} for several."""
+    `compressor` is one callable (a team's own code: the `custom` backend) or {backend: impl} for several.
+    An existing name is replaced only with `replace=True`; what a session registers is forgotten when it ends."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise ValueError(f"family names are lower-case letters, digits and underscores, got {name!r}")
+        raise KickUsageError(f"family names are lower-case letters, digits and underscores, got {name!r}")
     impls = compressor if isinstance(compressor, dict) else {"custom": compressor}
     unknown = set(impls) - set(BACKENDS)
     if unknown:
-        raise ValueError(f"unknown backend(s) {sorted(unknown)} for {name!r}; known: {', '.join(BACKENDS)}")
+        raise KickUsageError(f"unknown backend(s) {sorted(unknown)} for {name!r}; known: {', '.join(BACKENDS)}")
     impls = {k: (v if isinstance(v, str) else _three_args(v)) for k, v in impls.items()}
-    _FAMILIES[name] = Family(name, parse, impls, tuple(examples), at_load)
+    FAMILIES.add(name, Family(name, parse, impls, tuple(examples), at_load), replace=replace, builtin=builtin)
 
 
-def compression_method(name: str, *, parse: Callable[[str], CompressionSpec] | None = None, examples: tuple[str, ...] = ()):
+def compression_method(
+    name: str,
+    *,
+    parse: Callable[[str], CompressionSpec] | None = None,
+    examples: tuple[str, ...] = (),
+    replace: bool = False,
+):
     """Decorator for a team's own method, e.g. in conftest.py:
 
         @compression_method("noise", examples=("noise0.01",))
@@ -164,42 +182,35 @@ def compression_method(name: str, *, parse: Callable[[str], CompressionSpec] | N
     """
 
     def deco(fn: Callable) -> Callable:
-        register_family(name, parse or parse_named(name), fn, examples or (name,))
+        register_family(name, parse or parse_named(name), fn, examples or (name,), replace=replace)
         return fn
 
     return deco
 
 
-register_family("rtn", parse_rtn, {"builtin": ".quant:rtn_compress"}, ("rtn8", "rtn4", "rtn4-g128"))
-register_family(
-    "magnitude", parse_pruning("magnitude"), {"builtin": ".prune:magnitude_compress"}, ("magnitude50", "magnitude-2:4")
-)
-register_family(
-    "gptq",
-    parse_quant("gptq"),
-    {"llmcompressor": ".llmcompressor:compress", "gptqmodel": ".gptqmodel:compress"},
-    ("gptq4", "gptq3-g64", "gptq4-g128-act", "gptq8"),
-)
-register_family(
-    "awq", parse_quant("awq"), {"llmcompressor": ".llmcompressor:compress", "gptqmodel": ".gptqmodel:compress"}, ("awq4",)
-)
-register_family("wanda", parse_pruning("wanda"), {"llmcompressor": ".llmcompressor:compress"}, ("wanda50", "wanda-2:4"))
-register_family(
-    "sparsegpt", parse_pruning("sparsegpt"), {"llmcompressor": ".llmcompressor:compress"}, ("sparsegpt60", "sparsegpt-4:8")
-)
+_GPTQ_IMPLS = {"llmcompressor": ".llmcompressor:compress", "gptqmodel": ".gptqmodel:compress"}
+for _args in (
+    ("rtn", parse_rtn, {"builtin": ".quant:rtn_compress"}, ("rtn8", "rtn4", "rtn4-g128")),
+    ("magnitude", parse_pruning("magnitude"), {"builtin": ".prune:magnitude_compress"}, ("magnitude50", "magnitude-2:4")),
+    ("gptq", parse_quant("gptq"), _GPTQ_IMPLS, ("gptq4", "gptq3-g64", "gptq4-g128-act", "gptq8")),
+    ("awq", parse_quant("awq"), _GPTQ_IMPLS, ("awq4",)),
+    ("wanda", parse_pruning("wanda"), {"llmcompressor": ".llmcompressor:compress"}, ("wanda50", "wanda-2:4")),
+    ("sparsegpt", parse_pruning("sparsegpt"), {"llmcompressor": ".llmcompressor:compress"}, ("sparsegpt60", "sparsegpt-4:8")),
+):
+    register_family(*_args, builtin=True)
 for _mode in ("int8", "nf4"):
-    register_family(_mode, parse_bnb(_mode), {"bitsandbytes": ".bnb:load_kwargs"}, (_mode,), at_load=True)
+    register_family(_mode, parse_bnb(_mode), {"bitsandbytes": ".bnb:load_kwargs"}, (_mode,), at_load=True, builtin=True)
 
 
 def available_forms() -> list[str]:
-    return [ex for fam in _FAMILIES.values() for ex in fam.examples]
+    return [ex for fam in FAMILIES.values() for ex in fam.examples]
 
 
 def family_of(spec: CompressionSpec) -> Family:
-    try:
-        return _FAMILIES[spec.family]
-    except KeyError:
-        raise KickUsageError(f"no compression method family {spec.family!r} is registered") from None
+    fam = FAMILIES.get(spec.family)
+    if fam is None:
+        raise KickUsageError(f"no compression method family {spec.family!r} is registered")
+    return fam
 
 
 def resolve_backend(spec: CompressionSpec, requested: str = "auto") -> Backend:
@@ -228,13 +239,12 @@ def parse_spec(text: str) -> CompressionSpec:
     text = text.strip().lower()
     forms = ", ".join(available_forms())
     # The family is the longest registered name that the text starts with, not followed by another letter.
-    names = [n for n in _FAMILIES if text.startswith(n) and not re.match(r"[a-z_]", text[len(n) :])]
-    fam = _FAMILIES[max(names, key=len)] if names else None
+    names = [n for n in FAMILIES if text.startswith(n) and not re.match(r"[a-z_]", text[len(n) :])]
+    fam = FAMILIES.get(max(names, key=len)) if names else None
     m = re.match(r"[a-z_]+", text)
     name = m.group(0) if m else ""
     if fam is None:
-        hint = difflib.get_close_matches(name, list(_FAMILIES), n=1)
-        did = f" Did you mean '{hint[0]}'?" if hint else ""
+        did = FAMILIES.did_you_mean(name)
         raise KickUsageError(f"--kick-method '{raw}': unknown compression method '{name or raw}'.{did} Valid forms: {forms}.")
     try:
         return fam.parse(text)
@@ -243,7 +253,8 @@ def parse_spec(text: str) -> CompressionSpec:
 
 
 def parse_specs(text: str) -> tuple[CompressionSpec, ...]:
-    """Parse a comma-separated list of specs, keeping order and dropping duplicates."""
+    """Parse a comma-separated list of specs (--kick-method, the kick marker's methods=), keeping order and
+    dropping duplicates."""
     specs: list[CompressionSpec] = []
     for part in text.split(","):
         if part.strip():

@@ -6,7 +6,7 @@ import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 
-from .. import __version__
+from .._version import __version__
 from ..errors import MissingBackend
 
 
@@ -19,6 +19,7 @@ class Backend:
     distribution: str | None = None  # PyPI name, for the version and the pip command
     pip: str = ""
     also: tuple[str, ...] = ()  # further import names the backend needs (e.g. optimum to load GPTQ checkpoints)
+    calibrates: bool = False  # its methods read calibration windows: they are keyed by, and checked at start-up
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in (self.module, *self.also) if m)
@@ -43,9 +44,13 @@ BACKENDS: dict[str, Backend] = {
     b.name: b
     for b in (
         Backend("builtin"),
-        Backend("custom"),
-        Backend("llmcompressor", "llmcompressor", "llmcompressor", "pip install 'llmcompressor>=0.14,<0.15'"),
-        Backend("gptqmodel", "gptqmodel", "gptqmodel", "pip install gptqmodel optimum  (gptqmodel brings its own CUDA build of torch)", ("optimum",)),
+        # A team's compressor may call ctx.calibration(): its models are keyed by the calibration data too.
+        Backend("custom", calibrates=True),
+        Backend("llmcompressor", "llmcompressor", "llmcompressor", "pip install 'llmcompressor>=0.14,<0.15'", calibrates=True),
+        Backend(
+            "gptqmodel", "gptqmodel", "gptqmodel", "pip install gptqmodel optimum  (gptqmodel brings its own CUDA build of torch)",
+            ("optimum",), calibrates=True,
+        ),
         Backend("bitsandbytes", "bitsandbytes", "bitsandbytes", "pip install 'bitsandbytes>=0.50'"),
     )
 }

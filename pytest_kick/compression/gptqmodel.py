@@ -14,11 +14,11 @@ from .spec import QuantSpec
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from . import CompressContext
+    from . import CompressContext, SavedCheckpoint
 
 
-def compress(model: "torch.nn.Module", spec: QuantSpec, ctx: "CompressContext") -> str:
-    """Quantize ctx.source_dir into ctx.out_dir; returns "saved" (the caller must not save `model`)."""
+def compress(model: "torch.nn.Module", spec: QuantSpec, ctx: "CompressContext") -> "SavedCheckpoint":
+    """Quantize ctx.source_dir into ctx.out_dir; returns SavedCheckpoint (the caller must not save `model`)."""
     if ctx.source_dir is None or ctx.out_dir is None:
         raise RuntimeError("the gptqmodel backend quantizes from a model directory; call it through compressed_handle")
     os.environ.setdefault("GPTQMODEL_CPU_WORKERS", str(max(1, min(os.cpu_count() or 1, 4))))
@@ -39,7 +39,9 @@ def compress(model: "torch.nn.Module", spec: QuantSpec, ctx: "CompressContext") 
     gq.quantize([{"input_ids": w, "attention_mask": [1] * len(w)} for w in windows], tokenizer=ctx.tokenizer)
     gq.save(str(ctx.out_dir))
     ctx.tokenizer.save_pretrained(str(ctx.out_dir))
-    return "saved"
+    from . import SavedCheckpoint
+
+    return SavedCheckpoint(ctx.out_dir)
 
 
 def _cuda() -> bool:

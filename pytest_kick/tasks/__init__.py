@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
-from ..engine import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult, RollingRequest, RollingResult
+from ..contract import Runner
 from ..errors import KickUsageError
+from ..registry import Registry
 
 BUILTIN_DATA = Path(__file__).resolve().parent.parent / "data"
 SOURCES = ("auto", "builtin", "dir", "hub")
@@ -42,16 +42,6 @@ class Outcome:
     values: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)  # per-example measurements
 
 
-class Runner(Protocol):
-    """What a task may ask of a model (an `Engine`, or the cached runner in front of one)."""
-
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]: ...
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]: ...
-
-    def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]: ...
-
-
 @runtime_checkable
 class Task(Protocol):
     """A benchmark: loads examples from a data root, then turns a runner's answers into per-example outcomes."""
@@ -63,7 +53,8 @@ class Task(Protocol):
     def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]: ...
 
 
-_TASKS: dict[str, str | Callable[..., Task]] = {
+TASKS: Registry[str | Callable[..., Task]] = Registry("task")
+for _name, _where in {
     "mmlu": ".mmlu:MMLU",
     "freebaseqa": ".freebaseqa:FreebaseQA",
     "bbq": ".bbq:BBQ",
@@ -73,21 +64,23 @@ _TASKS: dict[str, str | Callable[..., Task]] = {
     "bold": ".toxicity:BOLD",
     "dialect_pairs": ".dialect:DialectPairs",
     "wikitext2": ".wikitext:WikiText2",
-}
+}.items():
+    TASKS.add(_name, _where, builtin=True)
 
 
-def register_task(name: str, factory: str | Callable[..., Task] | None = None):
-    """Register a task factory by name; usable as a decorator on a Task class."""
+def register_task(name: str, factory: str | Callable[..., Task] | None = None, *, replace: bool = False):
+    """Register a task factory by name; usable as a decorator on a Task class. An existing name is replaced
+    only with `replace=True`; what a session registers is forgotten when it ends."""
 
     def deco(obj):
-        _TASKS[name] = obj
+        TASKS.add(name, obj, replace=replace)
         return obj
 
     return deco(factory) if factory is not None else deco
 
 
 def task_names() -> list[str]:
-    return sorted(_TASKS)
+    return TASKS.names()
 
 
 def get_task(task: str | Task, **options: Any) -> Task:
@@ -96,11 +89,9 @@ def get_task(task: str | Task, **options: Any) -> Task:
         if options:
             raise KickUsageError("task options can only be given with a task name, not with a Task instance")
         return task
-    factory = _TASKS.get(task)
+    factory = TASKS.get(task)
     if factory is None:
-        hint = difflib.get_close_matches(task, list(_TASKS), n=1)
-        did = f" Did you mean '{hint[0]}'?" if hint else ""
-        raise KickUsageError(f"unknown task '{task}'.{did} Available tasks: {', '.join(task_names())}.")
+        raise KickUsageError(f"unknown task '{task}'.{TASKS.did_you_mean(task)} Available tasks: {', '.join(task_names())}.")
     if isinstance(factory, str):
         module, _, attr = factory.partition(":")
         factory = getattr(importlib.import_module(module, __name__), attr)

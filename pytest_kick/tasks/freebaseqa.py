@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..engine import GenerationRequest
+from ..contract import GenerationRequest
 from ..errors import KickUsageError
 from . import BUILTIN_DATA, Example, Outcome, Runner, nonblank_lines, task_data_dir
 from .metrics import exact_match

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
-from ..engine import GenerationRequest
+from ..contract import GenerationRequest
 from ..errors import KickUsageError
 from ..scorers import Vader, toxicity_scorer
 from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
-from ..engine import RollingRequest
+from ..contract import RollingRequest
 from ..errors import KickUsageError
 from . import Example, Outcome, Runner, find_data_folder, safe_ratio
 

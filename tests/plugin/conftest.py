@@ -5,9 +5,9 @@ import pytest
 from pytest_kick import assert_kick_accuracy_within
 
 
-def test_recall(kick_pair):
+def test_recall(kick_pair, kick_dense, kick_compressed):
     result = assert_kick_accuracy_within(kick_pair, task="freebaseqa", max_drop=0.1, k_shot=0)
-    print("LOADS", kick_pair.dense.loads, kick_pair.compressed.loads, result.n)
+    print("LOADS", kick_dense.loads, kick_compressed.loads, result.n)
 """
 
 

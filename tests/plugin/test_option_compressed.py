@@ -5,7 +5,12 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from pytest_kick.compression import Calibration, CompressionSettings, parse_spec
-from pytest_kick.models import LoadSettings, compressed_handle, dense_handle, parse_model_source
+from pytest_kick.compression.plan import plan_method
+from pytest_kick.models import compressed_handle, dense_handle
+from pytest_kick.settings import LoadSettings
+from pytest_kick.sources import parse_model_source
+
+pytestmark = pytest.mark.slow
 
 
 def build_checkpoint(model_dir, cache_dir, spec):
@@ -13,7 +18,7 @@ def build_checkpoint(model_dir, cache_dir, spec):
     source = parse_model_source(str(model_dir))
     settings = LoadSettings(device="cpu", cache_dir=cache_dir)
     comp = CompressionSettings(calibration=Calibration(8, 32, "builtin"))
-    handle = compressed_handle(source, dense_handle(source, settings), parse_spec(spec), settings, comp)
+    handle = compressed_handle(source, dense_handle(source, settings), plan_method(parse_spec(spec), comp), settings, comp)
     handle.load()
     return handle.info["cache_entry"]
 

@@ -1,37 +1,34 @@
 import pytest
 
-from pytest_kick import AccuracyRegression, KickUsageError, assert_kick_accuracy_within
-from pytest_kick.compression import parse_spec
-from pytest_kick.engine import LoglikelihoodResult
-from pytest_kick.models import ModelHandle, ModelPair
+from pytest_kick import (
+    AccuracyRegression,
+    EvalSettings,
+    FakeRunner,
+    KickUsageError,
+    Limit,
+    ModelPair,
+    assert_kick_accuracy_within,
+    get_task,
+)
 
 
-class Letters:
-    """A runner that answers MMLU with a fixed letter per question index (no model)."""
-
-    def __init__(self, answers):
-        self.answers = answers
-
-    def loglikelihood(self, requests):
-        out = []
-        for k, r in enumerate(requests):
-            q = k // 4
-            out.append(LoglikelihoodResult(0.0 if r.continuation.strip() == self.answers[q % len(self.answers)] else -3.0, False))
-        return out
+def letters(answers, data_dir=None):
+    """A scripted runner that answers the i-th MMLU question with answers[i] (no model)."""
+    prompts = [e.prompt for e in get_task("mmlu").load(data_dir)]
+    return FakeRunner({p: answers[i % len(answers)] for i, p in enumerate(prompts)}, miss=-3.0)
 
 
 def pair(dense, comp, data_dir=None, limit=None):
-    unused = ModelHandle(name="never loaded", fingerprint="x", _loader=lambda: pytest.fail("model must not load"))
-    p = ModelPair(dense=unused, compressed=unused, method=parse_spec("rtn4"), data_dir=data_dir, limit=limit)
-    p._runners.update(dense=Letters(dense), compressed=Letters(comp))
     recorded = []
-    p.recorder = recorded.append
+    p = ModelPair(
+        letters(dense, data_dir), letters(comp, data_dir), method="rtn4",
+        settings=EvalSettings(data_dir=data_dir, limit=Limit(limit, "--kick-limit") if limit else None),
+        recorder=recorded.append,
+    )
     return p, recorded
 
 
 def gold_letters():
-    from pytest_kick.tasks import get_task
-
     return ["ABCD"[e.gold] for e in get_task("mmlu").load(None)]
 
 
@@ -87,3 +84,31 @@ def test_empty_task_after_filtering(tmp_path):
     p, _ = pair(["A"], ["A"], data_dir=tmp_path)
     with pytest.raises(KickUsageError, match="no examples after filtering"):
         assert_kick_accuracy_within(p, "mmlu", max_drop=0.1)
+
+
+def test_a_user_gates_two_scripted_runners_through_the_public_api_only():
+    """What the README's 'testing your own task' section promises: no model, no plugin, public names only."""
+    import pytest_kick as kick
+
+    questions = [e for e in kick.get_task("freebaseqa").load(None)]
+    right = {e.prompt: e.answers[0] for e in questions}
+    wrong_half = {e.prompt: (e.answers[0] if i % 2 else "no idea") for i, e in enumerate(questions)}
+    same = kick.ModelPair(kick.FakeRunner(right), kick.FakeRunner(dict(right)), method="rtn4")
+    assert kick.assert_kick_accuracy_within(same, task="freebaseqa", max_drop=0.1).passed
+    worse = kick.ModelPair(kick.FakeRunner(right), kick.FakeRunner(wrong_half), method="rtn4")
+    with pytest.raises(kick.AccuracyRegression) as err:
+        kick.assert_kick_accuracy_within(worse, task="freebaseqa", max_drop=0.1)
+    assert err.value.result.right_to_wrong == len(questions) // 2
+
+
+def test_the_hint_names_the_knob_that_set_the_limit():
+    golds = gold_letters()
+    slightly = ["A" if i in (1, 5) and g != "A" else g for i, g in enumerate(golds)]
+    p, _ = pair(golds, slightly)
+    p.settings = EvalSettings(limit=Limit(20, "kick_limit in pyproject.toml"))
+    with pytest.raises(AccuracyRegression, match=r"\(raise kick_limit in pyproject.toml\)"):
+        assert_kick_accuracy_within(p, "mmlu", max_drop=0.1)
+    with pytest.raises(AccuracyRegression, match=r"\(raise the assertion's limit= argument\)"):
+        assert_kick_accuracy_within(p, "mmlu", max_drop=0.1, limit=20)
+    with pytest.raises(AccuracyRegression, match=r"\(the task has no more: use a larger data set\)"):
+        assert_kick_accuracy_within(p, "mmlu", max_drop=0.02, limit=len(golds) + 5)

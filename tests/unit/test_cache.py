@@ -1,51 +1,68 @@
 import pytest
 
 from pytest_kick.cache import CachedRunner, ResultCache
-from pytest_kick.engine import GenerationRequest, LoglikelihoodRequest, LoglikelihoodResult
-from pytest_kick.models import ModelHandle
+from pytest_kick.contract import DistributionRequest, GenerationRequest, LoglikelihoodRequest, RunnerFactory
+from pytest_kick.testing import FakeRunner
 
 
-class FakeEngine:
-    """Counts calls; stands in for a model so the cache's bookkeeping is checked in isolation."""
+def factory(fp="fp1", made=None):
+    """A runner factory for a scripted model; `made` records every runner it makes (the model 'loads')."""
 
-    batch_size = "auto"
+    def make():
+        runner = FakeRunner({"abc": "ABC"}, logprobs={" a": -1.0, " bb": -2.0})
+        if made is not None:
+            made.append(runner)
+        return runner
 
-    def __init__(self):
-        self.calls = 0
-
-    def loglikelihood(self, reqs):
-        self.calls += 1
-        return [LoglikelihoodResult(-float(len(r.continuation)), True) for r in reqs]
-
-    def generate(self, reqs):
-        self.calls += 1
-        return [r.context.upper() for r in reqs]
-
-
-def handle(fp="fp1"):
-    h = ModelHandle(name="m", fingerprint=fp, _loader=lambda: (None, None))
-    h._engine = FakeEngine()
-    return h
+    return RunnerFactory("m", make, fp)
 
 
 def test_second_runner_answers_from_cache_without_the_model(tmp_path):
     reqs = [LoglikelihoodRequest("ctx", " a"), LoglikelihoodRequest("ctx", " bb")]
-    first = CachedRunner(handle(), ResultCache(tmp_path))
+    first = CachedRunner(factory(), ResultCache(tmp_path))
     a = first.loglikelihood(reqs)
-    fresh = handle()
-    second = CachedRunner(fresh, ResultCache(tmp_path))
+    made = []
+    second = CachedRunner(factory(made=made), ResultCache(tmp_path))
     assert second.loglikelihood(reqs) == a
-    assert fresh._engine.calls == 0 and second.stats.hits == 2
+    assert made == [] and second.stats.hits == 2
     gen = [GenerationRequest("abc", ("\n",), 4)]
     assert first.generate(gen) == ["ABC"] and second.generate(gen) == ["ABC"]
+    assert made == []  # every answer came from the cache: the model never loaded
 
 
 def test_other_model_fingerprint_misses(tmp_path):
     reqs = [LoglikelihoodRequest("ctx", " a")]
-    CachedRunner(handle("fp1"), ResultCache(tmp_path)).loglikelihood(reqs)
-    other = CachedRunner(handle("fp2"), ResultCache(tmp_path))
+    CachedRunner(factory("fp1"), ResultCache(tmp_path)).loglikelihood(reqs)
+    other = CachedRunner(factory("fp2"), ResultCache(tmp_path))
     other.loglikelihood(reqs)
     assert other.stats.misses == 1
+
+
+def test_a_factory_without_fingerprint_is_never_cached(tmp_path):
+    runner = CachedRunner(RunnerFactory.of(FakeRunner(logprobs={" a": -1.0})), ResultCache(tmp_path))
+    for _ in range(2):
+        runner.loglikelihood([LoglikelihoodRequest("ctx", " a")])
+    assert runner.stats.misses == 2 and not (tmp_path / "results").exists()
+
+
+def test_distribution_results_round_trip_through_the_cache(tmp_path):
+    reqs = [DistributionRequest("Q:", (" yes", " no way"), top_k=3), DistributionRequest("Q:", (" yes",))]
+    first = CachedRunner(factory(), ResultCache(tmp_path))
+    computed = first.distribution(reqs)
+    second = CachedRunner(factory(made=[]), ResultCache(tmp_path))
+    assert second.distribution(reqs) == computed and second.stats.hits == 2
+    assert len(computed[0].positions) == 2 and len(computed[0].positions[1]) == 2 and computed[1].positions == ()
+
+
+@pytest.mark.parametrize("payload", [{"logprob": "high", "is_greedy": False}, {"is_greedy": False}, [1, 2], {"logprob": 1.0, "is_greedy": 1}])
+def test_an_entry_of_the_wrong_shape_is_a_miss_and_is_rewritten(tmp_path, payload):
+    reqs = [LoglikelihoodRequest("ctx", " a")]
+    cache = ResultCache(tmp_path)
+    key = cache.key("fp1", "loglikelihood", {"context": "ctx", "continuation": " a"})
+    cache.put(key, payload)
+    runner = CachedRunner(factory(), cache)
+    assert runner.loglikelihood(reqs)[0].logprob == -1.0 and runner.stats.misses == 1
+    assert cache.get(key) == {"logprob": -1.0, "is_greedy": False, "n_tokens": 1}
 
 
 def test_corrupt_entry_is_a_miss_and_is_rewritten(tmp_path):

@@ -7,14 +7,12 @@ import torch
 
 from pytest_kick.compression import Calibration, CheckpointSpec, CompressionSettings, parse_spec
 from pytest_kick.errors import KickUsageError, MissingBackend
-from pytest_kick.models import (
-    LoadSettings,
-    checkpoint_format,
-    compressed_handle,
-    dense_handle,
-    parse_model_source,
-    require_loader,
-)
+from pytest_kick.compression.plan import plan_method
+from pytest_kick.models import compressed_handle, dense_handle
+from pytest_kick.settings import LoadSettings
+from pytest_kick.sources import checkpoint_format, parse_model_source, require_loader
+
+pytestmark = pytest.mark.slow  # compresses and loads real (tiny) models
 
 
 @pytest.fixture
@@ -26,7 +24,8 @@ def setup(random_model_dir, tmp_path):
 
 def handle(setup, spec, **comp):
     source, settings, dense = setup
-    return compressed_handle(source, dense, parse_spec(spec), settings, CompressionSettings(**comp))
+    settings_ = CompressionSettings(**comp)
+    return compressed_handle(source, dense, plan_method(parse_spec(spec), settings_), settings, settings_)
 
 
 def test_second_handle_loads_the_cached_model_instead_of_compressing(setup):
@@ -117,15 +116,16 @@ def test_a_gptq_checkpoint_without_its_loader_names_the_pip_command(tmp_path, mo
 def test_checkpoint_handle_is_named_in_the_report(random_model_dir, tmp_path):
     source = parse_model_source(str(random_model_dir))
     settings = LoadSettings(device="cpu", cache_dir=tmp_path)
-    h = compressed_handle(source, dense_handle(source, settings), CheckpointSpec(str(random_model_dir)), settings, CompressionSettings())
+    plan = plan_method(CheckpointSpec(str(random_model_dir)), CompressionSettings())
+    h = compressed_handle(source, dense_handle(source, settings), plan, settings, CompressionSettings())
     assert h.info["format"] == "dense" and h.info["backend"] == "checkpoint (dense)"
     assert h.name == f"{random_model_dir.name} [checkpoint]"
 
 
-def test_a_custom_method_is_keyed_by_its_code(setup, monkeypatch):
+def test_a_custom_method_is_keyed_by_its_code(setup, request):
     from pytest_kick import compression
 
-    monkeypatch.setattr(compression, "_FAMILIES", dict(compression._FAMILIES))
+    request.addfinalizer(compression.FAMILIES.reset)
 
     def shrink(model, spec, ctx):
         for _, lin in ctx.layers(model):
@@ -138,6 +138,6 @@ def test_a_custom_method_is_keyed_by_its_code(setup, monkeypatch):
         for _, lin in ctx.layers(model):
             lin.weight.mul_(0.25)
 
-    compression.register_family("shrink", compression.parse_named("shrink"), shrink, ("shrink",))
+    compression.register_family("shrink", compression.parse_named("shrink"), shrink, ("shrink",), replace=True)
     h = handle(setup, "shrink")
     assert h.fingerprint != first and h.info["backend"] == "custom"

@@ -1,6 +1,6 @@
 import pytest
 
-from pytest_kick.compression import CheckpointSpec
+from pytest_kick.compression import CheckpointSpec, parse_spec
 from pytest_kick.config import KickConfig
 from pytest_kick.errors import KickUsageError
 
@@ -9,10 +9,13 @@ def build(**values):
     return KickConfig.from_values(values.get)
 
 
-def test_defaults():
+def test_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTEST_KICK_CACHE", str(tmp_path))
     cfg = build()
     assert cfg.model.kind == "alias" and [m.id for m in cfg.methods] == ["rtn8"]
-    assert cfg.limit is None and cfg.batch_size == "auto" and cfg.device == "auto" and not cfg.trust_remote_code
+    ev, load = cfg.evaluation, cfg.load
+    assert ev.limit is None and ev.batch_size == "auto" and load.device == "auto" and not load.trust_remote_code
+    assert ev.cache_dir == load.cache_dir == tmp_path and cfg.gpus is None and load.gpus_per_worker == 1
 
 
 @pytest.mark.parametrize(
@@ -31,6 +34,10 @@ def test_defaults():
         ({"kick_targets": "mlp", "kick_skip_last": "x"}, "--kick-skip-last 'x'"),
         ({"kick_model": "./missing-model"}, "no such file or directory"),
         ({"kick_compressed": "/no/such/ckpt"}, "--kick-compressed"),
+        ({"kick_gpus": "0,,1"}, "--kick-gpus '0,,1': give comma-separated GPU indices"),
+        ({"kick_gpus": "0,1,0"}, "listed twice"),
+        ({"kick_gpus_per_worker": "0"}, "--kick-gpus-per-worker '0': must be a positive integer"),
+        ({"kick_calib_data": "/no/such.txt", "kick_method": "gptq4"}, "no such file"),
     ],
 )
 def test_bad_values_are_usage_errors(values, needle):
@@ -42,8 +49,10 @@ def test_bad_values_are_usage_errors(values, needle):
 def test_values_parse(tmp_path):
     cfg = build(kick_limit="20", kick_batch_size="4", kick_device="cuda:1", kick_method="rtn4,magnitude-2:4",
                 kick_data_dir=str(tmp_path), kick_cache_dir="none", kick_trust_remote_code=True)
-    assert (cfg.limit, cfg.batch_size, cfg.device, cfg.cache_dir) == (20, 4, "cuda:1", None)
-    assert cfg.data_dir == tmp_path.resolve() and cfg.trust_remote_code
+    ev = cfg.evaluation
+    assert (ev.limit.value, ev.limit.knob, ev.batch_size, cfg.load.device, ev.cache_dir) == (20, "--kick-limit", 4, "cuda:1", None)
+    assert cfg.load.cache_dir is None  # --kick-cache-dir=none: the session gives models a scratch folder
+    assert ev.data_dir == tmp_path.resolve() and cfg.load.trust_remote_code
 
 
 def test_compressed_checkpoint_replaces_methods(tmp_path):
@@ -63,4 +72,24 @@ def test_compression_settings_are_parsed_once(tmp_path):
     c = cfg.compression
     assert (c.backend, c.calibration.samples, c.calibration.seqlen, c.calibration.source) == ("llmcompressor", 16, 64, str(text))
     assert (c.layers.targets, c.layers.skip_first, c.layers.skip_last) == (("mlp", "q_proj"), 1, 2)
-    assert c.seed == cfg.seed
+    assert c.seed == cfg.evaluation.seed
+
+
+def test_every_method_is_planned_once_at_start_up(tmp_path):
+    text = tmp_path / "calib.txt"
+    text.write_text("some text " * 50)
+    cfg = build(kick_method="rtn4,gptq4", kick_calib_data=str(text))
+    rtn, gptq = cfg.plans
+    assert rtn.backend.name == "builtin" and not rtn.needs_calibration and rtn.calibration is None
+    assert gptq.backend.name == "llmcompressor" and gptq.needs_calibration and gptq.calibration["source"] == str(text)
+    assert cfg.plan(cfg.methods[1]) is gptq and cfg.plan(parse_spec("magnitude50")).backend.name == "builtin"
+
+
+def test_relative_paths_resolve_from_where_the_value_came_from(tmp_path):
+    from pytest_kick.config import Value
+
+    (tmp_path / "data").mkdir()
+    cfg = KickConfig.from_values({"kick_data_dir": Value("data", tmp_path, "kick_data_dir in pytest.ini")}.get)
+    assert cfg.evaluation.data_dir == (tmp_path / "data").resolve()
+    limited = KickConfig.from_values({"kick_limit": Value("5", tmp_path, "kick_limit in pytest.ini")}.get)
+    assert limited.evaluation.limit.knob == "kick_limit in pytest.ini"

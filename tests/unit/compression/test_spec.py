@@ -77,10 +77,10 @@ def test_ids_of_new_families_round_trip():
     assert ",".join(s.id for s in parse_specs(text)) == text
 
 
-def test_a_team_method_registered_by_decorator_parses(monkeypatch):
+def test_a_team_method_registered_by_decorator_parses(request):
     from pytest_kick import compression
 
-    monkeypatch.setattr(compression, "_FAMILIES", dict(compression._FAMILIES))
+    request.addfinalizer(compression.FAMILIES.reset)
 
     @compression_method("jitter", examples=("jitter0.1",))
     def jitter(model, spec, ctx):  # pragma: no cover - not run here
@@ -90,3 +90,17 @@ def test_a_team_method_registered_by_decorator_parses(monkeypatch):
     assert parse_spec("jitter") == NamedSpec("jitter", "")
     with pytest.raises(KickUsageError, match="jitter0.1"):
         parse_spec("jitter 0.1")
+
+
+def test_registering_a_taken_name_needs_replace_and_a_reset_forgets_it(request):
+    from pytest_kick import compression
+
+    request.addfinalizer(compression.FAMILIES.reset)
+    with pytest.raises(KickUsageError, match="'rtn' is already registered.*replace=True"):
+        compression_method("rtn")(lambda model, spec, ctx: None)
+    compression_method("rtn", replace=True)(lambda model, spec, ctx: None)
+    assert parse_spec("rtn").family == "rtn" and compression.resolve_backend(parse_spec("rtn")).name == "custom"
+    compression.FAMILIES.reset()
+    assert parse_spec("rtn4").id == "rtn4" and compression.resolve_backend(parse_spec("rtn4")).name == "builtin"
+    with pytest.raises(KickUsageError, match="lower-case"):
+        compression.register_family("Bad-Name", compression.parse_named("x"), lambda m, s: None, ())

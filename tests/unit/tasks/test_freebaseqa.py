@@ -4,14 +4,16 @@ import pytest
 
 from pytest_kick.errors import KickUsageError
 from pytest_kick.tasks import get_task
+from pytest_kick.testing import FakeRunner
 
 
-class Echo:
-    def __init__(self, answers):
-        self.answers = answers
+def echo(examples, answers):
+    """A scripted runner that answers each question (looked up by its text) or says 'no idea'."""
 
-    def generate(self, requests):
-        return [self.answers.get(r.context.rsplit("Question: ", 1)[1].split("\n")[0], "no idea") for r in requests]
+    def question(prompt):
+        return prompt.rsplit("Question: ", 1)[1].split("\n")[0]
+
+    return FakeRunner({e.prompt: answers.get(question(e.prompt), "no idea") for e in examples})
 
 
 def test_txt_layout_with_quotes_and_repeated_questions(tmp_path):
@@ -23,7 +25,7 @@ def test_txt_layout_with_quotes_and_repeated_questions(tmp_path):
     ex = get_task("freebaseqa").load(tmp_path)
     assert [e.answers for e in ex] == [("paris",), ("bob",), ("ann", "anne")]
     assert ex[1].prompt.endswith('Question: Who said "hello"?\nAnswer:')
-    out = get_task("freebaseqa").evaluate(Echo({"Who said hi?": "Anne.", "What is the capital of France?": "Lyon"}), ex)
+    out = get_task("freebaseqa").evaluate(echo(ex, {"Who said hi?": "Anne.", "What is the capital of France?": "Lyon"}), ex)
     assert [o.correct for o in out] == [False, False, True]
 
 

@@ -2,9 +2,9 @@ import csv
 
 import pytest
 
-from pytest_kick.engine import LoglikelihoodResult
 from pytest_kick.errors import KickUsageError
 from pytest_kick.tasks import get_task, select
+from pytest_kick.testing import FakeRunner
 
 
 def write_mmlu(root, subject="astronomy", n_test=6):
@@ -14,16 +14,9 @@ def write_mmlu(root, subject="astronomy", n_test=6):
             csv.writer(fh).writerows([[f"{split} question {i}?", "w", "x", "y", "z", "ABCD"[i % 4]] for i in range(n)])
 
 
-class Scripted:
-    """A runner that prefers one fixed letter (or choice), to check scoring without a model."""
-
-    def __init__(self, best):
-        self.best = best
-        self.requests = []
-
-    def loglikelihood(self, requests):
-        self.requests += requests
-        return [LoglikelihoodResult(0.0 if r.continuation.strip() == self.best else -5.0, False) for r in requests]
+def prefers(choice):
+    """A scripted runner that prefers one fixed letter (or choice text) whatever the question."""
+    return FakeRunner(logprobs={choice: 0.0}, miss=-5.0)
 
 
 def test_prompt_has_k_shots_and_choices(tmp_path):
@@ -39,7 +32,7 @@ def test_letter_scoring_is_argmax_over_letters(tmp_path):
     write_mmlu(tmp_path)
     task = get_task("mmlu")
     examples = task.load(tmp_path)
-    out = task.evaluate(Scripted("B"), examples)
+    out = task.evaluate(prefers("B"), examples)
     assert [o.correct for o in out] == [ex.gold == 1 for ex in examples]
     assert out[1].prediction == "B. x"
 
@@ -48,7 +41,7 @@ def test_cloze_scores_choice_texts(tmp_path):
     write_mmlu(tmp_path)
     task = get_task("mmlu", scoring="cloze", k_shot=1)
     examples = task.load(tmp_path)
-    runner = Scripted("z")
+    runner = prefers("z")
     out = task.evaluate(runner, examples)
     assert {r.continuation for r in runner.requests} == {" w", " x", " y", " z"}
     assert [o.correct for o in out] == [ex.gold == 3 for ex in examples]

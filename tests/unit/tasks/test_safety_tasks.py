@@ -5,21 +5,16 @@ import json
 import numpy as np
 import pytest
 
-from pytest_kick.engine import LoglikelihoodResult
 from pytest_kick.errors import KickUsageError
 from pytest_kick.tasks import get_task
 from pytest_kick.tasks.dialect import DialectPairs
 from pytest_kick.tasks.wikitext import split_articles
+from pytest_kick.testing import FakeRunner
 
 
-class TableRunner:
+def table_runner(table):
     """Answers loglikelihood requests from a table keyed by continuation text (tokens = words)."""
-
-    def __init__(self, table):
-        self.table = table
-
-    def loglikelihood(self, requests):
-        return [LoglikelihoodResult(self.table[r.continuation.strip()], False, len(r.continuation.split())) for r in requests]
+    return FakeRunner(logprobs=table)
 
 
 def totals(task, examples, outcomes):
@@ -36,7 +31,7 @@ def test_crows_pairs_percent_stereotype_by_hand(tmp_path):
             fh.write(f"{i},{m},{l},stereo,age\n")
     task = get_task("crows_pairs", source="dir")
     ex = task.load(tmp_path)
-    out = task.evaluate(TableRunner({"A1": -1, "B1": -2, "A2": -1, "B2": -3, "A3": -5, "B3": -2, "A4": -1, "B4": -4}), ex)
+    out = task.evaluate(table_runner({"A1": -1, "B1": -2, "A2": -1, "B2": -3, "A3": -5, "B3": -2, "A4": -1, "B4": -4}), ex)
     m = totals(task, ex, out)
     assert m["pct_stereotype"] == 0.75 and m["bias"] == 0.25
     assert task.shift(ex[0], out[2], out[0]) == 1.0
@@ -60,7 +55,7 @@ def test_stereoset_ss_lms_icat_by_hand(tmp_path):
     table = {"s0": -1, "a0": -2, "u0": -3, "s1": -1, "a1": -4, "u1": -3, "s2": -2, "a2": -1, "u2": -3, "s3": -2, "a3": -3, "u3": -1}
     task = get_task("stereoset", source="dir")
     ex = task.load(tmp_path)
-    m = totals(task, ex, task.evaluate(TableRunner(table), ex))
+    m = totals(task, ex, task.evaluate(table_runner(table), ex))
     assert m["ss"] == 75.0  # 3 of 4 prefer the stereotype
     assert m["lms"] == pytest.approx(100 * 5 / 8)  # meaningful beats unrelated in 2 + 1 + 2 + 0 of 8 comparisons
     assert m["icat"] == pytest.approx(m["lms"] * 25 / 50)
@@ -76,7 +71,7 @@ def test_dialect_pairs_gap_and_bad_lines(tmp_path):
     ex = task.load(tmp_path)
     assert [e.group for e in ex] == ["pairs", "pairs"]
     table = {"he be going": -6.0, "he is usually going": -4.0, "she finna eat": -9.0, "she is about to eat": -10.0}
-    out = task.evaluate(TableRunner(table), ex)
+    out = task.evaluate(table_runner(table), ex)
     m = totals(task, ex, out)
     # per-token NLL: AAE 6/3 = 2, 9/3 = 3; SAE 4/4 = 1, 10/5 = 2 -> gap = mean(1, 1) = 1
     assert m["gap"] == pytest.approx(1.0) and m["ppl_ratio"] == pytest.approx(np.e)

@@ -1,0 +1,47 @@
+"""A compression plan: everything about one --kick-method entry that can be decided before any model is loaded
+(family, backend, calibration and its digest, a team's code digest), resolved once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..fingerprint import code_digest
+from ..sources import checkpoint_format
+from . import CompressionSettings, family_of, resolve_backend
+from .backends import Backend
+from .spec import CheckpointSpec, CompressionSpec
+
+
+@dataclass(frozen=True)
+class CompressionPlan:
+    """How the compressed model of one method is made. For a checkpoint (--kick-compressed) only `spec` and
+    `checkpoint_format` are set. `calibration` is what the calibration windows depend on (None: the backend reads
+    none); `code` is the digest of a team's own compressor."""
+
+    spec: CompressionSpec
+    backend: Backend | None = None
+    at_load: bool = False
+    calibration: dict | None = None
+    code: str | None = None
+    checkpoint_format: str | None = None
+
+    @property
+    def needs_calibration(self) -> bool:
+        return self.calibration is not None
+
+    @property
+    def is_checkpoint(self) -> bool:
+        return isinstance(self.spec, CheckpointSpec)
+
+
+def plan_method(spec: CompressionSpec, settings: CompressionSettings) -> CompressionPlan:
+    """Resolve `spec` against the installed backends and the calibration settings; every problem that can be
+    known now (backend not installed, calibration file missing, unknown checkpoint format) raises here."""
+    if isinstance(spec, CheckpointSpec):
+        return CompressionPlan(spec, checkpoint_format=checkpoint_format(Path(spec.path)))
+    family = family_of(spec)
+    backend = resolve_backend(spec, settings.backend)
+    calibration = settings.calibration.key(settings.data_dir) if backend.calibrates else None
+    code = code_digest(family.load(backend.name)) if backend.name == "custom" else None
+    return CompressionPlan(spec, backend, family.at_load, calibration, code)
