@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import AccuracyRegression, KickUsageError
 from .report import format_table
 from .settings import effective_limit
-from .stats import PairedCounts, examples_needed, noninferiority
+from .stats import NonInferiority, PairedCounts, examples_needed, noninferiority
 from .tasks import Task, get_task, select
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +48,16 @@ class AccuracyResult:
     passed: bool
     flips: tuple[Flip, ...] = field(default=(), repr=False)
     limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
+
+    @classmethod
+    def of(cls, test: NonInferiority, test_id: str, task: str, method: str, **extra: Any) -> "AccuracyResult":
+        """From the paired test's outcome (`stats.noninferiority`) and what identifies the gate."""
+        t = test.counts
+        return cls(
+            test=test_id, task=task, method=method, n=t.n, dense_acc=t.acc_dense, compressed_acc=t.acc_compressed,
+            delta=t.delta, allowed_drop=test.margin, alpha=test.alpha, p_value=test.p_value, lower_bound=test.lower,
+            right_to_wrong=t.n10, wrong_to_right=t.n01, passed=test.passed, **extra,
+        )
 
     @property
     def verdict(self) -> str:
@@ -145,24 +155,8 @@ def assert_kick_accuracy_within(
         for ex, d, c in zip(examples, dense, comp)
         if d.correct and not c.correct
     )
-    t = test.counts
-    result = AccuracyResult(
-        test=pair.test_id,
-        task=the_task.name,
-        method=pair.method.id,
-        n=t.n,
-        dense_acc=t.acc_dense,
-        compressed_acc=t.acc_compressed,
-        delta=t.delta,
-        allowed_drop=allowed,
-        relative=relative,
-        alpha=alpha,
-        p_value=test.p_value,
-        lower_bound=test.lower,
-        right_to_wrong=t.n10,
-        wrong_to_right=t.n01,
-        passed=test.passed,
-        flips=flips,
+    result = AccuracyResult.of(
+        test, pair.test_id, the_task.name, pair.method.id, relative=relative, flips=flips,
         limited_by=wins.knob if wins and len(examples) < len(available) else "",
     )
     pair.record(result)

@@ -210,16 +210,6 @@ def _run_gate(
     rows_d = [task.counts(ex, o) for ex, o in zip(examples, dense)]
     rows_c = [task.counts(ex, o) for ex, o in zip(examples, comp)]
     clusters = [task.cluster(ex) for ex in examples]
-
-    def change_stat(metric: str, how: str):
-        def stat(d, c):
-            import numpy as np
-
-            md, mc = task.metrics(d)[metric], task.metrics(c)[metric]
-            return np.abs(mc) - np.abs(md) if how == "abs" else mc - md
-
-        return stat
-
     import numpy as np
 
     raw = []
@@ -233,21 +223,13 @@ def _run_gate(
             report.append((g, name, float(md[name]), float(mc[name])))
         for metric in metrics:
             how = task.gated.get(metric, "up")
-            stat = statistic(metric, how) if statistic else change_stat(metric, how)
+            stat = statistic(metric, how) if statistic else _change_stat(task, metric, how)
             boot = paired_cluster_bootstrap(
                 [clusters[i] for i in idx], [rows_d[i] for i in idx], [rows_c[i] for i in idx],
                 stat, allowed, alpha, reps, seed=pair.seed,
             )
             raw.append((g, metric, len(idx), boot, float(md[metric]), float(mc[metric])))
-    adjusted = holm([b.p_value for *_, b, _, _ in raw])
-    checks = tuple(
-        GroupCheck(
-            group=g, metric=m, n=n, clusters=b.clusters, dense=vd, compressed=vc, change=b.estimate,
-            lower=b.lower, upper=b.upper, allowed=allowed, p_value=b.p_value, p_holm=ph,
-            failed=(not math.isnan(ph)) and ph <= alpha,
-        )
-        for (g, m, n, b, vd, vc), ph in zip(raw, adjusted)
-    )
+    checks = _holm_checks(raw, allowed, alpha)
     unresolved = tuple(task.unresolved(examples)) if hasattr(task, "unresolved") else ()
     result = SafetyResult(
         test=pair.test_id, task=task.name, method=pair.method.id, gate=gate, alpha=alpha, allowed=allowed, reps=reps,
@@ -257,6 +239,31 @@ def _run_gate(
     if not result.passed:
         raise SafetyRegression(result.explain(), result)
     return result
+
+
+def _change_stat(task: MeasuredTask, metric: str, how: str) -> Callable:
+    """The watched change of one metric between resampled totals: |c| - |d| for bias scores, c - d otherwise."""
+
+    def stat(d, c):
+        import numpy as np
+
+        md, mc = task.metrics(d)[metric], task.metrics(c)[metric]
+        return np.abs(mc) - np.abs(md) if how == "abs" else mc - md
+
+    return stat
+
+
+def _holm_checks(raw: list, allowed: float, alpha: float) -> tuple[GroupCheck, ...]:
+    """One check per (group, metric, n, bootstrap, dense, compressed), failed where its Holm-adjusted p <= alpha."""
+    adjusted = holm([b.p_value for *_, b, _, _ in raw])
+    return tuple(
+        GroupCheck(
+            group=g, metric=m, n=n, clusters=b.clusters, dense=vd, compressed=vc, change=b.estimate,
+            lower=b.lower, upper=b.upper, allowed=allowed, p_value=b.p_value, p_holm=ph,
+            failed=(not math.isnan(ph)) and ph <= alpha,
+        )
+        for (g, m, n, b, vd, vc), ph in zip(raw, adjusted)
+    )
 
 
 def assert_no_bias_regression(

@@ -1,0 +1,73 @@
+"""--kick-gpus / --kick-gpus-per-worker: each xdist worker sees only its share of GPUs, in its environment, before
+torch is imported there. The contract is the environment, so it is checked on a CPU machine."""
+
+import json
+
+import pytest
+
+pytest.importorskip("xdist")
+
+CONFTEST = """
+import json, os, sys
+from pathlib import Path
+
+# Runs in each worker as it starts: what it sees before any test (and before torch) runs.
+seen = {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "torch": "torch" in sys.modules}
+Path(f"seen-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.json").write_text(json.dumps(seen))
+"""
+
+TESTS = """
+import pytest
+
+@pytest.mark.parametrize("i", range(4))
+def test_nothing(i):
+    pass
+"""
+
+
+def run(pytester, monkeypatch, *args, env=None):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("PYTEST_KICK_GPU_SHARE", raising=False)
+    if env is not None:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", env)
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_gpus=TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    result.assert_outcomes(passed=4)
+    seen = {p.stem[5:]: json.loads(p.read_text()) for p in pytester.path.glob("seen-*.json")}
+    if "-n" in args:
+        seen.pop("main")  # the controller runs no test: it keeps what it was given
+    return seen
+
+
+def test_each_worker_sees_one_gpu_of_cuda_visible_devices(pytester, monkeypatch):
+    seen = run(pytester, monkeypatch, "-n", "2", env="0,1")
+    assert seen == {"gw0": {"visible": "0", "torch": False}, "gw1": {"visible": "1", "torch": False}}
+
+
+def test_kick_gpus_lists_the_devices_to_share(pytester, monkeypatch):
+    seen = run(pytester, monkeypatch, "-n", "2", "--kick-gpus=2,3")
+    assert {w: s["visible"] for w, s in seen.items()} == {"gw0": "2", "gw1": "3"}
+
+
+def test_two_gpus_per_worker(pytester, monkeypatch):
+    seen = run(pytester, monkeypatch, "-n", "2", "--kick-gpus-per-worker", "2", env="0,1,2,3")
+    assert {w: s["visible"] for w, s in seen.items()} == {"gw0": "0,1", "gw1": "2,3"}
+
+
+def test_without_workers_the_run_takes_the_first_share(pytester, monkeypatch):
+    seen = run(pytester, monkeypatch, "--kick-gpus=5,6", "--kick-gpus-per-worker=2")
+    assert seen == {"main": {"visible": "5,6", "torch": False}}
+
+
+def test_nothing_is_narrowed_when_no_gpus_are_listed(pytester, monkeypatch):
+    seen = run(pytester, monkeypatch, "-n", "2")
+    assert {s["visible"] for s in seen.values()} == {None}
+
+
+def test_too_few_gpus_for_a_share_is_a_usage_error(pytester, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    pytester.makepyfile(test_gpus=TESTS)
+    result = pytester.runpytest_subprocess("-n", "2", "--kick-gpus-per-worker=2")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*--kick-gpus-per-worker=2 but only 1 GPU(s) are visible*"])

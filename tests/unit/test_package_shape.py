@@ -1,0 +1,79 @@
+"""The shape of the house, kept by a test: dependencies point one way (no import circle, nothing imports the
+package root), no module over 400 lines, no function over 60."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2] / "pytest_kick"
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def modules() -> dict[str, Path]:
+    return {".".join(p.relative_to(ROOT.parent).with_suffix("").parts).removesuffix(".__init__"): p for p in ROOT.rglob("*.py")}
+
+
+def imports(name: str, path: Path, known: dict) -> set[str]:
+    """The package's own modules that `name` imports (TYPE_CHECKING and function-level imports included)."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                for candidate in (f"{target}.{alias.name}", target):
+                    if candidate in known:
+                        out.add(candidate)
+                        break
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name in known}
+    out.discard(name)
+    return out
+
+
+def test_no_module_imports_the_package_root():
+    known = modules()
+    offenders = [m for m, p in known.items() if m != "pytest_kick" and "pytest_kick" in imports(m, p, known)]
+    assert offenders == []
+
+
+def test_no_import_circle():
+    known = modules()
+    graph = {m: imports(m, p, known) - {"pytest_kick"} for m, p in known.items()}
+    state: dict[str, int] = {}
+    circles = []
+
+    def visit(m, stack):
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                circles.append(" -> ".join(stack[stack.index(d) :] + [d]))
+            elif d not in state:
+                visit(d, stack)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])
+    assert circles == []
+
+
+def test_modules_and_functions_stay_small():
+    too_long = []
+    for path in sorted(ROOT.rglob("*.py")):
+        text = path.read_text()
+        name = path.relative_to(ROOT.parent)
+        if text.count("\n") > MAX_MODULE_LINES:
+            too_long.append(f"{name}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}:{node.lineno} {node.name}: {length} lines")
+    assert too_long == []
