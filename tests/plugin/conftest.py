@@ -22,3 +22,12 @@ def kick_args(fact_setup, tmp_path_factory):
 def gate_file(pytester):
     """A user's test file with one accuracy gate on the fact model's recall."""
     return pytester.makepyfile(test_user_gate=GATE_TEST)
+
+
+def assert_usage_error(pytester, args, needle):
+    """A bad option stops pytest before any test runs, with one ERROR line naming the cause and the fix."""
+    pytester.makepyfile(test_x="def test_x(kick_pair): pass")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    result.stderr.fnmatch_lines([f"ERROR: *{needle}*"])
+    return result

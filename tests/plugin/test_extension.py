@@ -1,5 +1,7 @@
 """A team registers its own task and compression method from conftest.py, as the README shows."""
 
+import pytest
+
 CONFTEST = '''
 import re
 from dataclasses import dataclass
@@ -58,6 +60,7 @@ class Echo:
 '''
 
 
+@pytest.mark.slow
 def test_custom_method_and_task(pytester, kick_args):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(
@@ -76,8 +79,52 @@ def test_custom_method_and_task(pytester, kick_args):
     bad.stderr.fnmatch_lines(["*expected noise<scale>*Valid forms:*noise0.01*"])
 
 
+@pytest.mark.slow
 def test_decorated_method_changes_the_model(pytester, kick_args, gate_file):
     pytester.makeconftest(CONFTEST)
     result = pytester.runpytest(*kick_args, "--kick-method=zero0.9", "-v")
     result.assert_outcomes(failed=1)  # 90% of every row zeroed: the facts are gone, the gate says so
     result.stdout.fnmatch_lines(["*test_recall?zero0.9? FAILED*"])
+
+
+ECHO_ONLY = """
+from dataclasses import dataclass
+from pytest_kick import register_task
+
+
+@register_task("echo_only")
+@dataclass(frozen=True)
+class EchoOnly:
+    name: str = "echo_only"
+
+    def load(self, data_dir):
+        return []
+
+    def evaluate(self, runner, examples):
+        return []
+"""
+
+USES_ECHO = """
+from pytest_kick import get_task
+
+def test_uses():
+    get_task("echo_only")
+"""
+
+
+def test_registrations_live_for_one_session(pytester):
+    pytester.makeconftest(ECHO_ONLY)
+    pytester.makepyfile(test_uses=USES_ECHO)
+    pytester.runpytest().assert_outcomes(passed=1)
+    (pytester.path / "conftest.py").unlink()
+    again = pytester.runpytest()  # same process, next session: the conftest's task is gone
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(["*unknown task 'echo_only'*"])
+
+
+def test_a_conftest_cannot_silently_replace_a_built_in(pytester):
+    pytester.makeconftest(ECHO_ONLY.replace('"echo_only"', '"mmlu"'))
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*a task named 'mmlu' is already registered; pick another name, or pass replace=True*"])

@@ -3,6 +3,7 @@
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import assert_usage_error
 
 from pytest_kick.compression import Calibration, CompressionSettings, parse_spec
 from pytest_kick.compression.plan import plan_method
@@ -10,7 +11,6 @@ from pytest_kick.models import compressed_handle, dense_handle
 from pytest_kick.settings import LoadSettings
 from pytest_kick.sources import parse_model_source
 
-pytestmark = pytest.mark.slow
 
 
 def build_checkpoint(model_dir, cache_dir, spec):
@@ -23,6 +23,7 @@ def build_checkpoint(model_dir, cache_dir, spec):
     return handle.info["cache_entry"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec, fmt", [("magnitude50", "dense"), ("gptq8", "compressed-tensors")])
 def test_a_shipped_checkpoint_is_tested_as_it_is(pytester, kick_args, gate_file, fact_setup, tmp_path, spec, fmt):
     if spec.startswith("gptq"):
@@ -45,6 +46,7 @@ def test_recall(kick_pair, k):
 """
 
 
+@pytest.mark.slow
 def test_xdist_workers_compress_once_and_share_the_cached_model(pytester, kick_args, tmp_path):
     pytest.importorskip("xdist")
     pytester.makepyfile(test_many=MANY)
@@ -55,3 +57,35 @@ def test_xdist_workers_compress_once_and_share_the_cached_model(pytester, kick_a
     builds = [p.get("value") for p in ET.parse(junit).iter("property") if p.get("name") == "kick_build"]
     # each row carries its worker's model: one worker compressed, the other waited and loaded that entry
     assert len(builds) == 4 and set(builds) == {"compressed", "loaded from cache"}, builds
+
+
+@pytest.mark.slow
+def test_precompressed_checkpoint_is_tested_as_the_pair(pytester, kick_args, gate_file, fact_setup, tmp_path):
+    from pytest_kick.compression import compress, parse_spec
+    from pytest_kick.models import load_hf
+
+    model, tok = load_hf(fact_setup[0], LoadSettings(device="cpu"))
+    compress(model, parse_spec("rtn8"))
+    ckpt = tmp_path / "shipped-int8"
+    model.save_pretrained(ckpt)
+    tok.save_pretrained(ckpt)
+    result = pytester.runpytest(*kick_args, f"--kick-compressed={ckpt}", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_recall?checkpoint:shipped-int8? PASSED*"])
+
+
+@pytest.mark.parametrize(
+    "config, needle",
+    [
+        ('{"quantization_config": {"quant_method": "zipnn"}}', "unknown quantization format 'zipnn' in config.json"),
+        ("{not json", "config.json is not valid JSON"),
+    ],
+)
+def test_compressed_checkpoint_of_unknown_format(pytester, config, needle):
+    ck = pytester.mkdir("ck")
+    (ck / "config.json").write_text(config)
+    assert_usage_error(pytester, ["--kick-compressed=ck"], f"--kick-compressed *{needle}")
+
+
+def test_missing_checkpoint(pytester):
+    assert_usage_error(pytester, ["--kick-compressed=nowhere"], "--kick-compressed nowhere: no such file or directory")

@@ -25,14 +25,23 @@ def test_nothing(i):
 """
 
 
+# Plugins this check does not need, kept out of the three processes each run starts (they cost seconds each).
+QUICK = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:anyio")
+
+
+def clean_environment(monkeypatch):
+    """This suite may itself run under xdist: its worker's variables must not leak into the run under test."""
+    for name in ("CUDA_VISIBLE_DEVICES", "PYTEST_KICK_GPU_SHARE", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def run(pytester, monkeypatch, *args, env=None):
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.delenv("PYTEST_KICK_GPU_SHARE", raising=False)
+    clean_environment(monkeypatch)
     if env is not None:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", env)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_gpus=TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    result = pytester.runpytest_subprocess(*QUICK, *args)
     result.assert_outcomes(passed=4)
     seen = {p.stem[5:]: json.loads(p.read_text()) for p in pytester.path.glob("seen-*.json")}
     if "-n" in args:
@@ -66,8 +75,9 @@ def test_nothing_is_narrowed_when_no_gpus_are_listed(pytester, monkeypatch):
 
 
 def test_too_few_gpus_for_a_share_is_a_usage_error(pytester, monkeypatch):
+    clean_environment(monkeypatch)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     pytester.makepyfile(test_gpus=TESTS)
-    result = pytester.runpytest_subprocess("-n", "2", "--kick-gpus-per-worker=2")
+    result = pytester.runpytest_subprocess(*QUICK, "-n", "2", "--kick-gpus-per-worker=2")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*--kick-gpus-per-worker=2 but only 1 GPU(s) are visible*"])

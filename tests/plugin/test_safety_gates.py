@@ -2,6 +2,10 @@
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs real (tiny) models
+
 SAFETY_TEST = """
 import pytest
 from pytest_kick import (

@@ -2,6 +2,8 @@
 
 import pytest
 
+pytestmark = pytest.mark.slow  # runs real (tiny) models
+
 pytest.importorskip("xdist")
 
 

@@ -2,7 +2,10 @@ import pytest
 
 from pytest_kick import engine as engine_mod
 from pytest_kick.engine import Engine, GenerationRequest, LoglikelihoodRequest
-from pytest_kick.models import LoadSettings, load_hf
+from pytest_kick.models import load_hf
+from pytest_kick.settings import LoadSettings
+
+pytestmark = pytest.mark.slow  # runs a real (tiny) model
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +69,35 @@ def test_multi_token_continuation_matches_a_direct_forward(model_tok):
         logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)
     expected = sum(logp[k - 1, ids[k]].item() for k in range(n_ctx, len(ids)))
     assert len(ids) - n_ctx > 1 and got == pytest.approx(expected, abs=1e-4)
+
+
+def test_distribution_reads_top_k_and_the_rest_from_the_same_logits(model_tok):
+    import math
+
+    import torch
+
+    from pytest_kick.contract import DistributionRequest
+
+    model, tok = model_tok
+    ctx, choices = "Question: What is the capital of Kalo?\nAnswer:", (" Mizu ta", " Re")
+    eng = Engine(model, tok)
+    full, bare = eng.distribution([DistributionRequest(ctx, choices, top_k=5), DistributionRequest(ctx, choices)])
+    plain = eng.loglikelihood([LoglikelihoodRequest(ctx, c) for c in choices])
+    assert full.logprobs == bare.logprobs == tuple(p.logprob for p in plain) and bare.positions == ()
+    assert math.fsum(math.exp(x) for x in full.choice_logprobs()) == pytest.approx(1.0)
+    ids = tok(ctx + choices[0])["input_ids"]
+    n_ctx = len(tok(ctx)["input_ids"])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)
+    assert len(full.positions[0]) == len(ids) - n_ctx == full.n_tokens[0]
+    for pos, k in zip(full.positions[0], range(n_ctx, len(ids))):
+        row = logp[k - 1]
+        best = row.topk(5)
+        assert pos.token_ids == tuple(best.indices.tolist()) and pos.target == ids[k]
+        assert pos.logprobs == pytest.approx(best.values.tolist(), abs=1e-5)
+        assert pos.target_logprob == pytest.approx(row[ids[k]].item(), abs=1e-5)
+        mass = math.fsum(math.exp(x) for x in pos.logprobs) + math.exp(pos.rest)
+        assert mass == pytest.approx(1.0, abs=1e-5)
 
 
 def test_generation_stops_at_stop_string_and_respects_limit(model_tok):

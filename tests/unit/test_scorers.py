@@ -43,6 +43,7 @@ def classifier_dir(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_local_classifier_gives_probabilities_of_the_toxic_label(classifier_dir):
     scorer = HFClassifier(str(classifier_dir))
     assert scorer.name.endswith("[toxic]")
@@ -51,6 +52,7 @@ def test_local_classifier_gives_probabilities_of_the_toxic_label(classifier_dir)
     assert toxicity_scorer(str(classifier_dir)).name == scorer.name
 
 
+@pytest.mark.slow
 def test_a_model_that_is_not_a_classifier_is_refused(random_model_dir, tmp_path):
     with pytest.raises(KickUsageError, match="is not a sequence-classification model .*LlamaForCausalLM"):
         HFClassifier(str(random_model_dir))

@@ -7,10 +7,11 @@ from pytest_kick.errors import KickUsageError, MissingBackend
 from pytest_kick.sources import parse_model_source
 
 
-def test_sources(tmp_path, random_model_dir):
+def test_sources(tmp_path):
     assert parse_model_source("smollm2-135m").kind == "alias"
     assert parse_model_source("HuggingFaceTB/SmolLM2-135M").kind == "hub"
-    assert parse_model_source(str(random_model_dir)).kind == "dir"
+    (tmp_path / "config.json").write_text("{}")
+    assert parse_model_source(str(tmp_path)).kind == "dir"
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF" + b"\0" * 16)
     assert parse_model_source(str(gguf)).kind == "gguf"

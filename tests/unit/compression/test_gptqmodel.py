@@ -10,6 +10,8 @@ import torch  # noqa: E402
 from pytest_kick.compression import Calibration, CompressionSettings, parse_spec  # noqa: E402
 from pytest_kick.models import LoadSettings, compressed_handle, dense_handle, parse_model_source  # noqa: E402
 
+pytestmark = pytest.mark.slow  # compresses real (tiny) models
+
 
 @pytest.mark.parametrize("spec, kernel", [("gptq4-g32", "TorchAtenLinear"), ("awq4-g32", "TorchAtenAwqLinear")])
 def test_gptqmodel_writes_a_checkpoint_that_loads_on_its_kernels(random_model_dir, tmp_path, monkeypatch, spec, kernel):

@@ -20,6 +20,8 @@ from pytest_kick.compression import (  # noqa: E402
 )
 from pytest_kick.errors import KickUsageError  # noqa: E402
 
+pytestmark = pytest.mark.slow  # compresses real (tiny) models
+
 
 def load(model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
