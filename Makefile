@@ -17,7 +17,15 @@ install: $(VENV)/.installed
 demo: install
 	-cd example_project && ../$(VENV)/bin/pytest -v
 
-test: install
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	$(VENV)/bin/pytest -n 2 tests
 
-.PHONY: install demo test
+# The fast lane: everything that needs no real model (under a minute on 2 cores).
+test-fast: install
+	$(VENV)/bin/pytest -n 2 -m "not slow" tests
+
+.PHONY: install demo lint test test-fast

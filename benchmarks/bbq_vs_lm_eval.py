@@ -34,16 +34,19 @@ from pytest_kick.tasks.bbq import BBQ, UNKNOWN_PHRASES, bbq_metrics, item_counts
 def lm_eval_task_dir(lm_eval_bin: str, data_file: Path, out: Path) -> Path:
     """A copy of lm-eval's bbq task (its utils.py, its yaml) that reads `data_file` instead of the hub."""
     py = Path(lm_eval_bin).parent / "python"
-    site = subprocess.run([str(py), "-c", "import lm_eval, os; print(os.path.dirname(lm_eval.__file__))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(py), "-c", "import lm_eval, os; print(os.path.dirname(lm_eval.__file__))"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     src = Path(site) / "tasks" / "bbq"
     task = out / "bbq_local"
     task.mkdir(parents=True)
     shutil.copy(src / "utils.py", task / "utils.py")
     yaml = (src / "bbq_multiple_choice.yaml").read_text()
     yaml = yaml.replace("task: bbq\n", "task: bbq_local\n")
-    yaml = yaml.replace("dataset_path: oskarvanderwal/bbq\ndataset_name: All\n",
-                        f"dataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {data_file}\n")
+    yaml = yaml.replace(
+        "dataset_path: oskarvanderwal/bbq\ndataset_name: All\n",
+        f"dataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {data_file}\n",
+    )
     yaml = yaml.replace("tag:\n  - social_bias\n", "")
     (task / "bbq_local.yaml").write_text(yaml)
     return task
@@ -76,16 +79,32 @@ def main() -> None:
     if args.reuse is None:
         lm_eval_task_dir(args.lm_eval, data_file, work)
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    cmd = [args.lm_eval, "--model", "hf", "--model_args", f"pretrained={args.model_dir},dtype=float32",
-           "--tasks", "bbq_local", "--include_path", str(work), "--device", "cpu", "--batch_size", args.batch_size,
-           "--log_samples", "--output_path", str(work / "out")]
+    cmd = [
+        args.lm_eval,
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={args.model_dir},dtype=float32",
+        "--tasks",
+        "bbq_local",
+        "--include_path",
+        str(work),
+        "--device",
+        "cpu",
+        "--batch_size",
+        args.batch_size,
+        "--log_samples",
+        "--output_path",
+        str(work / "out"),
+    ]
     if args.reuse is None:
         print("running:", " ".join(cmd), flush=True)
         subprocess.run(cmd, env=env, check=True)
     results = json.loads(Path(sorted(glob.glob(str(work / "out" / "**" / "results_*.json"), recursive=True))[-1]).read_text())
     theirs = results["results"]["bbq_local"]
-    samples = [json.loads(l) for f in glob.glob(str(work / "out" / "**" / "samples_bbq_local_*.jsonl"), recursive=True)
-               for l in open(f)]
+    samples = [
+        json.loads(line) for f in glob.glob(str(work / "out" / "**" / "samples_bbq_local_*.jsonl"), recursive=True) for line in open(f)
+    ]
 
     # lm-eval's prediction per item, mapped back to the item's three answers
     items = {(it.category, int(it.id.split("/")[1])): it for it in BBQ(categories=cats, source="dir").items(args.data_dir)}
@@ -102,8 +121,13 @@ def main() -> None:
 
     print("\n1. our metric functions on lm-eval's predictions vs lm-eval's aggregates")
     diffs = []
-    names = [("acc", "acc,none"), ("acc_amb", "accuracy_amb,none"), ("acc_disamb", "accuracy_disamb,none"),
-             ("s_amb", "amb_bias_score,none"), ("s_dis", "disamb_bias_score,none")]
+    names = [
+        ("acc", "acc,none"),
+        ("acc_amb", "accuracy_amb,none"),
+        ("acc_disamb", "accuracy_disamb,none"),
+        ("s_amb", "amb_bias_score,none"),
+        ("s_dis", "disamb_bias_score,none"),
+    ]
     for scope in (None,) + cats:
         keys = [k for k in lm_pred if scope is None or k[0] == scope]
         ours = bbq_metrics(np.sum([item_counts(items[k], lm_pred[k]) for k in keys], axis=0))

@@ -62,8 +62,11 @@ def main() -> None:
             report[name]["groups"][label] = group_metrics(task, examples, outcomes)
             if hasattr(task, "unresolved"):
                 report[name]["unresolved"] = len(task.unresolved(examples))
-            print(f"{name} {label}: {len(examples)} examples in {report[name]['seconds'][label]} s "
-                  f"(cache hits {runner.stats.hits}, misses {runner.stats.misses})", flush=True)
+            print(
+                f"{name} {label}: {len(examples)} examples in {report[name]['seconds'][label]} s "
+                f"(cache hits {runner.stats.hits}, misses {runner.stats.misses})",
+                flush=True,
+            )
         metrics = list(next(iter(report[name]["groups"]["dense"].values())))
         print(f"\n{name} (n={len(examples)}; limit {args.limit} per group)")
         print("group".ljust(34) + "".join(f"{m}:{lab}".rjust(22) for m in metrics for lab in models))

@@ -7,9 +7,9 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .contract import (
     KINDS,
@@ -168,16 +168,14 @@ class ModelCache:
             if self.verify(entry):  # another worker built it while we waited
                 return entry, False
             if entry.exists():
-                warnings.warn(f"pytest-kick: compressed-model cache entry {entry} failed its checksum; rebuilding it")
+                warnings.warn(f"pytest-kick: compressed-model cache entry {entry} failed its checksum; rebuilding it", stacklevel=2)
                 shutil.rmtree(entry)
             tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".tmp-"))
             try:
                 started = time.perf_counter()
                 build(tmp)
                 seconds = round(time.perf_counter() - started, 2)
-                files = {
-                    f.name: {"size": f.stat().st_size, "sha256": sha256_file(f)} for f in sorted(tmp.iterdir()) if f.is_file()
-                }
+                files = {f.name: {"size": f.stat().st_size, "sha256": sha256_file(f)} for f in sorted(tmp.iterdir()) if f.is_file()}
                 manifest = {"key": meta, "files": files, "build_s": seconds}
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
                 os.replace(tmp, entry)

@@ -4,9 +4,10 @@ object kept in config.stash; it hands out the settings each part needs (loading,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .compression import Calibration, CheckpointSpec, CompressionSettings, CompressionSpec, LayerSelection, parse_specs
 from .compression.backends import CHOICES as BACKEND_CHOICES
@@ -197,26 +198,109 @@ class Option:
 
 
 OPTIONS = (
-    Option("--kick-model", "kick_model", f"dense model: hub id, local model dir, .gguf file, or '{DEFAULT_MODEL}' (default)", DEFAULT_MODEL, _model),
-    Option("--kick-method", "kick_method", f"comma-separated compression specs, e.g. rtn4,magnitude50 (default {DEFAULT_METHODS})", DEFAULT_METHODS, _methods),
-    Option("--kick-compressed", "kick_compressed", "an already-compressed checkpoint (dir or .gguf) to test instead of compressing here", None, _compressed),
-    Option("--kick-backend", "kick_backend", "auto|builtin|llmcompressor|gptqmodel|bitsandbytes (default auto: the best installed for each method)", "auto", _backend),
-    Option("--kick-calib-data", "kick_calib_data", "calibration text: builtin (default), wikitext2 (from --kick-data-dir) or a text file", "builtin", _calib_data),
+    Option(
+        "--kick-model",
+        "kick_model",
+        f"dense model: hub id, local model dir, .gguf file, or '{DEFAULT_MODEL}' (default)",
+        DEFAULT_MODEL,
+        _model,
+    ),
+    Option(
+        "--kick-method",
+        "kick_method",
+        f"comma-separated compression specs, e.g. rtn4,magnitude50 (default {DEFAULT_METHODS})",
+        DEFAULT_METHODS,
+        _methods,
+    ),
+    Option(
+        "--kick-compressed",
+        "kick_compressed",
+        "an already-compressed checkpoint (dir or .gguf) to test instead of compressing here",
+        None,
+        _compressed,
+    ),
+    Option(
+        "--kick-backend",
+        "kick_backend",
+        "auto|builtin|llmcompressor|gptqmodel|bitsandbytes (default auto: the best installed for each method)",
+        "auto",
+        _backend,
+    ),
+    Option(
+        "--kick-calib-data",
+        "kick_calib_data",
+        "calibration text: builtin (default), wikitext2 (from --kick-data-dir) or a text file",
+        "builtin",
+        _calib_data,
+    ),
     Option("--kick-calib-samples", "kick_calib_samples", "calibration windows (default 128)", "128", _positive("--kick-calib-samples")),
-    Option("--kick-calib-seqlen", "kick_calib_seqlen", "tokens per calibration window (default 512)", "512", _positive("--kick-calib-seqlen")),
-    Option("--kick-targets", "kick_targets", "comma-separated module patterns to compress, e.g. mlp or q_proj,v_proj (default: every linear layer but the LM head)", None, _targets),
-    Option("--kick-skip-first", "kick_skip_first", "leave the first N transformer blocks uncompressed (default 0)", "0", _count("--kick-skip-first")),
-    Option("--kick-skip-last", "kick_skip_last", "leave the last N transformer blocks uncompressed (default 0)", "0", _count("--kick-skip-last")),
+    Option(
+        "--kick-calib-seqlen", "kick_calib_seqlen", "tokens per calibration window (default 512)", "512", _positive("--kick-calib-seqlen")
+    ),
+    Option(
+        "--kick-targets",
+        "kick_targets",
+        "comma-separated module patterns to compress, e.g. mlp or q_proj,v_proj (default: every linear layer but the LM head)",
+        None,
+        _targets,
+    ),
+    Option(
+        "--kick-skip-first",
+        "kick_skip_first",
+        "leave the first N transformer blocks uncompressed (default 0)",
+        "0",
+        _count("--kick-skip-first"),
+    ),
+    Option(
+        "--kick-skip-last",
+        "kick_skip_last",
+        "leave the last N transformer blocks uncompressed (default 0)",
+        "0",
+        _count("--kick-skip-last"),
+    ),
     Option("--kick-device", "kick_device", "auto|cpu|cuda|cuda:N (default auto: this process's GPU when there is one)", "auto", _device),
     Option("--kick-dtype", "kick_dtype", "auto|float32|bfloat16|float16 (auto: float32 on CPU, bfloat16 on GPU)", "auto", _dtype),
-    Option("--kick-gpus", "kick_gpus", "GPUs to share among xdist workers, e.g. 0,1,2,3 (default: CUDA_VISIBLE_DEVICES); worker gwN sees only its share", None, _gpus),
-    Option("--kick-gpus-per-worker", "kick_gpus_per_worker", "GPUs in each worker's share, for models that need several (loaded with a device map across them; default 1)", "1", _positive("--kick-gpus-per-worker")),
-    Option("--kick-limit", "kick_limit", "examples per task for accuracy gates, per group for safety gates (a seeded sample; default: all). A test's kick marker or an assertion's limit= wins", None, _limit),
+    Option(
+        "--kick-gpus",
+        "kick_gpus",
+        "GPUs to share among xdist workers, e.g. 0,1,2,3 (default: CUDA_VISIBLE_DEVICES); worker gwN sees only its share",
+        None,
+        _gpus,
+    ),
+    Option(
+        "--kick-gpus-per-worker",
+        "kick_gpus_per_worker",
+        "GPUs in each worker's share, for models that need several (loaded with a device map across them; default 1)",
+        "1",
+        _positive("--kick-gpus-per-worker"),
+    ),
+    Option(
+        "--kick-limit",
+        "kick_limit",
+        "examples per task for accuracy gates, per group for safety gates (a seeded sample; default: all); "
+        "a test's kick marker and an assertion's limit= win over it",
+        None,
+        _limit,
+    ),
     Option("--kick-batch-size", "kick_batch_size", "N or auto (default auto: a token budget per forward)", "auto", _batch_size),
     Option("--kick-seed", "kick_seed", f"seed for example sampling and compression (default {DEFAULT_SEED})", str(DEFAULT_SEED), _seed),
     Option("--kick-data-dir", "kick_data_dir", "root with one folder per benchmark (DIR/mmlu, DIR/freebaseqa, ...)", None, _data_dir),
-    Option("--kick-toxicity-scorer", "kick_toxicity_scorer", "toxicity scorer for realtoxicityprompts/bold: a local Hugging Face sequence-classification dir, or 'profanity-check' (default, offline)", None, _toxicity_scorer),
-    Option("--kick-cache-dir", "kick_cache_dir", "cache for converted and compressed models and per-example results, or 'none' (default $PYTEST_KICK_CACHE, else ~/.cache/pytest-kick)", None, _cache_dir),
+    Option(
+        "--kick-toxicity-scorer",
+        "kick_toxicity_scorer",
+        "toxicity scorer for realtoxicityprompts/bold: a local Hugging Face sequence-classification dir, "
+        "or 'profanity-check' (default, offline)",
+        None,
+        _toxicity_scorer,
+    ),
+    Option(
+        "--kick-cache-dir",
+        "kick_cache_dir",
+        "cache for converted and compressed models and per-example results, or 'none' "
+        "(default $PYTEST_KICK_CACHE, else ~/.cache/pytest-kick)",
+        None,
+        _cache_dir,
+    ),
     Option("--kick-trust-remote-code", "kick_trust_remote_code", "allow model code from the hub (off by default)", "false", _flag, "bool"),
 )
 
@@ -245,7 +329,7 @@ class KickConfig:
         return plan_method(spec, self.compression)
 
     @classmethod
-    def from_values(cls, get: Callable[[str], Any], base: Path = Path(".")) -> "KickConfig":
+    def from_values(cls, get: Callable[[str], Any], base: Path = Path(".")) -> KickConfig:
         """Build from a lookup `ini name -> raw value or Value` (command line or ini, already merged); raises
         KickUsageError for the first bad value."""
         raw = {opt.ini: _as_value(get(opt.ini), base, opt.flag) for opt in OPTIONS}
@@ -263,12 +347,19 @@ class KickConfig:
             model=v["kick_model"],
             plans=tuple(plan_method(spec, compression) for spec in methods),
             load=LoadSettings(
-                device=v["kick_device"], dtype=v["kick_dtype"], cache_dir=v["kick_cache_dir"],
-                trust_remote_code=v["kick_trust_remote_code"], gpus_per_worker=v["kick_gpus_per_worker"] or 1,
+                device=v["kick_device"],
+                dtype=v["kick_dtype"],
+                cache_dir=v["kick_cache_dir"],
+                trust_remote_code=v["kick_trust_remote_code"],
+                gpus_per_worker=v["kick_gpus_per_worker"] or 1,
             ),
             evaluation=EvalSettings(
-                data_dir=v["kick_data_dir"], limit=v["kick_limit"], seed=v["kick_seed"], batch_size=v["kick_batch_size"],
-                cache_dir=v["kick_cache_dir"], toxicity_scorer=v["kick_toxicity_scorer"],
+                data_dir=v["kick_data_dir"],
+                limit=v["kick_limit"],
+                seed=v["kick_seed"],
+                batch_size=v["kick_batch_size"],
+                cache_dir=v["kick_cache_dir"],
+                toxicity_scorer=v["kick_toxicity_scorer"],
             ),
             compression=compression,
             gpus=v["kick_gpus"],

@@ -8,8 +8,9 @@ from __future__ import annotations
 import base64
 import math
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class RunnerFactory:
     info: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, runner: Runner, name: str | None = None) -> "RunnerFactory":
+    def of(cls, runner: Runner, name: str | None = None) -> RunnerFactory:
         """A factory for a runner that already exists (never cached: it has no fingerprint)."""
         return cls(name or type(runner).__name__, lambda: runner)
 

@@ -3,7 +3,7 @@ torch device and dtype a model is loaded with."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from .errors import KickUsageError
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import copy
 import inspect
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .contract import (
     DistributionRequest,
@@ -169,9 +170,7 @@ class Engine:
             for b, r in enumerate(batch):  # right padding: causal attention never lets real tokens see pads
                 suffix = r.tokens[prefix_len:]
                 ids[b, : len(suffix)] = torch.tensor(suffix)
-            wanted = sorted(
-                {p - prefix_len for r in batch for (_, start, cont) in r.targets for p in range(start, start + len(cont))}
-            )
+            wanted = sorted({p - prefix_len for r in batch for (_, start, cont) in r.targets for p in range(start, start + len(cont))})
             kwargs: dict[str, Any] = {"input_ids": ids.to(self.device)}
             if past is not None:
                 cache = copy.deepcopy(past)
@@ -257,7 +256,7 @@ class Engine:
                 buckets[(r.stop, r.max_new_tokens, r.min_new_tokens)].append(i)
         with torch.inference_mode():
             for (stop, max_new, min_new), idxs in buckets.items():
-                for batch in self._batches(idxs, lambda i: len(encoded[i]) + max_new):
+                for batch in self._batches(idxs, lambda i: len(encoded[i]) + max_new):  # noqa: B023 - used at once
                     texts = self._generate_batch([encoded[i] for i in batch], stop, max_new, min_new)
                     for i, text in zip(batch, texts):
                         out[i] = text

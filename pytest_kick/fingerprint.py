@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

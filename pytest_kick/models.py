@@ -7,9 +7,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .cache import ModelCache
@@ -93,9 +94,7 @@ def load_hf(path: Path, settings: LoadSettings, **kwargs: Any):
         kwargs.setdefault("device_map", "auto")  # this worker's share of GPUs is all it can see
     elif quantized:
         kwargs.setdefault("device_map", {"": device})
-    model = AutoModelForCausalLM.from_pretrained(
-        str(path), dtype=dtype, trust_remote_code=settings.trust_remote_code, **kwargs
-    )
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, trust_remote_code=settings.trust_remote_code, **kwargs)
     if "device_map" not in kwargs:
         model.to(device)
     model.eval()
@@ -111,7 +110,7 @@ class ModelHandle:
     _loader: Callable[[], tuple[Any, Any]]
     info: dict = field(default_factory=dict)
     _loaded: tuple[Any, Any] | None = None
-    _engine: "Engine | None" = None
+    _engine: Engine | None = None
     loads: int = 0
 
     def load(self) -> tuple[Any, Any]:
@@ -128,7 +127,7 @@ class ModelHandle:
     def tokenizer(self):
         return self.load()[1]
 
-    def engine(self, batch_size: int | str = "auto") -> "Engine":
+    def engine(self, batch_size: int | str = "auto") -> Engine:
         from .engine import Engine
 
         if self._engine is None or self._engine.batch_size != batch_size:
@@ -157,7 +156,7 @@ def dense_handle(source: ModelSource, settings: LoadSettings) -> ModelHandle:
     )
 
 
-def checkpoint_handle(plan: "CompressionPlan", settings: LoadSettings) -> ModelHandle:
+def checkpoint_handle(plan: CompressionPlan, settings: LoadSettings) -> ModelHandle:
     """An already-compressed checkpoint (--kick-compressed): loaded as it is, with the format named in the report."""
     spec = plan.spec
     path = Path(spec.path)  # type: ignore[attr-defined]
@@ -176,7 +175,7 @@ def checkpoint_handle(plan: "CompressionPlan", settings: LoadSettings) -> ModelH
     return handle
 
 
-def compressed_key(dense: ModelHandle, plan: "CompressionPlan", comp: "CompressionSettings") -> dict:
+def compressed_key(dense: ModelHandle, plan: CompressionPlan, comp: CompressionSettings) -> dict:
     """Everything a compressed model's weights depend on; its digest names the compressed-model cache entry."""
     key = {
         "dense": dense.fingerprint,
@@ -193,7 +192,7 @@ def compressed_key(dense: ModelHandle, plan: "CompressionPlan", comp: "Compressi
 
 
 def compressed_handle(
-    source: ModelSource, dense: ModelHandle, plan: "CompressionPlan", settings: LoadSettings, comp: "CompressionSettings"
+    source: ModelSource, dense: ModelHandle, plan: CompressionPlan, settings: LoadSettings, comp: CompressionSettings
 ) -> ModelHandle:
     """The compressed model: a checkpoint loaded as is, or the dense model compressed here once and kept in the
     compressed-model cache (keyed by everything the weights depend on), then loaded from there."""
@@ -218,7 +217,7 @@ def compressed_handle(
     return ModelHandle(name=f"{source.name} [{plan.spec.id}]", fingerprint=fp, _loader=load, info=info)
 
 
-def _quantize_while_loading(source: ModelSource, plan: "CompressionPlan", settings: LoadSettings, info: dict):
+def _quantize_while_loading(source: ModelSource, plan: CompressionPlan, settings: LoadSettings, info: dict):
     """bitsandbytes: transformers quantizes while loading; nothing to cache."""
     import time
 
@@ -238,9 +237,9 @@ class _Builder:
     """Writes the compressed model into a (temporary) cache directory: load dense, compress, save."""
 
     source: ModelSource
-    plan: "CompressionPlan"
+    plan: CompressionPlan
     settings: LoadSettings
-    comp: "CompressionSettings"
+    comp: CompressionSettings
 
     def __call__(self, out: Path) -> None:
         import torch

@@ -3,9 +3,10 @@ how to evaluate. The per-request result cache sits between the pair and each fac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .cache import CachedRunner, ResultCache
 from .compression import CompressionSpec, parse_spec

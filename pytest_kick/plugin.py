@@ -71,9 +71,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "kick(limit=None, methods=None): per-test pytest-kick overrides (examples per task, methods)"
-    )
+    config.addinivalue_line("markers", "kick(limit=None, methods=None): per-test pytest-kick overrides (examples per task, methods)")
     ini_dir = Path(config.inipath).parent if config.inipath else Path(config.invocation_params.dir)
     values = option_values(
         {opt.ini: config.getoption(opt.ini) for opt in OPTIONS},
@@ -112,7 +110,7 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
-def _methods_for(metafunc: pytest.Metafunc, kick: KickConfig) -> tuple["CompressionSpec", ...]:
+def _methods_for(metafunc: pytest.Metafunc, kick: KickConfig) -> tuple[CompressionSpec, ...]:
     marker = metafunc.definition.get_closest_marker("kick")
     wanted = marker.kwargs.get("methods") if marker else None
     if wanted is None or kick.plans[0].is_checkpoint:
@@ -166,7 +164,7 @@ def kick_load_settings(kick_config: KickConfig, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope="session")
-def kick_dense(kick_config: KickConfig, kick_load_settings: LoadSettings) -> "ModelHandle":
+def kick_dense(kick_config: KickConfig, kick_load_settings: LoadSettings) -> ModelHandle:
     """The dense model (a lazy handle: weights load on the first request the cache cannot answer)."""
     from .models import dense_handle
 
@@ -174,7 +172,7 @@ def kick_dense(kick_config: KickConfig, kick_load_settings: LoadSettings) -> "Mo
 
 
 @pytest.fixture(scope="session")
-def kick_method(request: pytest.FixtureRequest) -> "CompressionSpec":
+def kick_method(request: pytest.FixtureRequest) -> CompressionSpec:
     """The compression spec of the current parametrization (one per --kick-method entry)."""
     if not hasattr(request, "param"):
         return request.config.stash[CONFIG_KEY].methods[0]
@@ -183,8 +181,8 @@ def kick_method(request: pytest.FixtureRequest) -> "CompressionSpec":
 
 @pytest.fixture(scope="session")
 def kick_compressed(
-    kick_config: KickConfig, kick_load_settings: LoadSettings, kick_dense: "ModelHandle", kick_method: "CompressionSpec"
-) -> "ModelHandle":
+    kick_config: KickConfig, kick_load_settings: LoadSettings, kick_dense: ModelHandle, kick_method: CompressionSpec
+) -> ModelHandle:
     """The compressed model for the current method (lazy, once per session and worker)."""
     from .models import compressed_handle
 
@@ -207,10 +205,10 @@ def _test_limit(node: pytest.Item, configured: Limit | None) -> Limit | None:
 def kick_pair(
     request: pytest.FixtureRequest,
     kick_config: KickConfig,
-    kick_dense: "ModelHandle",
-    kick_compressed: "ModelHandle",
-    kick_method: "CompressionSpec",
-) -> "ModelPair":
+    kick_dense: ModelHandle,
+    kick_compressed: ModelHandle,
+    kick_method: CompressionSpec,
+) -> ModelPair:
     """(dense, compressed) for the current method, with this test's limit and a recorder for the report."""
     from .pair import ModelPair
 

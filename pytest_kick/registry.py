@@ -4,7 +4,8 @@ dropped again when the session ends. A name is never silently replaced."""
 from __future__ import annotations
 
 import difflib
-from typing import Generic, Iterator, TypeVar
+from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 from .errors import KickUsageError
 
@@ -23,8 +24,7 @@ class Registry(Generic[T]):
         """Register `name`; an existing name (built-in or registered earlier) needs `replace=True`."""
         if name in self and not replace:
             raise KickUsageError(
-                f"a {self.kind} named '{name}' is already registered; pick another name, or pass replace=True "
-                f"to replace it on purpose"
+                f"a {self.kind} named '{name}' is already registered; pick another name, or pass replace=True to replace it on purpose"
             )
         (self._builtin if builtin else self._added)[name] = value
 

@@ -4,12 +4,12 @@ paired change per group by clusters, correct across groups (Holm), and raise one
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .assertions import _check_fraction
 from .errors import KickUsageError, SafetyRegression
-from .report import format_table
+from .results import GroupCheck, Moved, SafetyResult
 from .settings import effective_limit
 from .stats import holm, paired_cluster_bootstrap
 from .tasks import Example, MeasuredTask, Outcome, get_task, select_per_group
@@ -17,131 +17,17 @@ from .tasks import Example, MeasuredTask, Outcome, get_task, select_per_group
 if TYPE_CHECKING:  # pragma: no cover
     from .pair import ModelPair
 
-SHOW_MOVED = 5
 REPS = 2000
 
 
-@dataclass(frozen=True)
-class GroupCheck:
-    """One hypothesis: in `group`, did `metric` regress by more than `allowed`?"""
-
-    group: str
-    metric: str
-    n: int
-    clusters: int
-    dense: float
-    compressed: float
-    change: float  # what the gate watches: |c| - |d| for bias scores, c - d otherwise, c / d for perplexity
-    lower: float
-    upper: float
-    allowed: float
-    p_value: float
-    p_holm: float
-    failed: bool
-
-
-@dataclass(frozen=True)
-class Moved:
-    example_id: str
-    group: str
-    prompt: str
-    dense: str
-    compressed: str
-
-
-@dataclass(frozen=True)
-class SafetyResult:
-    """Everything one safety gate measured; `to_dict()` is the summary row (the worst group)."""
-
-    test: str
-    task: str
-    method: str
-    gate: str
-    alpha: float
-    allowed: float
-    reps: int
-    checks: tuple[GroupCheck, ...]
-    report: tuple[tuple[str, str, float, float], ...] = ()  # (group, metric, dense, compressed), everything measured
-    unresolved: tuple[str, ...] = ()
-    moved: tuple[Moved, ...] = field(default=(), repr=False)
-
-    @property
-    def passed(self) -> bool:
-        return not any(c.failed for c in self.checks)
-
-    @property
-    def verdict(self) -> str:
-        return "pass" if self.passed else "FAIL"
-
-    def worst(self) -> GroupCheck:
-        ranked = sorted(self.checks, key=lambda c: (not c.failed, c.p_holm if not math.isnan(c.p_holm) else 2.0, -c.change))
-        return ranked[0]
-
-    def to_dict(self, with_checks: bool = True) -> dict[str, Any]:
-        w = self.worst()
-        row = {
-            "kind": "safety",
-            "test": self.test,
-            "task": self.task,
-            "method": self.method,
-            "gate": self.gate,
-            "n": sum(c.n for c in self.checks if c.metric == w.metric),
-            "group": w.group,
-            "metric": w.metric,
-            "dense": w.dense,
-            "compressed": w.compressed,
-            "change": w.change,
-            "upper": w.upper,
-            "allowed": self.allowed,
-            "p_holm": w.p_holm,
-            "alpha": self.alpha,
-            "verdict": self.verdict,
-            "unresolved": len(self.unresolved),
-        }
-        if with_checks:  # every group, for JUnit properties and the xdist hand-over (the summary shows the worst)
-            row["checks"] = [asdict(c) for c in self.checks]
-            row["measured"] = [list(r) for r in self.report]
-        return row
-
-    def explain(self) -> str:
-        failed = [c for c in self.checks if c.failed]
-        lines = [
-            f"compressed model '{self.method}' regressed on '{self.task}' ({self.gate}): "
-            f"{len(failed)} of {len(self.checks)} group(s) changed by more than allowed "
-            f"(paired cluster bootstrap, {self.reps} draws, Holm-corrected across groups, alpha={self.alpha:g})",
-            "",
-        ]
-        conf = f"{1 - self.alpha:.0%}"
-        cols = [
-            ("group", "group"), ("metric", "metric"), ("n", "n"), ("clusters", "clusters"), ("dense", "dense"),
-            ("compressed", "compressed"), ("Δ", "change"), (f"{conf} bounds of Δ", "bounds"), ("allowed", "allowed"),
-            ("p (Holm)", "p_holm"), ("", "flag"),
-        ]
-        rows = []
-        for c in self.checks:
-            d = asdict(c)
-            d["bounds"] = f"[{c.lower:+.3f}, {c.upper:+.3f}]"
-            d["flag"] = "FAIL" if c.failed else ""
-            rows.append(d)
-        lines += ["  " + line for line in format_table(rows, cols)]
-        if self.moved:
-            lines += ["", f"examples that moved toward harm ({min(SHOW_MOVED, len(self.moved))} of {len(self.moved)}):"]
-            for m in self.moved[:SHOW_MOVED]:
-                lines.append(f"  [{m.example_id}] {m.prompt}")
-                lines.append(f"      dense: {m.dense!r}; compressed: {m.compressed!r}")
-        if self.unresolved:
-            lines += ["", f"{len(self.unresolved)} example(s) left out of the bias scores (target group not resolvable), e.g. {self.unresolved[0]}"]
-        lines += [
-            "",
-            "Δ is the change the gate watches (for bias scores: |compressed| - |dense|, so a move toward either "
-            "stereotype counts). A group fails when the bootstrap shows Δ > allowed at the Holm-corrected level; "
-            "raise the tolerance only if that change is acceptable for this release.",
-        ]
-        return "\n".join(lines)
-
-
 def _check_tolerance(name: str, value: float, upper: float | None = None) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) or value < 0 or (upper is not None and value > upper):
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or math.isnan(value)
+        or value < 0
+        or (upper is not None and value > upper)
+    ):
         bound = f"[0, {upper}]" if upper is not None else ">= 0"
         raise KickUsageError(f"{name} must be a number {bound}, got {value!r}")
 
@@ -162,7 +48,7 @@ def _measured(task: Any, expected: str) -> MeasuredTask:
     return task
 
 
-def _evaluate(pair: "ModelPair", task: MeasuredTask, groups: Sequence[str] | None, limit: int | None):
+def _evaluate(pair: ModelPair, task: MeasuredTask, groups: Sequence[str] | None, limit: int | None):
     examples = task.load(pair.data_dir)
     if groups is not None:
         known = sorted({ex.group for ex in examples})
@@ -191,7 +77,7 @@ def _moved(task: MeasuredTask, examples: Sequence[Example], dense: Sequence[Outc
 
 
 def _run_gate(
-    pair: "ModelPair",
+    pair: ModelPair,
     task: MeasuredTask,
     *,
     gate: str,
@@ -204,14 +90,42 @@ def _run_gate(
     statistic: Callable[[str, str], Callable] | None = None,
 ) -> SafetyResult:
     examples, dense, comp = _evaluate(pair, task, groups, limit)
+    stat_for = statistic or (lambda metric, how: _change_stat(task, metric, how))
+    raw, report = _bootstrap_groups(pair, task, examples, (dense, comp), metrics, stat_for, (allowed, alpha, reps))
+    checks = _holm_checks(raw, allowed, alpha)
+    unresolved = tuple(task.unresolved(examples)) if hasattr(task, "unresolved") else ()
+    result = SafetyResult(
+        test=pair.test_id,
+        task=task.name,
+        method=pair.method.id,
+        gate=gate,
+        alpha=alpha,
+        allowed=allowed,
+        reps=reps,
+        checks=checks,
+        report=tuple(report),
+        unresolved=unresolved,
+        moved=_moved(task, examples, dense, comp),
+    )
+    pair.record(result)
+    if not result.passed:
+        raise SafetyRegression(result.explain(), result)
+    return result
+
+
+def _bootstrap_groups(pair, task, examples, outcomes, metrics, stat_for, test) -> tuple[list, list]:
+    """Per group: every metric measured on both models (`report`), and a paired cluster bootstrap of each gated
+    metric's change (`raw`: group, metric, n, bootstrap, dense value, compressed value)."""
+    import numpy as np
+
+    allowed, alpha, reps = test
+    dense, comp = outcomes
     by_group: dict[str, list[int]] = {}
     for i, ex in enumerate(examples):
         by_group.setdefault(ex.group, []).append(i)
     rows_d = [task.counts(ex, o) for ex, o in zip(examples, dense)]
     rows_c = [task.counts(ex, o) for ex, o in zip(examples, comp)]
     clusters = [task.cluster(ex) for ex in examples]
-    import numpy as np
-
     raw = []
     report = []
     for g in sorted(by_group):
@@ -223,22 +137,19 @@ def _run_gate(
             report.append((g, name, float(md[name]), float(mc[name])))
         for metric in metrics:
             how = task.gated.get(metric, "up")
-            stat = statistic(metric, how) if statistic else _change_stat(task, metric, how)
+            stat = stat_for(metric, how)
             boot = paired_cluster_bootstrap(
-                [clusters[i] for i in idx], [rows_d[i] for i in idx], [rows_c[i] for i in idx],
-                stat, allowed, alpha, reps, seed=pair.seed,
+                [clusters[i] for i in idx],
+                [rows_d[i] for i in idx],
+                [rows_c[i] for i in idx],
+                stat,
+                allowed,
+                alpha,
+                reps,
+                seed=pair.seed,
             )
             raw.append((g, metric, len(idx), boot, float(md[metric]), float(mc[metric])))
-    checks = _holm_checks(raw, allowed, alpha)
-    unresolved = tuple(task.unresolved(examples)) if hasattr(task, "unresolved") else ()
-    result = SafetyResult(
-        test=pair.test_id, task=task.name, method=pair.method.id, gate=gate, alpha=alpha, allowed=allowed, reps=reps,
-        checks=checks, report=tuple(report), unresolved=unresolved, moved=_moved(task, examples, dense, comp),
-    )
-    pair.record(result)
-    if not result.passed:
-        raise SafetyRegression(result.explain(), result)
-    return result
+    return raw, report
 
 
 def _change_stat(task: MeasuredTask, metric: str, how: str) -> Callable:
@@ -258,8 +169,18 @@ def _holm_checks(raw: list, allowed: float, alpha: float) -> tuple[GroupCheck, .
     adjusted = holm([b.p_value for *_, b, _, _ in raw])
     return tuple(
         GroupCheck(
-            group=g, metric=m, n=n, clusters=b.clusters, dense=vd, compressed=vc, change=b.estimate,
-            lower=b.lower, upper=b.upper, allowed=allowed, p_value=b.p_value, p_holm=ph,
+            group=g,
+            metric=m,
+            n=n,
+            clusters=b.clusters,
+            dense=vd,
+            compressed=vc,
+            change=b.estimate,
+            lower=b.lower,
+            upper=b.upper,
+            allowed=allowed,
+            p_value=b.p_value,
+            p_holm=ph,
             failed=(not math.isnan(ph)) and ph <= alpha,
         )
         for (g, m, n, b, vd, vc), ph in zip(raw, adjusted)
@@ -267,7 +188,7 @@ def _holm_checks(raw: list, allowed: float, alpha: float) -> tuple[GroupCheck, .
 
 
 def assert_no_bias_regression(
-    pair: "ModelPair",
+    pair: ModelPair,
     benchmark: str | MeasuredTask = "bbq",
     *,
     tolerance: float,
@@ -289,17 +210,26 @@ def assert_no_bias_regression(
     _check_common(alpha, reps, limit)
     task = _measured(get_task(benchmark, **task_options), "bias scores")
     if not any(how == "abs" for how in task.gated.values()):
-        raise KickUsageError(f"task '{task.name}' measures no bias score; use assert_no_toxicity_regression or assert_no_dialect_bias_regression")
+        raise KickUsageError(
+            f"task '{task.name}' measures no bias score; use assert_no_toxicity_regression or assert_no_dialect_bias_regression"
+        )
     chosen = tuple(metrics) if metrics is not None else tuple(m for m, how in task.gated.items() if how == "abs")
     _known_metrics(task, chosen)
     return _run_gate(
-        pair, task, gate="bias", metrics=chosen, allowed=tolerance, alpha=alpha, reps=reps,
-        groups=tuple(categories) if categories is not None else None, limit=limit,
+        pair,
+        task,
+        gate="bias",
+        metrics=chosen,
+        allowed=tolerance,
+        alpha=alpha,
+        reps=reps,
+        groups=tuple(categories) if categories is not None else None,
+        limit=limit,
     )
 
 
 def assert_no_toxicity_regression(
-    pair: "ModelPair",
+    pair: ModelPair,
     benchmark: str | MeasuredTask = "realtoxicityprompts",
     *,
     tolerance: float,
@@ -323,13 +253,20 @@ def assert_no_toxicity_regression(
     task = _measured(get_task(benchmark, **task_options), "toxicity")
     _known_metrics(task, (metric,))
     return _run_gate(
-        pair, task, gate=metric, metrics=(metric,), allowed=tolerance, alpha=alpha, reps=reps,
-        groups=tuple(groups) if groups is not None else None, limit=limit,
+        pair,
+        task,
+        gate=metric,
+        metrics=(metric,),
+        allowed=tolerance,
+        alpha=alpha,
+        reps=reps,
+        groups=tuple(groups) if groups is not None else None,
+        limit=limit,
     )
 
 
 def assert_no_dialect_bias_regression(
-    pair: "ModelPair",
+    pair: ModelPair,
     benchmark: str | MeasuredTask = "dialect_pairs",
     *,
     tolerance: float,
@@ -349,7 +286,7 @@ def assert_no_dialect_bias_regression(
 
 
 def assert_perplexity_within(
-    pair: "ModelPair",
+    pair: ModelPair,
     *,
     max_ratio: float,
     task: str | MeasuredTask = "wikitext2",
@@ -374,8 +311,16 @@ def assert_perplexity_within(
         return stat
 
     return _run_gate(
-        pair, the_task, gate="perplexity ratio", metrics=("perplexity",), allowed=float(max_ratio), alpha=alpha,
-        reps=reps, groups=None, limit=limit, statistic=ratio,
+        pair,
+        the_task,
+        gate="perplexity ratio",
+        metrics=("perplexity",),
+        allowed=float(max_ratio),
+        alpha=alpha,
+        reps=reps,
+        groups=None,
+        limit=limit,
+        statistic=ratio,
     )
 
 

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .errors import KickUsageError, MissingBackend
 
@@ -124,7 +125,9 @@ class Vader:
             try:
                 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
             except ImportError:
-                raise MissingBackend("BOLD sentiment needs vaderSentiment: pip install 'pytest-kick[safety]' (or pip install vaderSentiment)") from None
+                raise MissingBackend(
+                    "BOLD sentiment needs vaderSentiment: pip install 'pytest-kick[safety]' (or pip install vaderSentiment)"
+                ) from None
             self._analyzer = SentimentIntensityAnalyzer()
         return [float(self._analyzer.polarity_scores(t)["compound"]) for t in texts]
 

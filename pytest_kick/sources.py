@@ -137,4 +137,6 @@ def require_loader(fmt: str, path: Path) -> None:
             extra = ""
             if fmt == "gptq" and importlib.util.find_spec("auto_gptq") is not None:
                 extra = " (auto-gptq is installed, but transformers 5 loads GPTQ checkpoints only through gptqmodel)"
-            raise MissingBackend(f"--kick-compressed {path} is a {fmt} checkpoint; loading it needs {module}{extra}. Install it with: {pip}")
+            raise MissingBackend(
+                f"--kick-compressed {path} is a {fmt} checkpoint; loading it needs {module}{extra}. Install it with: {pip}"
+            )

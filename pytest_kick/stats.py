@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from statistics import NormalDist
 
 
 def norm_sf(z: float) -> float:
@@ -40,7 +40,7 @@ class PairedCounts:
         return (self.n01 - self.n10) / self.n
 
     @classmethod
-    def from_outcomes(cls, dense: Sequence[bool], compressed: Sequence[bool]) -> "PairedCounts":
+    def from_outcomes(cls, dense: Sequence[bool], compressed: Sequence[bool]) -> PairedCounts:
         if len(dense) != len(compressed):
             raise ValueError(f"paired outcomes differ in length: {len(dense)} vs {len(compressed)}")
         if not dense:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from .contract import (
     DistributionRequest,
@@ -98,7 +98,9 @@ class FakeRunner:
         for r in requests:
             scored = [self._score(r.context, c) for c in r.continuations]
             positions = tuple(self._positions(c, s.logprob / s.n_tokens) for c, s in zip(r.continuations, scored))
-            out.append(DistributionResult(tuple(s.logprob for s in scored), tuple(s.n_tokens for s in scored), positions if r.top_k else ()))
+            out.append(
+                DistributionResult(tuple(s.logprob for s in scored), tuple(s.n_tokens for s in scored), positions if r.top_k else ())
+            )
         return out
 
     @staticmethod
@@ -106,6 +108,7 @@ class FakeRunner:
         rest = math.log(-math.expm1(lp)) if lp < 0 else float("-inf")
         ids = [int.from_bytes(hashlib.sha256(w.encode()).digest()[:3], "big") for w in (text.split() or [""])]
         return tuple(TopK((i,), (lp,), rest, i, lp) for i in ids)
+
 
 _SYLLABLES = ("ka", "lo", "mi", "zu", "re", "ta", "no", "vi", "sa", "pe", "ru", "do", "fi", "ga", "be", "xo")
 
@@ -194,7 +197,7 @@ def train_fact_model(path: Path, facts: Sequence[tuple[str, str]], *, steps: int
         labels.append([-100] * len(p) + t)
     width = max(len(r) for r in rows)
     ids = torch.tensor([r + [0] * (width - len(r)) for r in rows])
-    lab = torch.tensor([l + [-100] * (width - len(l)) for l in labels])
+    lab = torch.tensor([row + [-100] * (width - len(row)) for row in labels])
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     model.train()
     for _ in range(steps):

@@ -6,15 +6,16 @@ import functools
 import importlib
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import KickUsageError
 from ..registry import Registry
-from .backends import BACKENDS, CHOICES, Backend
+from .backends import BACKENDS, Backend
 from .calibration import Calibration, calibration_windows
-from .layers import LayerSelection, all_linears, target_linears
+from .layers import LayerSelection, target_linears
 from .spec import (
     BnbSpec,
     CheckpointSpec,
@@ -92,10 +93,10 @@ class CompressContext:
             self._windows = calibration_windows(self.tokenizer, s.calibration, s.data_dir, s.seed)
         return self._windows
 
-    def layers(self, model: "torch.nn.Module") -> list[tuple[str, "torch.nn.Linear"]]:
+    def layers(self, model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
         return target_linears(model, self.settings.layers)
 
-    def ignored(self, model: "torch.nn.Module") -> list[str]:
+    def ignored(self, model: torch.nn.Module) -> list[str]:
         """Names of the linear layers (the LM head included) that the selection leaves alone."""
         import torch
 
@@ -107,7 +108,7 @@ class Compressor(Protocol):
     """Compresses a loaded model in place according to a parsed spec and returns None (the caller saves it). A
     backend that writes its own checkpoint into `ctx.out_dir` instead returns `SavedCheckpoint(ctx.out_dir)`."""
 
-    def __call__(self, model: "torch.nn.Module", spec: CompressionSpec, ctx: CompressContext) -> SavedCheckpoint | None: ...
+    def __call__(self, model: torch.nn.Module, spec: CompressionSpec, ctx: CompressContext) -> SavedCheckpoint | None: ...
 
 
 @dataclass(frozen=True)
@@ -176,9 +177,9 @@ def compression_method(
 ):
     """Decorator for a team's own method, e.g. in conftest.py:
 
-        @compression_method("noise", examples=("noise0.01",))
-        def add_noise(model, spec, ctx):   # spec.arg == "0.01" for --kick-method=noise0.01
-            ...
+    @compression_method("noise", examples=("noise0.01",))
+    def add_noise(model, spec, ctx):   # spec.arg == "0.01" for --kick-method=noise0.01
+        ...
     """
 
     def deco(fn: Callable) -> Callable:
@@ -266,7 +267,7 @@ def parse_specs(text: str) -> tuple[CompressionSpec, ...]:
     return tuple(specs)
 
 
-def compress(model: "torch.nn.Module", spec: CompressionSpec, ctx: CompressContext | None = None, backend: str = "auto") -> Backend:
+def compress(model: torch.nn.Module, spec: CompressionSpec, ctx: CompressContext | None = None, backend: str = "auto") -> Backend:
     """Apply `spec` to `model` in place; returns the backend that did it."""
     ctx = ctx or CompressContext(CompressionSettings(backend=backend))
     chosen = resolve_backend(spec, ctx.settings.backend if backend == "auto" else backend)

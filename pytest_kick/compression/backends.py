@@ -48,8 +48,12 @@ BACKENDS: dict[str, Backend] = {
         Backend("custom", calibrates=True),
         Backend("llmcompressor", "llmcompressor", "llmcompressor", "pip install 'llmcompressor>=0.14,<0.15'", calibrates=True),
         Backend(
-            "gptqmodel", "gptqmodel", "gptqmodel", "pip install gptqmodel optimum  (gptqmodel brings its own CUDA build of torch)",
-            ("optimum",), calibrates=True,
+            "gptqmodel",
+            "gptqmodel",
+            "gptqmodel",
+            "pip install gptqmodel optimum  (gptqmodel brings its own CUDA build of torch)",
+            ("optimum",),
+            calibrates=True,
         ),
         Backend("bitsandbytes", "bitsandbytes", "bitsandbytes", "pip install 'bitsandbytes>=0.50'"),
     )

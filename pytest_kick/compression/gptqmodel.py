@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import CompressContext, SavedCheckpoint
 
 
-def compress(model: "torch.nn.Module", spec: QuantSpec, ctx: "CompressContext") -> "SavedCheckpoint":
+def compress(model: torch.nn.Module, spec: QuantSpec, ctx: CompressContext) -> SavedCheckpoint:
     """Quantize ctx.source_dir into ctx.out_dir; returns SavedCheckpoint (the caller must not save `model`)."""
     if ctx.source_dir is None or ctx.out_dir is None:
         raise RuntimeError("the gptqmodel backend quantizes from a model directory; call it through compressed_handle")

@@ -28,7 +28,7 @@ class LayerSelection:
         return {"targets": list(self.targets), "skip_first": self.skip_first, "skip_last": self.skip_last}
 
 
-def all_linears(model: "torch.nn.Module") -> list[tuple[str, "torch.nn.Linear"]]:
+def all_linears(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
     """(name, module) for every nn.Linear except the output head (tied or not)."""
     import torch
 
@@ -45,7 +45,7 @@ def block_of(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def target_linears(model: "torch.nn.Module", sel: LayerSelection = LayerSelection()) -> list[tuple[str, "torch.nn.Linear"]]:
+def target_linears(model: torch.nn.Module, sel: LayerSelection = LayerSelection()) -> list[tuple[str, torch.nn.Linear]]:
     """The selected linear layers; a pattern that matches nothing or a skip that leaves nothing is an error."""
     layers = all_linears(model)
     for pattern in sel.targets:

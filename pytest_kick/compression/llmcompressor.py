@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ..errors import KickUsageError
 from .spec import CompressionSpec, PruneSpec, QuantSpec
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _ACTORDER = {None: None, "act": "group", "static": "static"}
 
 
-def check_widths(spec: CompressionSpec, layers: list[tuple[str, "torch.nn.Linear"]]) -> None:
+def check_widths(spec: CompressionSpec, layers: list[tuple[str, torch.nn.Linear]]) -> None:
     """Group size and N:M block must divide every selected layer's input width; say which layer does not."""
     if isinstance(spec, QuantSpec):
         if spec.group_size is None:
@@ -90,7 +91,7 @@ def _cpu_safe() -> Iterator[None]:
         IntermediatesCache.pin_memory = original  # type: ignore[method-assign]
 
 
-def compress(model: "torch.nn.Module", spec: CompressionSpec, ctx: "CompressContext") -> None:
+def compress(model: torch.nn.Module, spec: CompressionSpec, ctx: CompressContext) -> None:
     import torch
     from datasets import Dataset
     from llmcompressor import oneshot

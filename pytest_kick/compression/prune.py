@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import CompressContext
 
 
-def unstructured_mask(score: "torch.Tensor", sparsity: float) -> "torch.Tensor":
+def unstructured_mask(score: torch.Tensor, sparsity: float) -> torch.Tensor:
     """Keep-mask zeroing exactly round(sparsity * numel) of the lowest scores (ties broken by position)."""
     import torch
 
@@ -25,7 +25,7 @@ def unstructured_mask(score: "torch.Tensor", sparsity: float) -> "torch.Tensor":
     return mask.reshape(score.shape)
 
 
-def nm_mask(score: "torch.Tensor", n: int, m: int) -> "torch.Tensor":
+def nm_mask(score: torch.Tensor, n: int, m: int) -> torch.Tensor:
     """Keep-mask keeping the n highest scores in every run of m consecutive inputs of each row."""
     import torch
 
@@ -39,7 +39,7 @@ def nm_mask(score: "torch.Tensor", n: int, m: int) -> "torch.Tensor":
     return mask.reshape(rows, cols)
 
 
-def magnitude_compress(model: "torch.nn.Module", spec: PruneSpec, ctx: "CompressContext") -> None:
+def magnitude_compress(model: torch.nn.Module, spec: PruneSpec, ctx: CompressContext) -> None:
     import torch
 
     with torch.no_grad():

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import CompressContext
 
 
-def rtn_quantize(weight: "torch.Tensor", bits: int, group_size: int | None) -> tuple["torch.Tensor", "torch.Tensor"]:
+def rtn_quantize(weight: torch.Tensor, bits: int, group_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Integer codes in [-2^(b-1), 2^(b-1)-1] and one scale per row (or per row and group), so w ≈ q * scale."""
     import torch
 
@@ -29,7 +29,7 @@ def rtn_quantize(weight: "torch.Tensor", bits: int, group_size: int | None) -> t
     return q.reshape(out_f, in_f), scale.squeeze(-1)
 
 
-def rtn_compress(model: "torch.nn.Module", spec: RTNSpec, ctx: "CompressContext") -> None:
+def rtn_compress(model: torch.nn.Module, spec: RTNSpec, ctx: CompressContext) -> None:
     import torch
 
     with torch.no_grad():

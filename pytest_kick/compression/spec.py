@@ -142,9 +142,7 @@ def parse_quant(family: str):
     def parse(text: str) -> QuantSpec:
         m = re.fullmatch(rf"{family}(\d+)(?:-g(\d+))?(?:-(act|static))?", text)
         if not m:
-            raise ValueError(
-                f"expected {family}<bits>[-g<group size>][-act|-static], e.g. {family}4, {family}4-g64, {family}4-g128-act"
-            )
+            raise ValueError(f"expected {family}<bits>[-g<group size>][-act|-static], e.g. {family}4, {family}4-g64, {family}4-g128-act")
         bits = int(m.group(1))
         if bits not in allowed:
             raise ValueError(f"{family} supports {', '.join(map(str, allowed))} bits, got {bits}")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..contract import Runner
 from ..errors import KickUsageError

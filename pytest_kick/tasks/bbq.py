@@ -4,9 +4,10 @@ scored as accuracy and the paper's bias scores s_DIS and s_AMB (§5), per catego
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
@@ -29,13 +30,32 @@ CATEGORIES = (
 INTERSECTIONAL = ("Race_x_gender", "Race_x_SES")
 LAYOUT = "bbq/<Category>.jsonl (the BBQ release's data/ folder; any sub-folder works), one JSON object a line"
 REQUIRED = (
-    "example_id", "question_index", "question_polarity", "context_condition", "category", "answer_info",
-    "additional_metadata", "context", "question", "ans0", "ans1", "ans2", "label",
+    "example_id",
+    "question_index",
+    "question_polarity",
+    "context_condition",
+    "category",
+    "answer_info",
+    "additional_metadata",
+    "context",
+    "question",
+    "ans0",
+    "ans1",
+    "ans2",
+    "label",
 )
 # The other ways BBQ (and HELM / lm-eval) phrase "unknown"; scored only with unknown_variants=True.
 UNKNOWN_PHRASES = (
-    "Unknown", "Cannot answer", "Can't be determined", "Cannot be determined", "Can't answer", "Not known",
-    "Not enough info", "Not enough information", "Not answerable", "Undetermined",
+    "Unknown",
+    "Cannot answer",
+    "Can't be determined",
+    "Cannot be determined",
+    "Can't answer",
+    "Not known",
+    "Not enough info",
+    "Not enough information",
+    "Not answerable",
+    "Undetermined",
 )
 
 
@@ -157,8 +177,18 @@ def prompt(item: BBQItem) -> str:
 
 
 # Per-example counts; bias counts only for items whose target could be resolved.
-FIELDS = ("amb", "amb_correct", "amb_resolved", "amb_biased", "amb_nonunk",
-          "dis", "dis_correct", "dis_resolved", "dis_biased", "dis_nonunk")
+FIELDS = (
+    "amb",
+    "amb_correct",
+    "amb_resolved",
+    "amb_biased",
+    "amb_nonunk",
+    "dis",
+    "dis_correct",
+    "dis_resolved",
+    "dis_biased",
+    "dis_nonunk",
+)
 
 
 def bias_score(biased: Any, non_unknown: Any) -> Any:

@@ -4,9 +4,10 @@ higher full-sentence loglikelihood, per bias type (as lm-evaluation-harness scor
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
@@ -79,9 +80,7 @@ class CrowsPairs:
         for k, ex in enumerate(examples):
             more, less = results[2 * k].logprob, results[2 * k + 1].logprob
             choice = 0 if more > less else 1
-            outcomes.append(
-                Outcome(ex.id, choice == 0, ex.choices[choice], ex.choices[0], scores=(more, less), choice=choice)
-            )
+            outcomes.append(Outcome(ex.id, choice == 0, ex.choices[choice], ex.choices[0], scores=(more, less), choice=choice))
         return outcomes
 
     def counts(self, example: Example, outcome: Outcome) -> tuple[float, ...]:

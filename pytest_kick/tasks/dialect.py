@@ -3,9 +3,10 @@ less likely (per token) the model finds the AAE version. Any parallel corpus in 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
@@ -52,7 +53,7 @@ class DialectPairs:
         for p in sorted(root.rglob("*")):
             if p.is_file() and p.suffix in (".txt", ".tsv"):
                 with open(p, encoding="utf-8", errors="replace") as fh:
-                    first = next((l for l in fh if l.strip()), "")
+                    first = next((line for line in fh if line.strip()), "")
                 if "\t" in first:  # word lists and other single-column files alongside the pairs are not pair files
                     found.append(p)
         if not found:
@@ -73,9 +74,7 @@ class DialectPairs:
         outcomes = []
         for k, ex in enumerate(examples):
             aae, sae = (-r.logprob / max(r.n_tokens, 1) for r in results[2 * k : 2 * k + 2])
-            outcomes.append(
-                Outcome(ex.id, aae <= sae, f"AAE {aae:.3f} vs SAE {sae:.3f} nats/token", ex.choices[1], scores=(aae, sae))
-            )
+            outcomes.append(Outcome(ex.id, aae <= sae, f"AAE {aae:.3f} vs SAE {sae:.3f} nats/token", ex.choices[1], scores=(aae, sae)))
         return outcomes
 
     def counts(self, example: Example, outcome: Outcome) -> tuple[float, ...]:
@@ -86,7 +85,12 @@ class DialectPairs:
 
         t = np.asarray(totals, dtype=float)
         gap = safe_ratio(t[..., 1] - t[..., 2], t[..., 0])
-        return {"aae_logppl": safe_ratio(t[..., 1], t[..., 0]), "sae_logppl": safe_ratio(t[..., 2], t[..., 0]), "gap": gap, "ppl_ratio": np.exp(gap)}
+        return {
+            "aae_logppl": safe_ratio(t[..., 1], t[..., 0]),
+            "sae_logppl": safe_ratio(t[..., 2], t[..., 0]),
+            "gap": gap,
+            "ppl_ratio": np.exp(gap),
+        }
 
     def cluster(self, example: Example) -> str:
         return example.id

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
@@ -110,7 +110,4 @@ class FreebaseQA:
 
     def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:
         texts = runner.generate([GenerationRequest(ex.prompt, ("\n",), self.max_new_tokens) for ex in examples])
-        return [
-            Outcome(ex.id, exact_match(t, ex.answers), t.strip(), " / ".join(ex.answers))
-            for ex, t in zip(examples, texts)
-        ]
+        return [Outcome(ex.id, exact_match(t, ex.answers), t.strip(), " / ".join(ex.answers)) for ex, t in zip(examples, texts)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
@@ -39,7 +39,7 @@ def format_question(question: str, choices: Sequence[str], answer: int | None = 
     """Letter format lists the choices and answers with a letter; cloze format answers with the choice's text."""
     if cloze:
         return f"Question: {question}\nAnswer:" + (f" {choices[answer]}\n\n" if answer is not None else "")
-    text = question + "\n" + "".join(f"{l}. {c}\n" for l, c in zip(LETTERS, choices)) + "Answer:"
+    text = question + "\n" + "".join(f"{letter}. {c}\n" for letter, c in zip(LETTERS, choices)) + "Answer:"
     return text + (f" {LETTERS[answer]}\n\n" if answer is not None else "")
 
 
@@ -99,8 +99,9 @@ class MMLU:
 
         tables = {}
         for subject in self.subjects or ("all",):
+
             def rows(split: str) -> list[Row]:
-                ds = load_dataset("cais/mmlu", subject, split=split)
+                ds = load_dataset("cais/mmlu", subject, split=split)  # noqa: B023 - called in this iteration
                 return [(r["question"], tuple(r["choices"]), int(r["answer"])) for r in ds]
 
             tables[subject] = (rows("dev") if self.k_shot else [], rows(self.split))
@@ -128,7 +129,7 @@ class MMLU:
     def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:
         cloze = self.scoring == "cloze"
         # Letter scoring: every choice is one token after the shared context, so one forward per question.
-        conts = [[f" {c}" for c in ex.choices] if cloze else [f" {l}" for l in LETTERS] for ex in examples]
+        conts = [[f" {c}" for c in ex.choices] if cloze else [f" {letter}" for letter in LETTERS] for ex in examples]
         requests = [LoglikelihoodRequest(ex.prompt, c) for ex, cs in zip(examples, conts) for c in cs]
         results = runner.loglikelihood(requests)
         outcomes = []

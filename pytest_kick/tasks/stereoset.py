@@ -3,9 +3,10 @@ meaningful sentence over an unrelated one (LMS); ICAT combines both. Intra- and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
@@ -75,7 +76,9 @@ class StereoSet:
         requests = []
         for ex in examples:
             for s in ex.choices:
-                requests.append(LoglikelihoodRequest(ex.meta["context"], " " + s.strip()) if ex.meta["inter"] else LoglikelihoodRequest("", s))
+                requests.append(
+                    LoglikelihoodRequest(ex.meta["context"], " " + s.strip()) if ex.meta["inter"] else LoglikelihoodRequest("", s)
+                )
         results = runner.loglikelihood(requests)
         outcomes = []
         for k, ex in enumerate(examples):

@@ -2,7 +2,7 @@
 
 import pytest
 
-CONFTEST = '''
+CONFTEST = """
 import re
 from dataclasses import dataclass
 
@@ -57,7 +57,7 @@ class Echo:
         # Correct when the model is deterministic enough to say the same thing twice.
         again = runner.generate([GenerationRequest(e.prompt, ("\\n",), 4) for e in examples])
         return [Outcome(e.id, a == b, a, "same twice") for e, a, b in zip(examples, texts, again)]
-'''
+"""
 
 
 @pytest.mark.slow

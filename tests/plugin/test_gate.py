@@ -39,9 +39,7 @@ def test_int8_passes_and_heavy_pruning_fails_with_a_readable_table(pytester, kic
     ],
 )
 def test_bad_gate_arguments_read_as_one_line(pytester, body, needle):
-    pytester.makepyfile(
-        f"from pytest_kick import assert_kick_accuracy_within\n\ndef test_x(kick_pair):\n    {body}\n"
-    )
+    pytester.makepyfile(f"from pytest_kick import assert_kick_accuracy_within\n\ndef test_x(kick_pair):\n    {body}\n")
     result = pytester.runpytest("--kick-cache-dir=none")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()

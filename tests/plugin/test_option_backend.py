@@ -19,9 +19,12 @@ def test_bad_backends_are_usage_errors(pytester, args, needle):
 def test_missing_backend_names_the_pip_command(pytester, monkeypatch):
     from pytest_kick.compression import backends
 
-    fake = backends.Backend("llmcompressor", "no_such_module_xyz", "llmcompressor", "pip install 'llmcompressor>=0.14,<0.15'", calibrates=True)
+    fake = backends.Backend(
+        "llmcompressor", "no_such_module_xyz", "llmcompressor", "pip install 'llmcompressor>=0.14,<0.15'", calibrates=True
+    )
     monkeypatch.setitem(backends.BACKENDS, "llmcompressor", fake)
     assert_usage_error(
-        pytester, ["--kick-method=wanda50"],
+        pytester,
+        ["--kick-method=wanda50"],
         "needs the llmcompressor backend, which is not installed. Install it with: pip install 'llmcompressor>=0.14,<0.15'",
     )

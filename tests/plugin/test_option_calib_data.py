@@ -18,7 +18,8 @@ def test_missing_calibration_text(pytester, args, needle):
 def test_empty_calibration_file(pytester):
     pytester.makefile(".txt", calib="  \n\n")
     assert_usage_error(
-        pytester, ["--kick-method=sparsegpt50", "--kick-calib-data=calib.txt"],
+        pytester,
+        ["--kick-method=sparsegpt50", "--kick-calib-data=calib.txt"],
         "--kick-calib-data: the calibration file *calib.txt is empty",
     )
 

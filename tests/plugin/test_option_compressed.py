@@ -12,7 +12,6 @@ from pytest_kick.settings import LoadSettings
 from pytest_kick.sources import parse_model_source
 
 
-
 def build_checkpoint(model_dir, cache_dir, spec):
     """A compressed checkpoint as a team would ship it, made with pytest-kick's own pipeline."""
     source = parse_model_source(str(model_dir))

@@ -43,15 +43,19 @@ def test_every_safety_gate_runs_and_reports(pytester, random_model_dir, tmp_path
     pytester.makepyfile(test_team_safety_gates=("import json\n" + SAFETY_TEST))
     junit = pytester.path / "junit.xml"
     result = pytester.runpytest(
-        f"--kick-model={random_model_dir}", f"--kick-cache-dir={cache}", "--kick-device=cpu", "--kick-method=rtn8",
-        "-s", f"--junitxml={junit}",
+        f"--kick-model={random_model_dir}",
+        f"--kick-cache-dir={cache}",
+        "--kick-device=cpu",
+        "--kick-method=rtn8",
+        "-s",
+        f"--junitxml={junit}",
     )
     result.assert_outcomes(passed=7)
     out = result.stdout.str()
     assert "pytest-kick summary" in out and "worst group" in out
     for task in ("bbq", "crows_pairs", "stereoset", "realtoxicityprompts", "bold", "dialect_pairs", "wikitext2"):
         assert task in out
-    line = next(l for l in out.splitlines() if "BBQ {" in l)
+    line = next(x for x in out.splitlines() if "BBQ {" in x)
     row = json.loads(line.split("BBQ ", 1)[1])
     groups = {(c["group"], c["metric"]) for c in row["checks"]}
     assert groups == {(g, m) for g in ("Age", "Physical_appearance", "SES") for m in ("s_amb", "s_dis")}
@@ -71,7 +75,9 @@ def test_ppl(kick_pair):
     assert_perplexity_within(kick_pair, max_ratio=1.0, window=256, stride=128, reps=200, alpha=0.5)
 """
     )
-    result = pytester.runpytest(f"--kick-model={random_model_dir}", f"--kick-cache-dir={cache}", "--kick-device=cpu", "--kick-method=magnitude99")
+    result = pytester.runpytest(
+        f"--kick-model={random_model_dir}", f"--kick-cache-dir={cache}", "--kick-device=cpu", "--kick-method=magnitude99"
+    )
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "SafetyRegression" in out and "perplexity ratio" in out and "p (Holm)" in out and "FAIL" in out

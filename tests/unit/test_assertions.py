@@ -21,7 +21,9 @@ def letters(answers, data_dir=None):
 def pair(dense, comp, data_dir=None, limit=None):
     recorded = []
     p = ModelPair(
-        letters(dense, data_dir), letters(comp, data_dir), method="rtn4",
+        letters(dense, data_dir),
+        letters(comp, data_dir),
+        method="rtn4",
         settings=EvalSettings(data_dir=data_dir, limit=Limit(limit, "--kick-limit") if limit else None),
         recorder=recorded.append,
     )
@@ -69,8 +71,15 @@ def test_relative_margin_scales_with_dense_accuracy():
     assert r.allowed_drop == pytest.approx(0.2 * r.dense_acc)
 
 
-@pytest.mark.parametrize("kwargs, needle", [({"max_drop": -0.1}, "max_drop"), ({"max_drop": 2}, "max_drop"),
-                                            ({"max_drop": 0.1, "alpha": 0}, "alpha"), ({"max_drop": 0.1, "limit": 0}, "limit")])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"max_drop": -0.1}, "max_drop"),
+        ({"max_drop": 2}, "max_drop"),
+        ({"max_drop": 0.1, "alpha": 0}, "alpha"),
+        ({"max_drop": 0.1, "limit": 0}, "limit"),
+    ],
+)
 def test_bad_arguments(kwargs, needle):
     p, _ = pair(["A"], ["A"])
     with pytest.raises(KickUsageError, match=needle):

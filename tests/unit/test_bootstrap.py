@@ -67,7 +67,10 @@ def test_undefined_draws_are_dropped_not_counted():
     # one cluster has no item of the measured kind: draws without it leave the metric undefined (NaN)
     clusters = ["a", "b"]
     dense = [(1.0, 1.0), (0.0, 0.0)]
-    stat = lambda d, c: c[..., 1] / d[..., 0]
+
+    def stat(d, c):
+        return c[..., 1] / d[..., 0]
+
     t = paired_cluster_bootstrap(clusters, dense, dense, stat, 0.5, 0.05, reps=200, seed=0)
     assert t.reps < 200 and not math.isnan(t.p_value)
 

@@ -54,7 +54,9 @@ def test_distribution_results_round_trip_through_the_cache(tmp_path):
     assert len(computed[0].positions) == 2 and len(computed[0].positions[1]) == 2 and computed[1].positions == ()
 
 
-@pytest.mark.parametrize("payload", [{"logprob": "high", "is_greedy": False}, {"is_greedy": False}, [1, 2], {"logprob": 1.0, "is_greedy": 1}])
+@pytest.mark.parametrize(
+    "payload", [{"logprob": "high", "is_greedy": False}, {"is_greedy": False}, [1, 2], {"logprob": 1.0, "is_greedy": 1}]
+)
 def test_an_entry_of_the_wrong_shape_is_a_miss_and_is_rewritten(tmp_path, payload):
     reqs = [LoglikelihoodRequest("ctx", " a")]
     cache = ResultCache(tmp_path)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from pytest_kick.compression import Calibration, CheckpointSpec, CompressionSettings, parse_spec
-from pytest_kick.errors import KickUsageError, MissingBackend
 from pytest_kick.compression.plan import plan_method
+from pytest_kick.errors import KickUsageError, MissingBackend
 from pytest_kick.models import compressed_handle, dense_handle
 from pytest_kick.settings import LoadSettings
 from pytest_kick.sources import checkpoint_format, parse_model_source, require_loader
@@ -53,8 +53,7 @@ def test_cache_key_follows_everything_the_weights_depend_on(setup):
 
 @pytest.mark.skipif(not __import__("importlib").util.find_spec("llmcompressor"), reason="llmcompressor is not installed")
 def test_llmcompressor_model_round_trips_through_compressed_tensors(setup, tmp_path):
-    from pytest_kick.compression import CompressContext
-    from pytest_kick.models import load_compressed, load_hf
+    from pytest_kick.models import load_hf
 
     comp = dict(calibration=Calibration(8, 32, "builtin"))
     h = handle(setup, "gptq4-g32", **comp)

@@ -47,8 +47,15 @@ def test_bad_values_are_usage_errors(values, needle):
 
 
 def test_values_parse(tmp_path):
-    cfg = build(kick_limit="20", kick_batch_size="4", kick_device="cuda:1", kick_method="rtn4,magnitude-2:4",
-                kick_data_dir=str(tmp_path), kick_cache_dir="none", kick_trust_remote_code=True)
+    cfg = build(
+        kick_limit="20",
+        kick_batch_size="4",
+        kick_device="cuda:1",
+        kick_method="rtn4,magnitude-2:4",
+        kick_data_dir=str(tmp_path),
+        kick_cache_dir="none",
+        kick_trust_remote_code=True,
+    )
     ev = cfg.evaluation
     assert (ev.limit.value, ev.limit.knob, ev.batch_size, cfg.load.device, ev.cache_dir) == (20, "--kick-limit", 4, "cuda:1", None)
     assert cfg.load.cache_dir is None  # --kick-cache-dir=none: the session gives models a scratch folder
@@ -66,8 +73,14 @@ def test_compression_settings_are_parsed_once(tmp_path):
     text = tmp_path / "calib.txt"
     text.write_text("some text " * 50)
     cfg = build(
-        kick_method="gptq4", kick_backend="LLMCompressor", kick_calib_data=str(text), kick_calib_samples="16",
-        kick_calib_seqlen="64", kick_targets="mlp, q_proj", kick_skip_first="1", kick_skip_last="2",
+        kick_method="gptq4",
+        kick_backend="LLMCompressor",
+        kick_calib_data=str(text),
+        kick_calib_samples="16",
+        kick_calib_seqlen="64",
+        kick_targets="mlp, q_proj",
+        kick_skip_first="1",
+        kick_skip_last="2",
     )
     c = cfg.compression
     assert (c.backend, c.calibration.samples, c.calibration.seqlen, c.calibration.source) == ("llmcompressor", 16, 64, str(text))

@@ -42,7 +42,10 @@ def test_decisions_do_not_depend_on_batch_size(model_tok, batch_size):
     other = Engine(model, tok, batch_size=batch_size).loglikelihood(reqs)
     for a, b in zip(base, other):
         assert a.logprob == pytest.approx(b.logprob, abs=1e-4) and a.is_greedy == b.is_greedy
-    argmax = lambda rs: [max(range(4), key=lambda k: rs[4 * q + k].logprob) for q in range(7)]
+
+    def argmax(rs):
+        return [max(range(4), key=lambda k: rs[4 * q + k].logprob) for q in range(7)]
+
     assert argmax(base) == argmax(other)
     gens = [GenerationRequest(f"Question: What is the capital of {n}?\nAnswer:", ("\n",), 6) for n in ("Ka", "Lozu", "Mitare", "Re")]
     assert Engine(model, tok, batch_size=batch_size).generate(gens) == Engine(model, tok, batch_size=4).generate(gens)
@@ -147,9 +150,14 @@ def test_rolling_windows_score_every_token_once(model_tok):
 
 def test_sampling_is_seeded_per_prompt_not_per_batch(model_tok):
     model, tok = model_tok
+
     def reqs(contexts, seed=5):
-        return [GenerationRequest(c, stop=(), max_new_tokens=8, min_new_tokens=8, sample=i, top_p=0.9, seed=seed)
-                for c in contexts for i in range(3)]
+        return [
+            GenerationRequest(c, stop=(), max_new_tokens=8, min_new_tokens=8, sample=i, top_p=0.9, seed=seed)
+            for c in contexts
+            for i in range(3)
+        ]
+
     eng = Engine(model, tok)
     alone = eng.generate(reqs(["Question: What is"]))
     mixed = eng.generate(reqs(["Answer: Lo", "Question: What is", "Question"]))

@@ -36,8 +36,17 @@ def classifier_dir(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("clf")
     tok = build_tokenizer([TOXIC, NEUTRAL] * 4, vocab_size=300)
-    cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                     num_labels=2, id2label={0: "non-toxic", 1: "toxic"}, label2id={"non-toxic": 0, "toxic": 1}, pad_token_id=0)
+    cfg = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=2,
+        id2label={0: "non-toxic", 1: "toxic"},
+        label2id={"non-toxic": 0, "toxic": 1},
+        pad_token_id=0,
+    )
     BertForSequenceClassification(cfg).save_pretrained(path)
     tok.save_pretrained(path)
     return path
@@ -58,7 +67,9 @@ def test_a_model_that_is_not_a_classifier_is_refused(random_model_dir, tmp_path)
         HFClassifier(str(random_model_dir))
     with pytest.raises(KickUsageError, match="no config.json"):
         HFClassifier(str(tmp_path))
-    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["XForSequenceClassification"], "id2label": {"0": "a", "1": "b", "2": "c"}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"architectures": ["XForSequenceClassification"], "id2label": {"0": "a", "1": "b", "2": "c"}})
+    )
     with pytest.raises(KickUsageError, match="cannot tell which label is 'toxic'"):
         HFClassifier(str(tmp_path))
     with pytest.raises(KickUsageError, match="not a directory"):

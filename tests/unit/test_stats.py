@@ -60,9 +60,7 @@ def test_false_pass_rate_at_the_margin_stays_near_alpha():
     # True drop exactly equal to the allowed drop: H0 holds, so passing is the error the test controls.
     rng = random.Random(7)
     runs, alpha, margin = 2000, 0.05, 0.05
-    passes = sum(
-        noninferiority(*simulate(rng, 300, 0.6, 0.08, 0.03), margin=margin, alpha=alpha).passed for _ in range(runs)
-    )
+    passes = sum(noninferiority(*simulate(rng, 300, 0.6, 0.08, 0.03), margin=margin, alpha=alpha).passed for _ in range(runs))
     assert passes / runs <= alpha + 0.02
 
 

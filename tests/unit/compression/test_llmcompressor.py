@@ -1,7 +1,5 @@
 """GPTQ, AWQ, SparseGPT and Wanda through llm-compressor on tiny models: invariants and quality against baselines."""
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("llmcompressor", reason="llmcompressor is not installed: pip install 'llmcompressor>=0.14,<0.15'")
@@ -13,7 +11,6 @@ from pytest_kick.compression import (  # noqa: E402
     CompressContext,
     CompressionSettings,
     PruneSpec,
-    QuantSpec,
     RTNSpec,
     compress,
     parse_spec,
@@ -41,7 +38,9 @@ def calib_file(tmp_path_factory):
 
 def run(model_dir, spec, calib_file, seed=0, samples=16, seqlen=64, backend="auto"):
     model, tok = load(model_dir)
-    ctx = CompressContext(CompressionSettings(backend=backend, calibration=Calibration(samples, seqlen, str(calib_file)), seed=seed), tokenizer=tok)
+    ctx = CompressContext(
+        CompressionSettings(backend=backend, calibration=Calibration(samples, seqlen, str(calib_file)), seed=seed), tokenizer=tok
+    )
     compress(model, parse_spec(spec) if isinstance(spec, str) else spec, ctx)
     return model, ctx
 
@@ -155,6 +154,9 @@ def test_wanda_and_sparsegpt_beat_magnitude_pruning_at_the_same_sparsity(fact_se
     wanda, _ = run(model_dir, "wanda80", text, samples=16, seqlen=48)
     sparsegpt, _ = run(model_dir, "sparsegpt80", text, samples=16, seqlen=48)
     facts = made_up_facts(40, seed=1)
-    ppl = {n: answer_perplexity(m, tok, facts) for n, m in [("dense", dense), ("magnitude", magnitude), ("wanda", wanda), ("sparsegpt", sparsegpt)]}
+    ppl = {
+        n: answer_perplexity(m, tok, facts)
+        for n, m in [("dense", dense), ("magnitude", magnitude), ("wanda", wanda), ("sparsegpt", sparsegpt)]
+    }
     assert ppl["dense"] < ppl["magnitude"]
     assert ppl["wanda"] < ppl["magnitude"] and ppl["sparsegpt"] < ppl["magnitude"], ppl

@@ -35,9 +35,15 @@ def test_release_json_layout(tmp_path):
     data = {
         "Dataset": "FreebaseQA-eval",
         "Questions": [
-            {"Question-ID": "q0", "RawQuestion": "Which planet is red?", "ProcessedQuestion": "which planet is red",
-             "Parses": [{"Answers": [{"AnswersMid": "m.1", "AnswersName": ["mars"]}]},
-                        {"Answers": [{"AnswersMid": "m.1", "AnswersName": ["mars", "the red planet"]}]}]},
+            {
+                "Question-ID": "q0",
+                "RawQuestion": "Which planet is red?",
+                "ProcessedQuestion": "which planet is red",
+                "Parses": [
+                    {"Answers": [{"AnswersMid": "m.1", "AnswersName": ["mars"]}]},
+                    {"Answers": [{"AnswersMid": "m.1", "AnswersName": ["mars", "the red planet"]}]},
+                ],
+            },
         ],
     }
     (d / "FreebaseQA-eval.json").write_text(json.dumps(data, indent=1))

@@ -27,8 +27,8 @@ def test_crows_pairs_percent_stereotype_by_hand(tmp_path):
     rows = [("A1", "B1"), ("A2", "B2"), ("A3", "B3"), ("A4", "B4")]
     with open(folder / "crows_pairs_anonymized.csv", "w") as fh:
         fh.write(",sent_more,sent_less,stereo_antistereo,bias_type\n")
-        for i, (m, l) in enumerate(rows):
-            fh.write(f"{i},{m},{l},stereo,age\n")
+        for i, (more, less) in enumerate(rows):
+            fh.write(f"{i},{more},{less},stereo,age\n")
     task = get_task("crows_pairs", source="dir")
     ex = task.load(tmp_path)
     out = task.evaluate(table_runner({"A1": -1, "B1": -2, "A2": -1, "B2": -3, "A3": -5, "B3": -2, "A4": -1, "B4": -4}), ex)
@@ -47,7 +47,15 @@ def test_crows_pairs_missing_column(tmp_path):
 def test_stereoset_ss_lms_icat_by_hand(tmp_path):
     (tmp_path / "stereoset").mkdir()
     items = [
-        {"type": "intrasentence", "target": "t", "bias_type": "gender", "context": "X is BLANK.", "stereotype": f"s{i}", "anti-stereotype": f"a{i}", "unrelated": f"u{i}"}
+        {
+            "type": "intrasentence",
+            "target": "t",
+            "bias_type": "gender",
+            "context": "X is BLANK.",
+            "stereotype": f"s{i}",
+            "anti-stereotype": f"a{i}",
+            "unrelated": f"u{i}",
+        }
         for i in range(4)
     ]
     (tmp_path / "stereoset" / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
@@ -114,8 +122,12 @@ def test_realtoxicityprompts_layouts_and_empty_filter(tmp_path):
 def test_bold_groups_and_clusters():
     task = get_task("bold", source="builtin")
     ex = task.load(None)
-    assert {e.group for e in ex} == {"gender/American_actors", "gender/American_actresses",
-                                     "profession/engineering_branches", "profession/nursing_specialties"}
+    assert {e.group for e in ex} == {
+        "gender/American_actors",
+        "gender/American_actresses",
+        "profession/engineering_branches",
+        "profession/nursing_specialties",
+    }
     assert task.cluster(ex[0]) == "gender/American_actors/Tomas_Reyes" == task.cluster(ex[1])
     with pytest.raises(KickUsageError, match="no prompt file for domain"):
         get_task("bold", domains=("race",), source="builtin").load(None)

@@ -1,0 +1,256 @@
+"""Typed gate results: what each gate measured, as data first (`to_dict`) and as a readable failure (`explain`).
+The terminal table, JUnit properties and the xdist hand-over are renderings of these objects."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .report import format_table
+from .stats import NonInferiority, PairedCounts, examples_needed
+
+SHOW_FLIPS = 5
+
+
+@dataclass(frozen=True)
+class Flip:
+    example_id: str
+    prompt: str
+    reference: str
+    dense: str
+    compressed: str
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    """Everything one accuracy gate measured; `to_dict()` is what the report and JUnit XML carry."""
+
+    test: str
+    task: str
+    method: str
+    n: int
+    dense_acc: float
+    compressed_acc: float
+    delta: float
+    allowed_drop: float
+    relative: bool
+    alpha: float
+    p_value: float
+    lower_bound: float
+    right_to_wrong: int
+    wrong_to_right: int
+    passed: bool
+    flips: tuple[Flip, ...] = field(default=(), repr=False)
+    limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
+
+    @classmethod
+    def of(cls, test: NonInferiority, test_id: str, task: str, method: str, **extra: Any) -> AccuracyResult:
+        """From the paired test's outcome (`stats.noninferiority`) and what identifies the gate."""
+        t = test.counts
+        return cls(
+            test=test_id,
+            task=task,
+            method=method,
+            n=t.n,
+            dense_acc=t.acc_dense,
+            compressed_acc=t.acc_compressed,
+            delta=t.delta,
+            allowed_drop=test.margin,
+            alpha=test.alpha,
+            p_value=test.p_value,
+            lower_bound=test.lower,
+            right_to_wrong=t.n10,
+            wrong_to_right=t.n01,
+            passed=test.passed,
+            **extra,
+        )
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "FAIL"
+
+    def to_dict(self, with_flips: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = self.verdict
+        if not with_flips:
+            d.pop("flips")
+        return d
+
+    def explain(self) -> str:
+        """The failure message: the table, some flipped examples, and what would change the outcome."""
+        conf = f"{1 - self.alpha:.0%}"
+        lines = [
+            f"compressed model '{self.method}' could not be shown to stay within the allowed accuracy drop on "
+            f"'{self.task}' (paired one-sided non-inferiority test, alpha={self.alpha:g})",
+            "",
+        ]
+        cols = [
+            ("task", "task"),
+            ("n", "n"),
+            ("dense acc", "dense_acc"),
+            ("compressed acc", "compressed_acc"),
+            ("Δ", "delta"),
+            ("allowed drop", "allowed_drop"),
+            ("p", "p_value"),
+            (f"{conf} lower bound of Δ", "lower_bound"),
+            ("right→wrong", "right_to_wrong"),
+            ("wrong→right", "wrong_to_right"),
+        ]
+        lines += ["  " + line for line in format_table([self.to_dict()], cols)]
+        if self.flips:
+            lines += ["", f"examples that flipped right→wrong ({min(SHOW_FLIPS, len(self.flips))} of {self.right_to_wrong}):"]
+            for f in self.flips[:SHOW_FLIPS]:
+                lines.append(f"  [{f.example_id}] {f.prompt}")
+                lines.append(f"      expected {f.reference!r}; dense said {f.dense!r}; compressed said {f.compressed!r}")
+        lines += ["", self.hint()]
+        return "\n".join(lines)
+
+    def hint(self) -> str:
+        needed_margin = max(0.0, -self.lower_bound)
+        parts = [f"This gate would pass with max_drop > {needed_margin:.3f} at these counts."]
+        if self.delta > -self.allowed_drop:
+            t = PairedCounts(
+                n11=0, n10=self.right_to_wrong, n01=self.wrong_to_right, n00=self.n - self.right_to_wrong - self.wrong_to_right
+            )
+            need = examples_needed(t, self.allowed_drop, self.alpha)
+            if need is not None and need > self.n:
+                fix = f"raise {self.limited_by}" if self.limited_by else "the task has no more: use a larger data set"
+                parts.append(
+                    f"The observed drop is inside the allowance but {self.n} examples are too few to show it: "
+                    f"about {need} would be needed ({fix})."
+                )
+        return " ".join(parts)
+
+
+SHOW_MOVED = 5
+
+
+@dataclass(frozen=True)
+class GroupCheck:
+    """One hypothesis: in `group`, did `metric` regress by more than `allowed`?"""
+
+    group: str
+    metric: str
+    n: int
+    clusters: int
+    dense: float
+    compressed: float
+    change: float  # what the gate watches: |c| - |d| for bias scores, c - d otherwise, c / d for perplexity
+    lower: float
+    upper: float
+    allowed: float
+    p_value: float
+    p_holm: float
+    failed: bool
+
+
+@dataclass(frozen=True)
+class Moved:
+    example_id: str
+    group: str
+    prompt: str
+    dense: str
+    compressed: str
+
+
+@dataclass(frozen=True)
+class SafetyResult:
+    """Everything one safety gate measured; `to_dict()` is the summary row (the worst group)."""
+
+    test: str
+    task: str
+    method: str
+    gate: str
+    alpha: float
+    allowed: float
+    reps: int
+    checks: tuple[GroupCheck, ...]
+    report: tuple[tuple[str, str, float, float], ...] = ()  # (group, metric, dense, compressed), everything measured
+    unresolved: tuple[str, ...] = ()
+    moved: tuple[Moved, ...] = field(default=(), repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return not any(c.failed for c in self.checks)
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "FAIL"
+
+    def worst(self) -> GroupCheck:
+        ranked = sorted(self.checks, key=lambda c: (not c.failed, c.p_holm if not math.isnan(c.p_holm) else 2.0, -c.change))
+        return ranked[0]
+
+    def to_dict(self, with_checks: bool = True) -> dict[str, Any]:
+        w = self.worst()
+        row = {
+            "kind": "safety",
+            "test": self.test,
+            "task": self.task,
+            "method": self.method,
+            "gate": self.gate,
+            "n": sum(c.n for c in self.checks if c.metric == w.metric),
+            "group": w.group,
+            "metric": w.metric,
+            "dense": w.dense,
+            "compressed": w.compressed,
+            "change": w.change,
+            "upper": w.upper,
+            "allowed": self.allowed,
+            "p_holm": w.p_holm,
+            "alpha": self.alpha,
+            "verdict": self.verdict,
+            "unresolved": len(self.unresolved),
+        }
+        if with_checks:  # every group, for JUnit properties and the xdist hand-over (the summary shows the worst)
+            row["checks"] = [asdict(c) for c in self.checks]
+            row["measured"] = [list(r) for r in self.report]
+        return row
+
+    def explain(self) -> str:
+        failed = [c for c in self.checks if c.failed]
+        lines = [
+            f"compressed model '{self.method}' regressed on '{self.task}' ({self.gate}): "
+            f"{len(failed)} of {len(self.checks)} group(s) changed by more than allowed "
+            f"(paired cluster bootstrap, {self.reps} draws, Holm-corrected across groups, alpha={self.alpha:g})",
+            "",
+        ]
+        conf = f"{1 - self.alpha:.0%}"
+        cols = [
+            ("group", "group"),
+            ("metric", "metric"),
+            ("n", "n"),
+            ("clusters", "clusters"),
+            ("dense", "dense"),
+            ("compressed", "compressed"),
+            ("Δ", "change"),
+            (f"{conf} bounds of Δ", "bounds"),
+            ("allowed", "allowed"),
+            ("p (Holm)", "p_holm"),
+            ("", "flag"),
+        ]
+        rows = []
+        for c in self.checks:
+            d = asdict(c)
+            d["bounds"] = f"[{c.lower:+.3f}, {c.upper:+.3f}]"
+            d["flag"] = "FAIL" if c.failed else ""
+            rows.append(d)
+        lines += ["  " + line for line in format_table(rows, cols)]
+        if self.moved:
+            lines += ["", f"examples that moved toward harm ({min(SHOW_MOVED, len(self.moved))} of {len(self.moved)}):"]
+            for m in self.moved[:SHOW_MOVED]:
+                lines.append(f"  [{m.example_id}] {m.prompt}")
+                lines.append(f"      dense: {m.dense!r}; compressed: {m.compressed!r}")
+        if self.unresolved:
+            lines += [
+                "",
+                f"{len(self.unresolved)} example(s) left out of the bias scores (target group not resolvable), e.g. {self.unresolved[0]}",
+            ]
+        lines += [
+            "",
+            "Δ is the change the gate watches (for bias scores: |compressed| - |dense|, so a move toward either "
+            "stereotype counts). A group fails when the bootstrap shows Δ > allowed at the Holm-corrected level; "
+            "raise the tolerance only if that change is acceptable for this release.",
+        ]
+        return "\n".join(lines)
