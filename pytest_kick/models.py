@@ -221,10 +221,8 @@ def _quantize_while_loading(source: ModelSource, plan: CompressionPlan, settings
     """bitsandbytes: transformers quantizes while loading; nothing to cache."""
     import time
 
-    from .compression import family_of
-
     dtype = resolve_dtype(settings.dtype, resolve_device(settings.device, settings.worker_id))
-    kwargs = family_of(plan.spec).load(plan.backend.name)(plan.spec, dtype)  # type: ignore[union-attr]
+    kwargs = plan.compressor()(plan.spec, dtype)
     started = time.perf_counter()
     loaded = load_hf(materialize(source, settings), settings, **kwargs)
     info["build"] = "quantized while loading"
@@ -244,13 +242,13 @@ class _Builder:
     def __call__(self, out: Path) -> None:
         import torch
 
-        from .compression import CompressContext, SavedCheckpoint, family_of
+        from .compression import CompressContext, SavedCheckpoint
 
         src = materialize(self.source, self.settings)
         model, tok = load_hf(src, self.settings)
         ctx = CompressContext(self.comp, tokenizer=tok, source_dir=src, out_dir=out)
         with torch.no_grad():  # compressors edit weights in place; none of them needs autograd
-            done = family_of(self.plan.spec).load(self.plan.backend.name)(model, self.plan.spec, ctx)  # type: ignore[union-attr]
+            done = self.plan.compressor()(model, self.plan.spec, ctx)
         if not isinstance(done, SavedCheckpoint):
             model.save_pretrained(out)  # llm-compressor hooks this to write compressed-tensors
             tok.save_pretrained(out)

@@ -42,6 +42,8 @@ __all__ = [
     "CompressionSettings",
     "CompressionSpec",
     "Compressor",
+    "FAMILIES",
+    "Family",
     "LayerSelection",
     "NamedSpec",
     "PruneSpec",

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import KickUsageError
 from ..fingerprint import code_digest
 from ..sources import checkpoint_format
-from . import CompressionSettings, family_of, resolve_backend
+from . import CompressionSettings, Family, family_of, resolve_backend
 from .backends import Backend
 from .spec import CheckpointSpec, CompressionSpec
 
@@ -20,6 +22,7 @@ class CompressionPlan:
     none); `code` is the digest of a team's own compressor."""
 
     spec: CompressionSpec
+    family: Family | None = None
     backend: Backend | None = None
     at_load: bool = False
     calibration: dict | None = None
@@ -34,6 +37,13 @@ class CompressionPlan:
     def is_checkpoint(self) -> bool:
         return isinstance(self.spec, CheckpointSpec)
 
+    def compressor(self) -> Callable:
+        """The chosen backend's implementation of this family (a `Compressor`, or for at-load families the
+        function that returns from_pretrained kwargs)."""
+        if self.family is None or self.backend is None:
+            raise KickUsageError(f"{self.spec.id} is an already-compressed checkpoint: there is nothing to compress")
+        return self.family.load(self.backend.name)
+
 
 def plan_method(spec: CompressionSpec, settings: CompressionSettings) -> CompressionPlan:
     """Resolve `spec` against the installed backends and the calibration settings; every problem that can be
@@ -44,4 +54,4 @@ def plan_method(spec: CompressionSpec, settings: CompressionSettings) -> Compres
     backend = resolve_backend(spec, settings.backend)
     calibration = settings.calibration.key(settings.data_dir) if backend.calibrates else None
     code = code_digest(family.load(backend.name)) if backend.name == "custom" else None
-    return CompressionPlan(spec, backend, family.at_load, calibration, code)
+    return CompressionPlan(spec, family, backend, family.at_load, calibration, code)

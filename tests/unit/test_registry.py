@@ -1,0 +1,24 @@
+import pytest
+
+from pytest_kick.errors import KickUsageError
+from pytest_kick.registry import Registry
+
+
+def test_add_refuses_a_taken_name_unless_asked_and_reset_restores_built_ins():
+    reg = Registry[str]("widget")
+    reg.add("alpha", "built-in", builtin=True)
+    reg.add("beta", "team's")
+    with pytest.raises(KickUsageError, match="a widget named 'alpha' is already registered.*replace=True"):
+        reg.add("alpha", "other")
+    reg.add("alpha", "replaced", replace=True)
+    assert reg.get("alpha") == "replaced" and reg.names() == ["alpha", "beta"]
+    reg.reset()
+    assert reg.get("alpha") == "built-in" and "beta" not in reg and reg.get("beta") is None
+
+
+def test_require_suggests_and_lists():
+    reg = Registry[int]("widget")
+    reg.add("gamma", 1, builtin=True)
+    with pytest.raises(KickUsageError, match=r"unknown widget 'gama'. Did you mean 'gamma'\? Available: gamma."):
+        reg.require("gama")
+    assert reg.require("gamma") == 1
