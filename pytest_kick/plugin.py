@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CONFIG_KEY = pytest.StashKey[KickConfig]()
 RESULTS_KEY = pytest.StashKey[list]()
+OUTER_KEY = pytest.StashKey[tuple]()  # registrations of an enclosing session, put back when this one ends
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
 MARKER = "@pytest.mark.kick"
 
@@ -45,17 +46,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(opt.ini, opt.help, type=opt.kind, default=opt.default if opt.kind != "bool" else False)
 
 
-def _reset_registries() -> None:
-    """What a conftest registered lives for one session: in-process runs (pytester) never see each other's."""
-    TASKS.reset()
-    FAMILIES.reset()
+REGISTRIES = (TASKS, FAMILIES)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
-    """Before any conftest (and so before torch): forget an earlier session's registrations and, in a run
-    without xdist workers, narrow CUDA_VISIBLE_DEVICES to the first share of an explicit --kick-gpus."""
-    _reset_registries()
+    """Before any conftest (and so before torch): start with the built-in tasks and methods only (what a conftest
+    registers lives for one session, so in-process pytester runs never see each other's) and, in a run without
+    xdist workers, narrow CUDA_VISIBLE_DEVICES to the first share of an explicit --kick-gpus."""
+    early_config.stash[OUTER_KEY] = tuple(r.snapshot() for r in REGISTRIES)
+    for registry in REGISTRIES:
+        registry.reset()
     ns = early_config.known_args_namespace
     if os.environ.get("PYTEST_XDIST_WORKER") or getattr(ns, "numprocesses", None) not in (None, 0):
         return  # workers get their share from the controller (pytest_xdist_setupnodes)
@@ -90,7 +91,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    _reset_registries()
+    for registry, saved in zip(REGISTRIES, config.stash.get(OUTER_KEY, ({}, {}))):
+        registry.restore(saved)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -52,6 +52,13 @@ class Registry(Generic[T]):
         """Forget everything registered outside the package (and restore replaced built-ins)."""
         self._added.clear()
 
+    def snapshot(self) -> dict[str, T]:
+        """What is registered outside the package now, to `restore` later (a session inside a session)."""
+        return dict(self._added)
+
+    def restore(self, saved: dict[str, T]) -> None:
+        self._added = dict(saved)
+
     def __contains__(self, name: object) -> bool:
         return name in self._added or name in self._builtin
 

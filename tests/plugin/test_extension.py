@@ -128,3 +128,13 @@ def test_a_conftest_cannot_silently_replace_a_built_in(pytester):
     result = pytester.runpytest()
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*a task named 'mmlu' is already registered; pick another name, or pass replace=True*"])
+
+
+def test_an_inner_session_gives_back_the_outer_sessions_registrations(pytester, request):
+    from pytest_kick.tasks import TASKS
+
+    request.addfinalizer(TASKS.reset)
+    TASKS.add("outer_task", "pytest_kick.tasks.mmlu:MMLU")
+    pytester.makepyfile(test_x="from pytest_kick import get_task\n\ndef test_x():\n    get_task('outer_task')\n")
+    pytester.runpytest().assert_outcomes(failed=1)  # the inner session starts with the built-ins only
+    assert "outer_task" in TASKS

@@ -22,3 +22,13 @@ def test_require_suggests_and_lists():
     with pytest.raises(KickUsageError, match=r"unknown widget 'gama'. Did you mean 'gamma'\? Available: gamma."):
         reg.require("gama")
     assert reg.require("gamma") == 1
+
+
+def test_snapshot_and_restore_nest_sessions():
+    reg = Registry[str]("widget")
+    reg.add("outer", "o")
+    saved = reg.snapshot()
+    reg.reset()
+    reg.add("inner", "i")
+    reg.restore(saved)
+    assert list(reg) == ["outer"]
