@@ -144,10 +144,12 @@ def main() -> None:
     print(f"  max |ours - lm-eval| = {max(diffs):.2e} over {len(diffs)} numbers, {len(lm_pred)} items")
 
     from pytest_kick.cache import CachedRunner, ResultCache
-    from pytest_kick.models import LoadSettings, dense_handle, parse_model_source
+    from pytest_kick.models import dense_handle
+    from pytest_kick.settings import LoadSettings
+    from pytest_kick.sources import parse_model_source
 
     handle = dense_handle(parse_model_source(str(args.model_dir)), LoadSettings(device="cpu", cache_dir=work / "kick"))
-    runner = CachedRunner(handle, ResultCache(None))
+    runner = CachedRunner(handle.factory(), ResultCache(None))
     for variants in (True, False):
         task = BBQ(categories=cats, source="dir", unknown_variants=variants)
         examples = [e for e in task.load(args.data_dir) if (e.group, int(e.id.split("/")[1])) in lm_pred]

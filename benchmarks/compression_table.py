@@ -15,7 +15,10 @@ import time
 from pathlib import Path
 
 from pytest_kick.compression import Calibration, CompressionSettings, parse_specs
-from pytest_kick.models import LoadSettings, compressed_handle, dense_handle, parse_model_source
+from pytest_kick.compression.plan import plan_method
+from pytest_kick.models import compressed_handle, dense_handle
+from pytest_kick.settings import LoadSettings
+from pytest_kick.sources import parse_model_source
 
 
 def rolling_perplexity(model, tok, text: str, n_tokens: int, window: int) -> float:
@@ -61,7 +64,7 @@ def main() -> None:
     dense = dense_handle(source, settings)
     rows = [("dense", "-", "-", "-", rolling_perplexity(*dense.load(), text, args.ppl_tokens, args.window))]
     for spec in parse_specs(args.methods):
-        handle = compressed_handle(source, dense, spec, settings, comp)
+        handle = compressed_handle(source, dense, plan_method(spec, comp), settings, comp)
         started = time.perf_counter()
         model, tok = handle.load()
         loaded = time.perf_counter() - started

@@ -17,7 +17,10 @@ import numpy as np
 
 from pytest_kick.cache import CachedRunner, ResultCache
 from pytest_kick.compression import CompressionSettings, parse_specs
-from pytest_kick.models import LoadSettings, compressed_handle, dense_handle, parse_model_source
+from pytest_kick.compression.plan import plan_method
+from pytest_kick.models import compressed_handle, dense_handle
+from pytest_kick.settings import LoadSettings
+from pytest_kick.sources import parse_model_source
 from pytest_kick.tasks import get_task, select_per_group
 
 
@@ -47,7 +50,8 @@ def main() -> None:
     dense = dense_handle(source, settings)
     models = {"dense": dense}
     for spec in parse_specs(args.methods):
-        models[spec.id] = compressed_handle(source, dense, spec, settings, CompressionSettings(seed=args.seed))
+        comp = CompressionSettings(seed=args.seed)
+        models[spec.id] = compressed_handle(source, dense, plan_method(spec, comp), settings, comp)
     cache = ResultCache(args.cache_dir)
     report: dict = {}
     for name in args.tasks.split(","):
@@ -55,7 +59,7 @@ def main() -> None:
         examples = select_per_group(task.load(args.data_dir), args.limit, args.seed)
         report[name] = {"n": len(examples), "groups": {}, "seconds": {}}
         for label, handle in models.items():
-            runner = CachedRunner(handle, cache)
+            runner = CachedRunner(handle.factory(), cache)
             started = time.perf_counter()
             outcomes = task.evaluate(runner, examples)
             report[name]["seconds"][label] = round(time.perf_counter() - started, 1)
