@@ -27,6 +27,7 @@ from .contract import (
     TopK,
 )
 from .errors import AccuracyRegression, KickError, KickRegression, KickUsageError, MissingBackend, SafetyRegression
+from .models import ModelHandle
 from .pair import ModelPair
 from .safety import (
     SafetyResult,
@@ -61,6 +62,7 @@ __all__ = [
     "LoglikelihoodResult",
     "MeasuredTask",
     "MissingBackend",
+    "ModelHandle",
     "ModelPair",
     "NamedSpec",
     "Outcome",

@@ -107,7 +107,7 @@ class CachedRunner:
         self.stats.misses += len(missing)
         if missing:
             results = compute([requests[i] for i in missing])
-            for i, res in zip(missing, results):
+            for i, res in zip(missing, results, strict=True):  # a runner owes one result per request
                 out[i] = res
                 if keys[i]:
                     self.cache.put(keys[i], KINDS[kind].encode(res))

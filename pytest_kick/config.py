@@ -316,6 +316,7 @@ class KickConfig:
     evaluation: EvalSettings = field(default_factory=EvalSettings)
     compression: CompressionSettings = field(default_factory=CompressionSettings)
     gpus: tuple[str, ...] | None = None
+    _marker_plans: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def methods(self) -> tuple[CompressionSpec, ...]:
@@ -326,7 +327,9 @@ class KickConfig:
         for p in self.plans:
             if p.spec == spec:
                 return p
-        return plan_method(spec, self.compression)
+        if spec not in self._marker_plans:
+            self._marker_plans[spec] = plan_method(spec, self.compression)
+        return self._marker_plans[spec]
 
     @classmethod
     def from_values(cls, get: Callable[[str], Any], base: Path = Path(".")) -> KickConfig:

@@ -111,6 +111,8 @@ class DistributionResult:
 
     def choice_logprobs(self) -> tuple[float, ...]:
         """log P(choice | one of the choices): the log-softmax of the continuations' log-probabilities."""
+        if not self.logprobs:
+            return ()
         top = max(self.logprobs)
         norm = top + math.log(math.fsum(math.exp(lp - top) for lp in self.logprobs))
         return tuple(lp - norm for lp in self.logprobs)
@@ -215,7 +217,7 @@ def _encode_distribution(r: DistributionResult) -> dict:
 def _decode_distribution(d: dict) -> DistributionResult:
     lps, ns = tuple(_number(x) for x in d["lp"]), tuple(_count(n) for n in d["n"])
     positions = tuple(_decode_topk(p) for p in d["positions"])
-    if len(lps) != len(ns) or (positions and len(positions) != len(lps)):
+    if len(lps) != len(ns) or (positions and [len(p) for p in positions] != list(ns)):
         _bad("distribution")
     return DistributionResult(lps, ns, positions)
 

@@ -12,6 +12,11 @@ VISIBLE = "CUDA_VISIBLE_DEVICES"
 SHARE = "PYTEST_KICK_GPU_SHARE"  # set where pytest-kick narrowed VISIBLE: the process sees only its own GPUs
 
 
+def narrows(device: str) -> bool:
+    """Whether GPU shares apply: not when every process is pinned to one GPU with --kick-device=cuda:N."""
+    return not device.strip().startswith("cuda:")
+
+
 def worker_index(worker_id: str | None) -> int:
     """gwN -> N; the controller or a run without xdist counts as worker 0."""
     return int(worker_id[2:]) if worker_id and worker_id.startswith("gw") and worker_id[2:].isdigit() else 0

@@ -19,7 +19,7 @@ from .devices import resolve_device, resolve_dtype
 from .errors import KickUsageError, MissingBackend
 from .fingerprint import digest, fingerprint_dir, sha256_cached
 from .settings import LoadSettings
-from .sources import ModelSource, checkpoint_format, quant_method, require_loader, smollm2_gguf_path
+from .sources import ModelSource, quant_method, require_loader, smollm2_gguf_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compression import CompressionSettings
@@ -160,7 +160,7 @@ def checkpoint_handle(plan: CompressionPlan, settings: LoadSettings) -> ModelHan
     """An already-compressed checkpoint (--kick-compressed): loaded as it is, with the format named in the report."""
     spec = plan.spec
     path = Path(spec.path)  # type: ignore[attr-defined]
-    fmt = plan.checkpoint_format or checkpoint_format(path)
+    fmt = plan.checkpoint_format
     if fmt == "gguf":
         handle = dense_handle(ModelSource("gguf", str(path)), settings)
     else:

@@ -14,8 +14,16 @@ from .contract import Runner, RunnerFactory
 from .settings import EvalSettings, Limit
 
 
-def _factory(side: RunnerFactory | Runner, name: str) -> RunnerFactory:
-    return side if isinstance(side, RunnerFactory) else RunnerFactory.of(side, name)
+def _factory(side: Any, name: str) -> RunnerFactory:
+    """A RunnerFactory as is; a model handle (the kick_dense / kick_compressed fixtures) through its `.factory()`;
+    a runner wrapped in an uncached factory."""
+    if isinstance(side, RunnerFactory):
+        return side
+    if callable(getattr(side, "factory", None)):
+        return side.factory()
+    if all(callable(getattr(side, m, None)) for m in ("loglikelihood", "generate")):
+        return RunnerFactory.of(side, name)
+    raise TypeError(f"ModelPair's {name} side must be a RunnerFactory, a model handle or a Runner, got {type(side).__name__}")
 
 
 @dataclass
@@ -28,8 +36,8 @@ class ModelPair:
     where data lives, the seed, batch size and cache; `limit` is the test's configured limit (see `Limit`).
     Gates read `dense_runner` / `compressed_runner` and hand their typed result to `record`."""
 
-    dense: RunnerFactory
-    compressed: RunnerFactory
+    dense: RunnerFactory | Runner
+    compressed: RunnerFactory | Runner
     method: CompressionSpec
     settings: EvalSettings = field(default_factory=EvalSettings)
     test_id: str = ""

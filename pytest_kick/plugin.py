@@ -13,7 +13,7 @@ import pytest
 
 from .compression import FAMILIES, parse_specs
 from .config import OPTIONS, KickConfig, option_values
-from .devices import share_environment, visible_gpus, worker_index
+from .devices import narrows, share_environment, visible_gpus, worker_index
 from .errors import KickError, KickRegression, KickUsageError, MissingBackend
 from .settings import Limit, LoadSettings, check_limit
 from .tasks import TASKS
@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CONFIG_KEY = pytest.StashKey[KickConfig]()
 RESULTS_KEY = pytest.StashKey[list]()
-OUTER_KEY = pytest.StashKey[tuple]()  # registrations of an enclosing session, put back when this one ends
+OUTER_KEY = pytest.StashKey[tuple]()  # registrations made before this session, put back when it ends
+ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed, and their earlier values
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
 MARKER = "@pytest.mark.kick"
 
@@ -51,24 +52,25 @@ REGISTRIES = (TASKS, FAMILIES)
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
-    """Before any conftest (and so before torch): start with the built-in tasks and methods only (what a conftest
-    registers lives for one session, so in-process pytester runs never see each other's) and, in a run without
-    xdist workers, narrow CUDA_VISIBLE_DEVICES to the first share of an explicit --kick-gpus."""
+    """Before any conftest (and so before torch): remember what is registered, so that what this session's
+    conftests register is forgotten when it ends (in-process pytester runs never see each other's), and in a run
+    without xdist workers narrow CUDA_VISIBLE_DEVICES to the first share of an explicit --kick-gpus."""
     early_config.stash[OUTER_KEY] = tuple(r.snapshot() for r in REGISTRIES)
-    for registry in REGISTRIES:
-        registry.reset()
     ns = early_config.known_args_namespace
     if os.environ.get("PYTEST_XDIST_WORKER") or getattr(ns, "numprocesses", None) not in (None, 0):
         return  # workers get their share from the controller (pytest_xdist_setupnodes)
     text = getattr(ns, "kick_gpus", None) or early_config.getini("kick_gpus")
-    if not text:
+    device = getattr(ns, "kick_device", None) or early_config.getini("kick_device")
+    if not text or not narrows(str(device)):
         return
     try:
         gpus = [g.strip() for g in str(text).split(",") if g.strip()]
         per = int(getattr(ns, "kick_gpus_per_worker", None) or early_config.getini("kick_gpus_per_worker") or 1)
-        os.environ.update(share_environment(gpus, 0, per))
+        share = share_environment(gpus, 0, per)
     except (KickUsageError, ValueError):
         return  # reported with the other option errors in pytest_configure
+    early_config.stash[ENV_KEY] = {name: os.environ.get(name) for name in share}
+    os.environ.update(share)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,8 +83,8 @@ def pytest_configure(config: pytest.Config) -> None:
         ini_dir,
         Path(config.inipath).name if config.inipath else "the ini file",
     )
-    config.hook.pytest_kick_register(config=config)
     try:
+        config.hook.pytest_kick_register(config=config)
         kick = KickConfig.from_values(values.get)
     except (KickUsageError, MissingBackend) as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -93,6 +95,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for registry, saved in zip(REGISTRIES, config.stash.get(OUTER_KEY, ({}, {}))):
         registry.restore(saved)
+    for name, value in config.stash.get(ENV_KEY, {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -100,7 +107,7 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
     """Each worker gwN starts with CUDA_VISIBLE_DEVICES narrowed to its share, set by execnet before the worker
     imports anything; nothing is narrowed when neither --kick-gpus nor CUDA_VISIBLE_DEVICES lists GPUs."""
     kick = config.stash.get(CONFIG_KEY, None)
-    if kick is None:
+    if kick is None or not narrows(kick.load.device):
         return
     gpus = visible_gpus(kick.gpus, os.environ)
     if gpus is None:
@@ -161,7 +168,10 @@ def kick_load_settings(kick_config: KickConfig, tmp_path_factory: pytest.TempPat
     """How this process loads models: the configured settings, its xdist worker id, and with
     --kick-cache-dir=none a scratch folder of this session's for converted and compressed models."""
     load = kick_config.load
-    cache_dir = load.cache_dir if load.cache_dir is not None else tmp_path_factory.mktemp("kick-models")
+    cache_dir = load.cache_dir
+    if cache_dir is None:  # --kick-cache-dir=none: the session's temporary folder, shared by its xdist workers
+        base = tmp_path_factory.getbasetemp()
+        cache_dir = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "kick-models"
     return replace(load, cache_dir=cache_dir, worker_id=os.environ.get("PYTEST_XDIST_WORKER"))
 
 

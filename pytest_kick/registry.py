@@ -31,13 +31,6 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T | None:
         return self._added.get(name, self._builtin.get(name))
 
-    def require(self, name: str) -> T:
-        """The entry, or a usage error with the closest name and every available one."""
-        value = self.get(name)
-        if value is None:
-            raise KickUsageError(f"unknown {self.kind} '{name}'.{self.did_you_mean(name)} Available: {', '.join(self.names())}.")
-        return value
-
     def did_you_mean(self, name: str) -> str:
         hint = difflib.get_close_matches(name, list(self), n=1)
         return f" Did you mean '{hint[0]}'?" if hint else ""

@@ -4,7 +4,7 @@ default cache directory. Plain data; parsing lives in `config`."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ class LoadSettings:
 
     device: str = "auto"
     dtype: str = "auto"
-    cache_dir: Path | None = None
+    cache_dir: Path | None = field(default_factory=default_cache_dir)
     trust_remote_code: bool = False
     worker_id: str | None = None
     gpus_per_worker: int = 1

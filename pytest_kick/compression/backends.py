@@ -58,4 +58,4 @@ BACKENDS: dict[str, Backend] = {
         Backend("bitsandbytes", "bitsandbytes", "bitsandbytes", "pip install 'bitsandbytes>=0.50'"),
     )
 }
-CHOICES = ("auto", "builtin", "llmcompressor", "gptqmodel", "bitsandbytes")
+CHOICES = ("auto", *(name for name in BACKENDS if name != "custom"))  # what --kick-backend accepts

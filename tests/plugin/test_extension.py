@@ -136,5 +136,21 @@ def test_an_inner_session_gives_back_the_outer_sessions_registrations(pytester, 
     request.addfinalizer(TASKS.reset)
     TASKS.add("outer_task", "pytest_kick.tasks.mmlu:MMLU")
     pytester.makepyfile(test_x="from pytest_kick import get_task\n\ndef test_x():\n    get_task('outer_task')\n")
-    pytester.runpytest().assert_outcomes(failed=1)  # the inner session starts with the built-ins only
-    assert "outer_task" in TASKS
+    pytester.makeconftest(ECHO_ONLY)
+    pytester.runpytest().assert_outcomes(passed=1)  # registered before the session: seen inside it
+    assert "outer_task" in TASKS and "echo_only" not in TASKS  # what the inner session added is gone
+
+
+def test_a_duplicate_registration_in_the_hook_is_a_usage_error(pytester):
+    pytester.makeconftest(
+        """
+from pytest_kick import compression_method
+
+def pytest_kick_register(config):
+    compression_method("rtn")(lambda model, spec, ctx: None)
+"""
+    )
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: a compression method family named 'rtn' is already registered*"])

@@ -2,6 +2,7 @@
 torch is imported there. The contract is the environment, so it is checked on a CPU machine."""
 
 import json
+import os
 
 import pytest
 
@@ -81,3 +82,16 @@ def test_too_few_gpus_for_a_share_is_a_usage_error(pytester, monkeypatch):
     result = pytester.runpytest_subprocess(*QUICK, "-n", "2", "--kick-gpus-per-worker=2")
     assert result.ret != 0
     result.stderr.fnmatch_lines(["*--kick-gpus-per-worker=2 but only 1 GPU(s) are visible*"])
+
+
+def test_a_pinned_device_is_not_narrowed(pytester, monkeypatch):
+    seen = run(pytester, monkeypatch, "-n", "2", "--kick-device=cuda:1", env="0,1")
+    assert {s["visible"] for s in seen.values()} == {"0,1"}  # every worker keeps both and uses GPU 1
+
+
+def test_an_in_process_run_gives_the_environment_back(pytester, monkeypatch):
+    clean_environment(monkeypatch)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
+    pytester.makepyfile(test_env="import os\n\ndef test_env():\n    assert os.environ['CUDA_VISIBLE_DEVICES'] == '2'\n")
+    pytester.runpytest("--kick-gpus=2").assert_outcomes(passed=1)
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1,2" and "PYTEST_KICK_GPU_SHARE" not in os.environ

@@ -32,3 +32,10 @@ def test_a_fingerprinted_factory_is_cached_and_made_lazily(tmp_path):
 
 def test_regressions_are_kick_errors_and_assertion_errors():
     assert issubclass(KickRegression, KickError) and issubclass(KickRegression, AssertionError)
+
+
+def test_something_that_is_not_a_runner_is_refused_up_front():
+    import pytest
+
+    with pytest.raises(TypeError, match="dense side must be a RunnerFactory, a model handle or a Runner, got str"):
+        ModelPair("model.gguf", FakeRunner(), method="rtn8")

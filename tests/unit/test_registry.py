@@ -16,12 +16,10 @@ def test_add_refuses_a_taken_name_unless_asked_and_reset_restores_built_ins():
     assert reg.get("alpha") == "built-in" and "beta" not in reg and reg.get("beta") is None
 
 
-def test_require_suggests_and_lists():
+def test_did_you_mean():
     reg = Registry[int]("widget")
     reg.add("gamma", 1, builtin=True)
-    with pytest.raises(KickUsageError, match=r"unknown widget 'gama'. Did you mean 'gamma'\? Available: gamma."):
-        reg.require("gama")
-    assert reg.require("gamma") == 1
+    assert reg.did_you_mean("gama") == " Did you mean 'gamma'?" and reg.did_you_mean("zzz") == ""
 
 
 def test_snapshot_and_restore_nest_sessions():
