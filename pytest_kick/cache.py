@@ -24,6 +24,7 @@ from .contract import (
     RunnerFactory,
     decode,
 )
+from .fingerprint import sha256_file
 
 # Bump when the engine's numbers could change for the same model and request.
 ENGINE_VERSION = 2
@@ -190,11 +191,3 @@ class ModelCache:
             return json.loads((Path(entry) / MANIFEST).read_text()).get("build_s")
         except (OSError, ValueError):
             return None
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
