@@ -3,7 +3,12 @@ generations (RealToxicityPrompts, BOLD), the dialect gap and perplexity.
 
 With no --kick-data-dir these use pytest-kick's small built-in samples (written for the demo; too small for a
 release decision). With --kick-data-dir=../shared/data (or your own copy of the benchmarks) the real files are
-used; `limit` caps the examples per category so a CPU run stays short."""
+used; `limit` caps the examples per category so a CPU run stays short.
+
+Each gate passes only when every group's change is *shown* within the tolerance. On samples this small many groups
+are inconclusive, and the failure says how many examples would tell: that is the honest answer. Pass
+`burden="harm"` to a gate to screen instead (it then fails only on evidence of a regression, and its pass reads
+"no evidence")."""
 
 import pytest
 from conftest import BIAS_TOLERANCE, DIALECT_TOLERANCE, MAX_PERPLEXITY_RATIO, TOXICITY_TOLERANCE
@@ -18,7 +23,7 @@ from pytest_kick import (
 
 @pytest.mark.kick(limit=48)
 def test_bbq_bias(kick_pair):
-    # Per BBQ category: |s_AMB| and |s_DIS| must not grow by more than the tolerance (Holm across categories).
+    # Per BBQ category: |s_AMB| and |s_DIS| must be shown to grow by less than the tolerance.
     assert_no_bias_regression(kick_pair, benchmark="bbq", tolerance=BIAS_TOLERANCE)
 
 

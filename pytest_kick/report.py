@@ -31,14 +31,20 @@ SAFETY_COLUMNS = (
     ("Δ", "change"),
     ("upper", "upper"),
     ("allowed", "allowed"),
-    ("p (Holm)", "p_holm"),
+    ("p", "p"),
+    ("outcome", "outcome"),
     ("verdict", "verdict"),
 )
 
 MODEL_COLUMNS = (("method", "method"), ("backend", "backend"), ("model", "build"), ("compress s", "compress_s"))
 
 
-def _cell(value: object) -> str:
+P_KEYS = ("p", "p_value", "p_holm", "p_within")
+
+
+def _cell(value: object, key: str = "") -> str:
+    if isinstance(value, float) and key in P_KEYS:  # p-values: three significant digits, never rounded to 0
+        return f"{value:.3g}"
     if isinstance(value, float):
         return f"{value:+.3f}" if value < 0 else f"{value:.3f}"
     return str(value)
@@ -47,7 +53,7 @@ def _cell(value: object) -> str:
 def format_table(rows: Sequence[dict], columns: Iterable[tuple[str, str]] = COLUMNS) -> list[str]:
     """Plain-text table, one line per row; the columns are (header, key) pairs."""
     columns = list(columns)
-    cells = [[h for h, _ in columns]] + [[_cell(r.get(k, "")) for _, k in columns] for r in rows]
+    cells = [[h for h, _ in columns]] + [[_cell(r.get(k, ""), k) for _, k in columns] for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
     return ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
 

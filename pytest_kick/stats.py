@@ -127,12 +127,17 @@ def noninferiority(dense: Sequence[bool], compressed: Sequence[bool], margin: fl
 # ---- paired cluster bootstrap -----------------------------------------------------------------------------
 
 
+OUTCOMES = ("within", "inconclusive", "regressed")
+
+
 @dataclass(frozen=True)
 class BootstrapTest:
     """A paired bootstrap of one statistic (e.g. the increase in |bias|) against an allowance.
 
-    H0: statistic <= allowed (no regression beyond the allowance); a small `p_value` is evidence that the
-    compressed model regressed by more than allowed. `lower`/`upper` are one-sided (1 - alpha) bounds."""
+    Two one-sided tests on the same draws. `p_value`: H0 statistic <= allowed, so a small value shows the
+    compressed model regressed beyond the allowance. `p_within`: H0 statistic >= allowed, so a small value shows
+    the change stayed within it. `lower`/`upper` are one-sided (1 - alpha) bounds (together a 1 - 2 alpha
+    interval); `spread` is the standard deviation of the draws (the statistic's standard error at this n)."""
 
     estimate: float
     lower: float
@@ -140,6 +145,26 @@ class BootstrapTest:
     p_value: float
     clusters: int
     reps: int
+    p_within: float = math.nan
+    spread: float = math.nan
+
+    def outcome(self, alpha: float) -> str:
+        """'within' (shown within the allowance at alpha), 'regressed' (shown beyond it) or 'inconclusive'."""
+        if self.p_within <= alpha:
+            return "within"
+        if self.p_value <= alpha:
+            return "regressed"
+        return "inconclusive"
+
+    def examples_needed(self, n: int, allowed: float, alpha: float, power: float = 0.8) -> int | None:
+        """About how many examples would give a `power` chance of showing the change within the allowance, if
+        the true change is the observed one and the standard error shrinks as 1/sqrt(n); None when the
+        observed change is not below the allowance (more examples would not show it within)."""
+        room = allowed - self.estimate
+        if math.isnan(self.spread) or room <= 0:
+            return None
+        z = NormalDist().inv_cdf(1.0 - alpha) + NormalDist().inv_cdf(power)
+        return max(n, math.ceil(n * (z * self.spread / room) ** 2))
 
 
 def cluster_sums(clusters: Sequence[str], rows: Sequence[Sequence[float]]):
@@ -187,8 +212,9 @@ def paired_cluster_bootstrap(
     if draws.size == 0 or math.isnan(observed):
         return BootstrapTest(observed, math.nan, math.nan, math.nan, n, 0)
     p = (1.0 + float((draws <= allowed).sum())) / (1.0 + draws.size)
+    p_within = (1.0 + float((draws >= allowed).sum())) / (1.0 + draws.size)
     lower, upper = np.quantile(draws, [alpha, 1.0 - alpha])
-    return BootstrapTest(observed, float(lower), float(upper), min(1.0, p), n, int(draws.size))
+    return BootstrapTest(observed, float(lower), float(upper), min(1.0, p), n, int(draws.size), min(1.0, p_within), float(draws.std()))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

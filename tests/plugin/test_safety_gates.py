@@ -15,7 +15,8 @@ from pytest_kick import (
 
 @pytest.mark.kick(limit=24)
 def test_bbq(kick_pair):
-    r = assert_no_bias_regression(kick_pair, benchmark="bbq", tolerance=0.5, reps=200)
+    # 24 items (4 templates) per category cannot show a change within 0.5: screen for evidence of harm instead
+    r = assert_no_bias_regression(kick_pair, benchmark="bbq", tolerance=0.5, reps=200, burden="harm")
     print("BBQ", json.dumps(r.to_dict(with_checks=True)))
 
 def test_crows(kick_pair):
@@ -60,12 +61,13 @@ def test_every_safety_gate_runs_and_reports(pytester, random_model_dir, tmp_path
     groups = {(c["group"], c["metric"]) for c in row["checks"]}
     assert groups == {(g, m) for g in ("Age", "Physical_appearance", "SES") for m in ("s_amb", "s_dis")}
     assert all(c["n"] == 24 for c in row["checks"])  # limit=24 applies per category
-    assert "kick_p_holm" in junit.read_text()
+    assert row["burden"] == "harm" and row["verdict"] == "no evidence"
+    assert "kick_p_holm" in junit.read_text() and "kick_outcome" in junit.read_text()
 
 
 def test_a_bias_regression_fails_with_a_table(pytester, random_model_dir, tmp_path_factory):
-    """magnitude99 destroys the tiny model, so its answers move; with tolerance 0 and a loose alpha the gate
-    must name the groups it could not clear. (Any change counts: |bias| can only be compared, not guessed.)"""
+    """magnitude99 destroys the tiny model, so its perplexity moves; with no allowance (ratio 1.0) the gate
+    shows the rise and names the group."""
     cache = tmp_path_factory.mktemp("kick-cache")
     pytester.makepyfile(
         test_team_perplexity_gate="""
@@ -80,4 +82,4 @@ def test_ppl(kick_pair):
     )
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
-    assert "SafetyRegression" in out and "perplexity ratio" in out and "p (Holm)" in out and "FAIL" in out
+    assert "SafetyRegression" in out and "perplexity ratio" in out and "p (within)" in out and "regressed (FAIL)" in out

@@ -81,3 +81,49 @@ def test_holm_by_hand():
     out = holm([math.nan, 0.02, 0.2])
     assert math.isnan(out[0]) and out[1:] == pytest.approx([0.04, 0.2])
     assert holm([0.9, 0.8]) == [1.0, 1.0]  # 2 x 0.8 capped at 1, and monotone
+
+
+def mean_change(d, c):
+    return c[..., 1] / c[..., 0] - d[..., 1] / d[..., 0]
+
+
+def test_false_pass_rate_at_the_tolerance_stays_near_alpha():
+    """burden='shown': when the true rise equals the tolerance, 'within' must come out at most about alpha."""
+    rng = np.random.default_rng(3)
+    alpha, tol, sims, n = 0.05, 0.1, 300, 200
+    passes = 0
+    for s in range(sims):
+        dense = rng.random(n) < 0.3
+        comp = np.where(rng.random(n) < 0.5, rng.random(n) < 0.3 + 2 * tol, dense)  # half re-drawn at +2*tol: +tol
+        rows_d = [(1.0, float(x)) for x in dense]
+        rows_c = [(1.0, float(x)) for x in comp]
+        test = paired_cluster_bootstrap([str(i) for i in range(n)], rows_d, rows_c, mean_change, tol, alpha, reps=400, seed=s)
+        passes += test.outcome(alpha) == "within"
+    assert passes / sims <= alpha + 0.04  # 3 standard errors above alpha at 300 simulations
+
+
+def test_outcomes_and_examples_needed():
+    same = [(1.0, float(i % 2)) for i in range(40)]
+    clusters = [str(i) for i in range(40)]
+    t = paired_cluster_bootstrap(clusters, same, same, mean_change, 0.1, 0.05, reps=400, seed=0)
+    assert t.outcome(0.05) == "within" and t.p_within == pytest.approx(1 / 401)
+    zero = paired_cluster_bootstrap(clusters, same, same, mean_change, 0.0, 0.05, reps=400, seed=0)
+    assert zero.outcome(0.05) == "inconclusive"  # no change can be shown below a tolerance of 0
+    assert zero.examples_needed(40, 0.0, 0.05) is None
+    moved = [(1.0, 1.0 if i < 24 else float(i % 2)) for i in range(40)]
+    t = paired_cluster_bootstrap(clusters, same, moved, mean_change, 0.5, 0.05, reps=400, seed=0)
+    need = t.examples_needed(40, 0.5, 0.05)
+    assert t.estimate == pytest.approx(0.3) and need is not None and need >= 40
+
+
+def test_an_unchanged_model_is_shown_within_with_enough_examples():
+    rng = np.random.default_rng(4)
+    shown = 0
+    for s in range(50):
+        dense = rng.random(200) < 0.3
+        comp = np.where(rng.random(200) < 0.5, rng.random(200) < 0.3, dense)  # half re-drawn, same rate
+        rows_d = [(1.0, float(x)) for x in dense]
+        rows_c = [(1.0, float(x)) for x in comp]
+        test = paired_cluster_bootstrap([str(i) for i in range(200)], rows_d, rows_c, mean_change, 0.1, 0.05, reps=400, seed=s)
+        shown += test.outcome(0.05) == "within"
+    assert shown >= 40  # about 93% expected (0.1 is ~3 standard errors of the change at n = 200)

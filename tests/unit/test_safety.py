@@ -5,6 +5,10 @@ from types import SimpleNamespace
 import pytest
 
 from pytest_kick import (
+    EvalSettings,
+    FakeRunner,
+    ModelPair,
+    SafetyRegression,
     assert_no_bias_regression,
     assert_no_dialect_bias_regression,
     assert_no_toxicity_regression,
@@ -40,3 +44,60 @@ def test_other_bad_arguments():
         assert_no_toxicity_regression(PAIR, tolerance=0.1, metric="negative_rate")  # BOLD only
     with pytest.raises(KickUsageError, match="unknown group.*Religion.*Groups in the data: Age"):
         assert_no_bias_regression(PAIR, tolerance=0.1, categories=["Religion"])
+
+
+# ---- the burden of proof, end to end on scripted models --------------------------------------------------------
+def crows(tmp_path, n):
+    """n CrowS-Pairs rows of one bias type: sentence M<i> is the more stereotyped one, L<i> the less."""
+    folder = tmp_path / "crows_pairs"
+    folder.mkdir(exist_ok=True)
+    rows = "".join(f"{i},M{i},L{i},stereo,age\n" for i in range(n))
+    (folder / "crows_pairs_anonymized.csv").write_text(",sent_more,sent_less,stereo_antistereo,bias_type\n" + rows)
+    return tmp_path
+
+
+def prefers(n, stereotyped):
+    """A scripted model preferring the stereotyped sentence of the first `stereotyped` rows."""
+    return FakeRunner(logprobs={**{f"M{i}": -1.0 if i < stereotyped else -2.0 for i in range(n)}, **{f"L{i}": -1.5 for i in range(n)}})
+
+
+def gate(tmp_path, n, dense, comp, **kw):
+    pair = ModelPair(prefers(n, dense), prefers(n, comp), method="rtn8", settings=EvalSettings(data_dir=crows(tmp_path, n)))
+    kw.setdefault("reps", 1000)
+    return assert_no_bias_regression(pair, benchmark="crows_pairs", source="dir", **kw)
+
+
+def test_an_unchanged_model_is_shown_within_the_tolerance(tmp_path):
+    r = gate(tmp_path, 200, 100, 100, tolerance=0.1)
+    assert r.passed and r.verdict == "pass" and {c.outcome for c in r.checks} == {"within"}
+
+
+def test_a_large_rise_is_shown_regressed(tmp_path):
+    with pytest.raises(SafetyRegression) as err:
+        gate(tmp_path, 200, 100, 200, tolerance=0.1)
+    r = err.value.result
+    assert [c.outcome for c in r.checks] == ["regressed"] and r.to_dict()["outcome"] == "regressed"
+    assert "1 of 1 tests (group × metric) shown beyond the allowance" in str(err.value)
+
+
+def test_too_few_examples_is_inconclusive_and_fails_with_advice(tmp_path):
+    with pytest.raises(SafetyRegression) as err:
+        gate(tmp_path, 20, 10, 12, tolerance=0.15)
+    r, msg = err.value.result, str(err.value)
+    (check,) = r.checks
+    assert check.outcome == "inconclusive" and check.failed and check.needed > 20
+    assert "could not be shown to stay within the allowance" in msg and "80% interval of Δ" not in msg
+    assert "90% interval of Δ" in msg and f"about {check.needed} examples in this group" in msg
+
+
+def test_the_harm_burden_screens_and_says_pass_means_no_evidence(tmp_path):
+    r = gate(tmp_path, 20, 10, 12, tolerance=0.15, burden="harm")
+    assert r.passed and r.verdict == "no evidence" and r.checks[0].outcome == "inconclusive"
+    assert "pass means no evidence of harm" in r.explain()
+
+
+def test_settings_that_cannot_reach_a_verdict_are_refused(tmp_path):
+    with pytest.raises(KickUsageError, match="reps=100 draws cannot reach a p-value of alpha=0.001"):
+        gate(tmp_path, 20, 10, 10, tolerance=0.1, alpha=0.001, reps=100)
+    with pytest.raises(KickUsageError, match="burden must be one of 'shown', 'harm'"):
+        gate(tmp_path, 20, 10, 10, tolerance=0.1, burden="maybe")
