@@ -108,17 +108,21 @@ class AccuracyResult:
 
     def hint(self) -> str:
         needed_margin = max(0.0, -self.lower_bound)
-        parts = [f"This gate would pass with max_drop > {needed_margin:.3f} at these counts."]
-        if self.delta > -self.allowed_drop:
+        if self.relative and self.dense_acc > 0:
+            margin = f"max_drop > {needed_margin / self.dense_acc:.3f} (relative; {needed_margin:.3f} absolute)"
+        else:
+            margin = f"max_drop > {needed_margin:.3f}"
+        parts = [f"This gate would pass with {margin} at these counts."]
+        if self.delta > -self.allowed_drop and not self.passed:
             t = PairedCounts(
                 n11=0, n10=self.right_to_wrong, n01=self.wrong_to_right, n00=self.n - self.right_to_wrong - self.wrong_to_right
             )
             need = examples_needed(t, self.allowed_drop, self.alpha)
-            if need is not None and need > self.n:
+            if need is not None:
                 fix = f"raise {self.limited_by}" if self.limited_by else "the task has no more: use a larger data set"
                 parts.append(
                     f"The observed drop is inside the allowance but {self.n} examples are too few to show it: "
-                    f"about {need} would be needed ({fix})."
+                    f"about {need} would give an 80% chance of passing ({fix})."
                 )
         return " ".join(parts)
 

@@ -95,14 +95,17 @@ def lower_bound(t: PairedCounts, alpha: float) -> float:
     return (lo + hi) / 2.0
 
 
-def examples_needed(t: PairedCounts, margin: float, alpha: float) -> int | None:
-    """Rough n at which the same discordance and delta would pass; None when more data cannot help."""
-    room = t.delta + margin
-    if room <= 0:
+def examples_needed(t: PairedCounts, margin: float, alpha: float, power: float = 0.8) -> int | None:
+    """About how many examples give a `power` chance of passing if the true table has the observed shares: the
+    same score statistic the test uses grows as sqrt(n) at fixed shares, so n * ((z_alpha + z_power) / z)^2.
+    None when the observed change is not inside the allowance (more data cannot help)."""
+    if t.delta + margin <= 0:
         return None
-    discord = max((t.n10 + t.n01) / t.n, 1.0 / t.n)
-    z = NormalDist().inv_cdf(1.0 - alpha)
-    return math.ceil(z * z * (discord - t.delta * t.delta) / (room * room))
+    z = tango_z(t, -margin)
+    target = NormalDist().inv_cdf(1.0 - alpha) + NormalDist().inv_cdf(power)
+    if math.isinf(z):
+        return t.n
+    return max(t.n, math.ceil(t.n * (target / z) ** 2))
 
 
 @dataclass(frozen=True)

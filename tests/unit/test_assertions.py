@@ -59,7 +59,7 @@ def test_too_few_examples_says_how_many_are_needed():
     golds = gold_letters()
     slightly = ["A" if i in (1, 5) and g != "A" else g for i, g in enumerate(golds)]
     p, _ = pair(golds, slightly, limit=20)
-    with pytest.raises(AccuracyRegression, match=r"about \d+ would be needed \(raise --kick-limit"):
+    with pytest.raises(AccuracyRegression, match=r"about \d+ would give an 80% chance of passing \(raise --kick-limit"):
         assert_kick_accuracy_within(p, "mmlu", max_drop=0.1)
 
 

@@ -83,3 +83,19 @@ def test_counts_from_outcomes():
     assert t.delta == 0 and t.acc_dense == 0.6
     with pytest.raises(ValueError):
         PairedCounts.from_outcomes([True], [True, False])
+
+
+@pytest.mark.parametrize("n10, n01, n", [(5, 5, 100), (0, 0, 20), (3, 1, 60)])
+def test_the_advised_number_of_examples_passes_equal_models_at_least_three_times_in_four(n10, n01, n):
+    """The hint's sample size aims at an 80% chance of passing, from the test's own score statistic."""
+    from pytest_kick.stats import examples_needed
+
+    margin, alpha = 0.05, 0.05
+    observed = PairedCounts(n11=n // 2, n10=n10, n01=n01, n00=n - n // 2 - n10 - n01)
+    need = examples_needed(observed, margin, alpha)
+    assert need is not None and need > n
+    rng = random.Random(n10 * 100 + n01)
+    p_lost, p_gained = n10 / n, n01 / n  # the truth is what was observed: the advice's own premise
+    runs = 400
+    passes = sum(noninferiority(*simulate(rng, need, 0.6, p_lost, p_gained), margin=margin, alpha=alpha).passed for _ in range(runs))
+    assert passes / runs >= 0.75, (need, passes / runs)
