@@ -308,6 +308,12 @@ class SafetyResult:
             return []
         lines = ["", "inconclusive: the data could not tell at this sample size"]
         for c in unclear[:SHOW_ADVICE]:
+            if c.lower == c.upper == c.change and c.needed is not None:  # the bootstrap never varied
+                lines.append(
+                    f"  {c.group} / {c.metric}: no draw varied (the models agreed on all {c.clusters} sampled clusters); "
+                    f"that few cannot bound the change below the allowance: at least {c.needed} examples in this group"
+                )
+                continue
             if c.needed is not None:
                 tell = f"about {c.needed} examples in this group would give an 80% chance of showing it within (a larger limit or data set)"
             else:

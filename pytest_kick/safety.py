@@ -97,7 +97,8 @@ def _run_gate(
     examples, dense, comp = _evaluate(pair, task, groups, limit)
     stat_for = statistic or (lambda metric, how: _change_stat(task, metric, how))
     raw, report = _bootstrap_groups(pair, task, examples, (dense, comp), metrics, stat_for, (allowed, alpha, reps))
-    checks = _checks(raw, allowed, alpha, burden)
+    # A ratio gate allows an excess over 1; a difference gate allows the difference itself.
+    checks = _checks(raw, allowed, alpha, burden, allowed - 1.0 if statistic is not None else allowed)
     unresolved = tuple(task.unresolved(examples)) if hasattr(task, "unresolved") else ()
     result = SafetyResult(
         test=pair.test_id,
@@ -170,7 +171,26 @@ def _change_stat(task: MeasuredTask, metric: str, how: str) -> Callable:
     return stat
 
 
-def _checks(raw: list, allowed: float, alpha: float, burden: str) -> tuple[GroupCheck, ...]:
+def min_clusters(margin: float, alpha: float) -> int:
+    """Clusters needed before a bootstrap that saw no variation at all may call a change 'within': with C
+    clusters and none differing, the share of differing clusters is below 1 - alpha**(1/C) at 1 - alpha (the
+    rule of three), which must be below the margin."""
+    if margin <= 0:
+        return math.inf  # type: ignore[return-value]
+    return math.ceil(math.log(alpha) / math.log1p(-min(margin, 0.999)))
+
+
+def _resolved(b, n: int, allowed: float, margin: float, alpha: float) -> tuple[str, int | None]:
+    """(outcome, examples needed): the bootstrap's outcome, except that a group whose draws never varied (both
+    models agreed on every sampled example, or a single cluster) is 'within' only with enough clusters."""
+    outcome = b.outcome(alpha)
+    if outcome == "within" and b.spread == 0.0 and b.clusters < min_clusters(margin, alpha):
+        per_cluster = n / max(b.clusters, 1)
+        return "inconclusive", math.ceil(min_clusters(margin, alpha) * per_cluster) if margin > 0 else None
+    return outcome, (b.examples_needed(n, allowed, alpha) if outcome == "inconclusive" else None)
+
+
+def _checks(raw: list, allowed: float, alpha: float, burden: str, margin: float) -> tuple[GroupCheck, ...]:
     """One check per (group, metric, n, bootstrap, dense, compressed). burden='shown': a check fails unless its
     change is shown within the allowance (an intersection-union test: no multiplicity correction is needed for a
     gate that passes only when every check does). burden='harm': it fails where its Holm-adjusted p <= alpha."""
@@ -187,7 +207,7 @@ def _checks(raw: list, allowed: float, alpha: float, burden: str) -> tuple[Group
         adjusted = [math.nan] * len(raw)
     checks = []
     for (g, m, n, b, vd, vc), ph in zip(raw, adjusted):
-        outcome = b.outcome(alpha)
+        outcome, needed = _resolved(b, n, allowed, margin, alpha)
         failed = (not math.isnan(ph) and ph <= alpha) if burden == "harm" else outcome != "within"
         checks.append(
             GroupCheck(
@@ -206,7 +226,7 @@ def _checks(raw: list, allowed: float, alpha: float, burden: str) -> tuple[Group
                 failed=failed,
                 p_within=b.p_within,
                 outcome=outcome,
-                needed=b.examples_needed(n, allowed, alpha) if outcome == "inconclusive" else None,
+                needed=needed,
             )
         )
     return tuple(checks)

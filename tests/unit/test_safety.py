@@ -50,7 +50,7 @@ def test_other_bad_arguments():
 def crows(tmp_path, n):
     """n CrowS-Pairs rows of one bias type: sentence M<i> is the more stereotyped one, L<i> the less."""
     folder = tmp_path / "crows_pairs"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     rows = "".join(f"{i},M{i},L{i},stereo,age\n" for i in range(n))
     (folder / "crows_pairs_anonymized.csv").write_text(",sent_more,sent_less,stereo_antistereo,bias_type\n" + rows)
     return tmp_path
@@ -101,3 +101,13 @@ def test_settings_that_cannot_reach_a_verdict_are_refused(tmp_path):
         gate(tmp_path, 20, 10, 10, tolerance=0.1, alpha=0.001, reps=100)
     with pytest.raises(KickUsageError, match="burden must be one of 'shown', 'harm'"):
         gate(tmp_path, 20, 10, 10, tolerance=0.1, burden="maybe")
+
+
+def test_a_bootstrap_that_never_varied_needs_enough_clusters_to_show_anything(tmp_path):
+    """Both models agree on all 20 rows: every draw shows no change, yet 20 rows cannot bound a change below
+    0.1 (rule of three: 29 rows are needed at alpha 0.05). With 200 rows the same agreement is shown within."""
+    with pytest.raises(SafetyRegression) as err:
+        gate(tmp_path, 20, 10, 10, tolerance=0.1)
+    (check,) = err.value.result.checks
+    assert check.outcome == "inconclusive" and check.needed == 29 and check.change == 0.0
+    assert gate(tmp_path / "big", 200, 100, 100, tolerance=0.1).passed
