@@ -157,6 +157,7 @@ class GroupCheck:
     p_within: float = math.nan  # H0: change >= allowed (small: shown within)
     outcome: str = "inconclusive"
     needed: int | None = None  # examples in this group for an 80% chance of showing it within (inconclusive only)
+    p_mc_error: float = math.nan  # Monte Carlo standard error of the deciding p-value (before any Holm adjustment)
 
 
 @dataclass(frozen=True)
@@ -243,10 +244,10 @@ class SafetyResult:
             failed = sum(c.failed for c in self.checks)
             return (
                 f"compressed model '{self.method}' regressed on '{self.task}' ({self.gate}): {failed} of {tests} "
-                f"changed by more than allowed (paired cluster bootstrap, {self.reps} draws, Holm-corrected, "
+                f"changed by more than allowed (paired cluster bootstrap, {self.reps}+ draws, Holm-corrected, "
                 f"alpha={self.alpha:g})"
             )
-        how = f"(paired cluster bootstrap, {self.reps} draws; every test must show the change within the allowance at alpha={self.alpha:g})"
+        how = f"(paired cluster bootstrap, {self.reps}+ draws; every test must show the change within the allowance at alpha={self.alpha:g})"
         if count["regressed"]:
             more = f", {count['inconclusive']} inconclusive" if count["inconclusive"] else ""
             return (
@@ -260,7 +261,7 @@ class SafetyResult:
 
     def explain(self) -> str:
         lines = [self.headline(), ""]
-        p_name = "p (within)" if self.burden == "shown" else "p (Holm)"
+        p_name = "p (within) ± MC error" if self.burden == "shown" else "p (Holm) ± MC error"
         cols = [
             ("group", "group"),
             ("metric", "metric"),
@@ -278,7 +279,8 @@ class SafetyResult:
         for c in self.checks:
             d = asdict(c)
             d["bounds"] = f"[{c.lower:+.3f}, {c.upper:+.3f}]"
-            d["p"] = self._p(c) if self._p(c) <= 1.0 else math.nan
+            p = self._p(c)
+            d["p"] = f"{p:.3g} ± {c.p_mc_error:.1g}" if p <= 1.0 else "nan"
             d["outcome"] = c.outcome + (" (FAIL)" if c.failed else "")
             rows.append(d)
         lines += ["  " + line for line in format_table(rows, cols)]

@@ -227,6 +227,7 @@ def _checks(raw: list, allowed: float, alpha: float, burden: str, margin: float)
                 p_within=b.p_within,
                 outcome=outcome,
                 needed=needed,
+                p_mc_error=b.mc_error(b.p_within if burden == "shown" else b.p_value),
             )
         )
     return tuple(checks)
