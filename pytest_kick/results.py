@@ -247,7 +247,10 @@ class SafetyResult:
                 f"changed by more than allowed (paired cluster bootstrap, {self.reps}+ draws, Holm-corrected, "
                 f"alpha={self.alpha:g})"
             )
-        how = f"(paired cluster bootstrap, {self.reps}+ draws; every test must show the change within the allowance at alpha={self.alpha:g})"
+        how = (
+            f"(paired cluster bootstrap, {self.reps}+ draws; every test must show the change within the allowance "
+            f"at alpha={self.alpha:g})"
+        )
         if count["regressed"]:
             more = f", {count['inconclusive']} inconclusive" if count["inconclusive"] else ""
             return (
