@@ -248,8 +248,7 @@ class SafetyResult:
                 f"alpha={self.alpha:g})"
             )
         how = (
-            f"(paired cluster bootstrap, {self.reps}+ draws; every test must show the change within the allowance "
-            f"at alpha={self.alpha:g})"
+            f"(paired cluster bootstrap, {self.reps}+ draws; every test must show the change within the allowance at alpha={self.alpha:g})"
         )
         if count["regressed"]:
             more = f", {count['inconclusive']} inconclusive" if count["inconclusive"] else ""
