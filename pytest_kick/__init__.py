@@ -26,7 +26,8 @@ from .contract import (
     RunnerFactory,
     TopK,
 )
-from .errors import AccuracyRegression, KickError, KickRegression, KickUsageError, MissingBackend, SafetyRegression
+from .errors import AccuracyRegression, FidelityRegression, KickError, KickRegression, KickUsageError, MissingBackend, SafetyRegression
+from .fidelity import FidelityResult, assert_fidelity_within
 from .models import ModelHandle
 from .pair import ModelPair
 from .safety import (
@@ -50,6 +51,8 @@ __all__ = [
     "DistributionResult",
     "EvalSettings",
     "Example",
+    "FidelityRegression",
+    "FidelityResult",
     "FakeRunner",
     "GenerationRequest",
     "KickConfig",
@@ -77,6 +80,7 @@ __all__ = [
     "Task",
     "TopK",
     "__version__",
+    "assert_fidelity_within",
     "assert_kick_accuracy_within",
     "assert_no_bias_regression",
     "assert_no_dialect_bias_regression",

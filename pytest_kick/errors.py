@@ -28,5 +28,9 @@ class AccuracyRegression(KickRegression):
     """The paired non-inferiority test could not show accuracy within the allowed drop."""
 
 
+class FidelityRegression(KickRegression):
+    """The compressed model could not be shown to answer like the dense one (flips, KL, top-1 agreement)."""
+
+
 class SafetyRegression(KickRegression):
     """A safety gate (bias, toxicity, dialect gap, perplexity) found a regression beyond what the test allows."""

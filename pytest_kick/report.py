@@ -36,14 +36,28 @@ SAFETY_COLUMNS = (
     ("verdict", "verdict"),
 )
 
+FIDELITY_COLUMNS = (
+    ("test", "test"),
+    ("task", "task"),
+    ("method", "method"),
+    ("n", "n"),
+    ("flip rate", "flip_rate"),
+    ("≤", "flip_rate_bound"),
+    ("KL", "kl"),
+    ("≤", "kl_bound"),
+    ("top-1", "top1_agreement"),
+    ("≥", "top1_agreement_bound"),
+    ("verdict", "verdict"),
+)
+
 MODEL_COLUMNS = (("method", "method"), ("backend", "backend"), ("model", "build"), ("compress s", "compress_s"))
 
 
-P_KEYS = ("p", "p_value", "p_holm", "p_within")
+P_KEYS = ("p", "p_value", "p_holm", "p_within", "kl", "kl_bound")  # shown to 3 significant digits
 
 
 def _cell(value: object, key: str = "") -> str:
-    if isinstance(value, float) and key in P_KEYS:  # p-values: three significant digits, never rounded to 0
+    if isinstance(value, float) and key in P_KEYS:  # p-values and KL: three significant digits, never rounded to 0
         return f"{value:.3g}"
     if isinstance(value, float):
         return f"{value:+.3f}" if value < 0 else f"{value:.3f}"
@@ -64,7 +78,10 @@ def summary_lines(results: Sequence[dict]) -> list[str]:
     rows = sorted(results, key=lambda r: (r.get("test", ""), r.get("method", "")))
     accuracy = [r for r in rows if r.get("kind", "accuracy") == "accuracy"]
     safety = [r for r in rows if r.get("kind") == "safety"]
+    fidelity = [r for r in rows if r.get("kind") == "fidelity"]
     lines = format_table(accuracy) if accuracy else []
+    if fidelity:  # flips, KL over answer choices, top-1 agreement: the value and its one-sided bound
+        lines += ([""] if lines else []) + format_table(fidelity, FIDELITY_COLUMNS)
     if safety:  # bias, toxicity, dialect and perplexity gates: the group closest to failing, per gate
         lines += ([""] if lines else []) + format_table(safety, SAFETY_COLUMNS)
     models: dict[str, dict] = {}

@@ -254,3 +254,32 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p))
         out[i] = running
     return out
+
+
+# ---- bounds for the fidelity gate -------------------------------------------------------------------------------
+
+
+def binomial_upper(k: int, n: int, alpha: float) -> float:
+    """One-sided (1 - alpha) Clopper-Pearson upper bound of a rate seen k times in n (exact)."""
+    from scipy.stats import beta
+
+    return 1.0 if k >= n else float(beta.ppf(1.0 - alpha, k + 1, n - k))
+
+
+def binomial_lower(k: int, n: int, alpha: float) -> float:
+    """One-sided (1 - alpha) Clopper-Pearson lower bound of a rate seen k times in n (exact)."""
+    from scipy.stats import beta
+
+    return 0.0 if k <= 0 else float(beta.ppf(alpha, k, n - k + 1))
+
+
+def mean_upper(values: Sequence[float], alpha: float, reps: int = 2000, seed: int = 0) -> float:
+    """One-sided (1 - alpha) percentile-bootstrap upper bound of a mean (resampling the examples)."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return math.nan
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(reps, x.size))].mean(axis=1)
+    return float(np.quantile(means, 1.0 - alpha))

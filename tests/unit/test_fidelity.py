@@ -1,0 +1,75 @@
+"""The fidelity gate on scripted models: flips in either direction, KL over the answer choices, top-1 agreement."""
+
+import pytest
+
+from pytest_kick import (
+    FakeRunner,
+    FidelityRegression,
+    KickUsageError,
+    ModelPair,
+    assert_fidelity_within,
+    assert_kick_accuracy_within,
+    get_task,
+)
+
+
+def letters(answers):
+    prompts = [e.prompt for e in get_task("mmlu").load(None)]
+    return FakeRunner({p: answers[i % len(answers)] for i, p in enumerate(prompts)}, miss=-3.0)
+
+
+def golds():
+    return ["ABCD"[e.gold] for e in get_task("mmlu").load(None)]
+
+
+def test_an_identical_model_passes_every_metric():
+    g = golds()
+    r = assert_fidelity_within(
+        ModelPair(letters(g), letters(g), method="rtn8"), "mmlu", max_flip_rate=0.05, max_kl=0.01, min_top1_agreement=0.95
+    )
+    assert r.passed and r.n == len(g)
+    assert {c.metric: c.value for c in r.checks} == {"flip_rate": 0.0, "kl": 0.0, "top1_agreement": 1.0}
+    assert r.to_dict()["flip_rate_bound"] == pytest.approx(1 - 0.05 ** (1 / len(g)))  # exact bound with no flip
+
+
+def test_equal_accuracy_can_hide_many_flips():
+    """Dense right on the first half, compressed right on the second: same accuracy, the answers moved."""
+    g = golds()
+    half = len(g) // 2
+    dense = [a if i < half else "Z" for i, a in enumerate(g)]
+    comp = ["Z" if i < half else a for i, a in enumerate(g)]
+    pair = ModelPair(letters(dense), letters(comp), method="rtn4")
+    with pytest.raises(FidelityRegression) as err:
+        assert_fidelity_within(pair, "mmlu", max_flip_rate=0.1, max_kl=0.5, min_top1_agreement=0.9)
+    r, msg = err.value.result, str(err.value)
+    assert r.checks[0].value > 0.7 and not any(c.passed for c in r.checks)  # ("Z": the first letter wins a tie)
+    assert "flip_rate, kl, top1_agreement" in msg and "examples where the models differ most (5 shown)" in msg
+    assert "(KL " in msg
+
+
+def test_a_generation_task_has_flips_and_agreement_but_no_kl():
+    examples = get_task("freebaseqa").load(None)
+    right = {e.prompt: e.answers[0] for e in examples}
+    pair = ModelPair(FakeRunner(right), FakeRunner(dict(right)), method="rtn8")
+    assert assert_fidelity_within(pair, "freebaseqa", max_flip_rate=0.1, min_top1_agreement=0.9).passed
+    with pytest.raises(KickUsageError, match="max_kl needs a multiple-choice task"):
+        assert_fidelity_within(pair, "freebaseqa", max_kl=0.1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [({}, "at least one of"), ({"max_flip_rate": 1.5}, "max_flip_rate must be"), ({"max_kl": 0}, "max_kl must be a positive number")],
+)
+def test_bad_arguments(kwargs, needle):
+    pair = ModelPair(FakeRunner(), FakeRunner(), method="rtn8")
+    with pytest.raises(KickUsageError, match=needle):
+        assert_fidelity_within(pair, "mmlu", **kwargs)
+
+
+def test_the_accuracy_gate_alone_passes_the_flipped_model():
+    g = golds()
+    half = len(g) // 2
+    dense = [a if i < half else "Z" for i, a in enumerate(g)]
+    comp = ["Z" if i < half else a for i, a in enumerate(g)]
+    pair = ModelPair(letters(dense), letters(comp), method="rtn4")
+    assert assert_kick_accuracy_within(pair, "mmlu", max_drop=0.2).passed  # equal accuracy: what fidelity adds
