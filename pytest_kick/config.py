@@ -41,7 +41,7 @@ class Value:
 
 
 # ---- one parser per option: (Value) -> parsed value, raising KickUsageError that names the option -------------
-def _positive(flag: str, forms: str = "a positive integer") -> Callable[[Value], int | None]:
+def positive(flag: str, forms: str = "a positive integer") -> Callable[[Value], int | None]:
     def parse(v: Value) -> int | None:
         if not v.given:
             return None
@@ -125,7 +125,7 @@ def _dtype(v: Value) -> str:
     return dtype
 
 
-def _gpus(v: Value) -> tuple[str, ...] | None:
+def parse_gpus(v: Value) -> tuple[str, ...] | None:
     if not v.given:
         return None
     ids = tuple(g.strip() for g in str(v.text).split(","))
@@ -137,13 +137,13 @@ def _gpus(v: Value) -> tuple[str, ...] | None:
 
 
 def _limit(v: Value) -> Limit | None:
-    value = _positive("--kick-limit", "a positive integer, e.g. --kick-limit=200")(v)
+    value = positive("--kick-limit", "a positive integer, e.g. --kick-limit=200")(v)
     return Limit(value, v.origin or "--kick-limit") if value is not None else None
 
 
 def _batch_size(v: Value) -> int | str:
     text = str(v.text or "auto").strip()
-    return "auto" if text == "auto" else _positive("--kick-batch-size", "a positive integer or 'auto'")(v)  # type: ignore[return-value]
+    return "auto" if text == "auto" else positive("--kick-batch-size", "a positive integer or 'auto'")(v)  # type: ignore[return-value]
 
 
 def _seed(v: Value) -> int:
@@ -233,9 +233,9 @@ OPTIONS = (
         "builtin",
         _calib_data,
     ),
-    Option("--kick-calib-samples", "kick_calib_samples", "calibration windows (default 128)", "128", _positive("--kick-calib-samples")),
+    Option("--kick-calib-samples", "kick_calib_samples", "calibration windows (default 128)", "128", positive("--kick-calib-samples")),
     Option(
-        "--kick-calib-seqlen", "kick_calib_seqlen", "tokens per calibration window (default 512)", "512", _positive("--kick-calib-seqlen")
+        "--kick-calib-seqlen", "kick_calib_seqlen", "tokens per calibration window (default 512)", "512", positive("--kick-calib-seqlen")
     ),
     Option(
         "--kick-targets",
@@ -265,14 +265,14 @@ OPTIONS = (
         "kick_gpus",
         "GPUs to share among xdist workers, e.g. 0,1,2,3 (default: CUDA_VISIBLE_DEVICES); worker gwN sees only its share",
         None,
-        _gpus,
+        parse_gpus,
     ),
     Option(
         "--kick-gpus-per-worker",
         "kick_gpus_per_worker",
         "GPUs in each worker's share, for models that need several (loaded with a device map across them; default 1)",
         "1",
-        _positive("--kick-gpus-per-worker"),
+        positive("--kick-gpus-per-worker"),
     ),
     Option(
         "--kick-limit",

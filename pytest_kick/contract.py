@@ -111,11 +111,16 @@ class DistributionResult:
 
     def choice_logprobs(self) -> tuple[float, ...]:
         """log P(choice | one of the choices): the log-softmax of the continuations' log-probabilities."""
-        if not self.logprobs:
-            return ()
-        top = max(self.logprobs)
-        norm = top + math.log(math.fsum(math.exp(lp - top) for lp in self.logprobs))
-        return tuple(lp - norm for lp in self.logprobs)
+        return log_softmax(self.logprobs)
+
+
+def log_softmax(values: Sequence[float]) -> tuple[float, ...]:
+    """log of the normalised distribution exp(values) / sum(exp(values)), computed stably."""
+    if not values:
+        return ()
+    top = max(values)
+    norm = top + math.log(math.fsum(math.exp(v - top) for v in values))
+    return tuple(v - norm for v in values)
 
 
 class Runner(Protocol):

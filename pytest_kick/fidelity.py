@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .assertions import _check_fraction, _short
+from .contract import log_softmax
 from .errors import FidelityRegression, KickUsageError
 from .report import format_table
 from .settings import effective_limit
@@ -102,15 +103,9 @@ class FidelityResult:
         return "\n".join(lines)
 
 
-def _choice_logprobs(o: Outcome) -> list[float]:
-    top = max(o.scores)
-    norm = top + math.log(math.fsum(math.exp(s - top) for s in o.scores))
-    return [s - norm for s in o.scores]
-
-
 def _kl(d: Outcome, c: Outcome) -> float:
     """KL(dense || compressed) over the answer choices (the softmax of each model's choice scores)."""
-    p, q = _choice_logprobs(d), _choice_logprobs(c)
+    p, q = log_softmax(d.scores), log_softmax(c.scores)
     return math.fsum(math.exp(a) * (a - b) for a, b in zip(p, q))
 
 

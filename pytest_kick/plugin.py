@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .compression import FAMILIES, parse_specs
-from .config import OPTIONS, KickConfig, option_values
+from .config import OPTIONS, KickConfig, Value, option_values, parse_gpus, positive
 from .devices import narrows, share_environment, visible_gpus, worker_index
 from .errors import KickError, KickRegression, KickUsageError, MissingBackend
 from .settings import Limit, LoadSettings, check_limit
@@ -63,11 +63,13 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     device = getattr(ns, "kick_device", None) or early_config.getini("kick_device")
     if not text or not narrows(str(device)):
         return
-    try:
-        gpus = [g.strip() for g in str(text).split(",") if g.strip()]
-        per = int(getattr(ns, "kick_gpus_per_worker", None) or early_config.getini("kick_gpus_per_worker") or 1)
-        share = share_environment(gpus, 0, per)
-    except (KickUsageError, ValueError):
+    try:  # the same parsers as pytest_configure; a bad value is reported there
+        gpus = parse_gpus(Value(text))
+        per = positive("--kick-gpus-per-worker")(
+            Value(getattr(ns, "kick_gpus_per_worker", None) or early_config.getini("kick_gpus_per_worker"))
+        )
+        share = share_environment(gpus, 0, per or 1)
+    except KickUsageError:
         return  # reported with the other option errors in pytest_configure
     early_config.stash[ENV_KEY] = {name: os.environ.get(name) for name in share}
     os.environ.update(share)
