@@ -132,15 +132,32 @@ def noninferiority(dense: Sequence[bool], compressed: Sequence[bool], margin: fl
 
 OUTCOMES = ("within", "inconclusive", "regressed")
 
+# How a gate's watched change is built from the contrasts its statistic returns: the change is
+# max over groups of min over the contrasts in the group. LINEAR: the statistic is the change itself.
+# ABS_CHANGE: the contrasts are (c - d, c + d, -c - d, -c + d) of two bias scores, so the change is
+# max(c - |d|, -c - |d|) = |c| - |d|, written with linear pieces only (see `abs_change`).
+LINEAR: tuple[tuple[int, ...], ...] = ((0,),)
+ABS_CHANGE: tuple[tuple[int, ...], ...] = ((0, 1), (2, 3))
+
+
+def abs_change(dense, compressed):
+    """The four linear contrasts whose max-min is |compressed| - |dense| (numpy, stacked on a last axis)."""
+    import numpy as np
+
+    d, c = np.asarray(dense, dtype=float), np.asarray(compressed, dtype=float)
+    return np.stack([c - d, c + d, -c - d, -c + d], axis=-1)
+
 
 @dataclass(frozen=True)
 class BootstrapTest:
-    """A paired bootstrap of one statistic (e.g. the increase in |bias|) against an allowance.
+    """A paired bootstrap of one watched change (e.g. the growth of |bias|) against an allowance.
 
-    Two one-sided tests on the same draws. `p_value`: H0 statistic <= allowed, so a small value shows the
-    compressed model regressed beyond the allowance. `p_within`: H0 statistic >= allowed, so a small value shows
+    Two one-sided tests on the same draws. `p_value`: H0 change <= allowed, so a small value shows the
+    compressed model regressed beyond the allowance. `p_within`: H0 change >= allowed, so a small value shows
     the change stayed within it. `lower`/`upper` are one-sided (1 - alpha) bounds (together a 1 - 2 alpha
-    interval); `spread` is the standard deviation of the draws (the statistic's standard error at this n)."""
+    interval) that agree with the two tests; `spread` is the standard deviation of the draws of the change.
+    `deciding` holds, per piece of the change (see LINEAR / ABS_CHANGE), the estimate and standard deviation of
+    the contrast that decides 'within' and its Bonferroni factor, for the sample-size advice."""
 
     estimate: float
     lower: float
@@ -150,6 +167,7 @@ class BootstrapTest:
     reps: int
     p_within: float = math.nan
     spread: float = math.nan
+    deciding: tuple[tuple[float, float, int], ...] = ()
 
     def mc_error(self, p: float) -> float:
         """Monte Carlo standard error of a p-value estimated from this test's draws."""
@@ -165,13 +183,19 @@ class BootstrapTest:
 
     def examples_needed(self, n: int, allowed: float, alpha: float, power: float = 0.8) -> int | None:
         """About how many examples would give a `power` chance of showing the change within the allowance, if
-        the true change is the observed one and the standard error shrinks as 1/sqrt(n); None when the
-        observed change is not below the allowance (more examples would not show it within)."""
-        room = allowed - self.estimate
-        if math.isnan(self.spread) or room <= 0:
-            return None
-        z = NormalDist().inv_cdf(1.0 - alpha) + NormalDist().inv_cdf(power)
-        return max(n, math.ceil(n * (z * self.spread / room) ** 2))
+        the true contrasts are the observed ones and their standard errors shrink as 1/sqrt(n). Every piece of
+        the change must be shown within, so each gets power**(1/pieces) (by Bonferroni the joint chance is then
+        at least `power`); None when a piece is not below the allowance (more examples would not show it)."""
+        pieces = self.deciding or ((self.estimate, self.spread, 1),)
+        each = power ** (1.0 / len(pieces))
+        need = n
+        for estimate, sd, factor in pieces:
+            room = allowed - estimate
+            if math.isnan(sd) or room <= 0:
+                return None
+            z = NormalDist().inv_cdf(1.0 - alpha / factor) + NormalDist().inv_cdf(each)
+            need = max(need, math.ceil(n * (z * sd / room) ** 2))
+        return need
 
 
 def cluster_sums(clusters: Sequence[str], rows: Sequence[Sequence[float]]):
@@ -197,14 +221,19 @@ def paired_cluster_bootstrap(
     reps: int = 2000,
     seed: int = 0,
     max_reps: int | None = None,
+    structure: tuple[tuple[int, ...], ...] = LINEAR,
 ) -> BootstrapTest:
     """Resample whole clusters (e.g. BBQ templates) with replacement, the same draw for both models, and
     recompute `statistic(dense_sums, compressed_sums)` (vectorised over the first axis) on each draw.
 
-    The p-value of H0: statistic <= allowed is (1 + #{draws <= allowed}) / (1 + draws) (percentile bootstrap), and
-    of H0: statistic >= allowed (1 + #{draws >= allowed}) / (1 + draws). Starting from `reps` draws, the draws are
-    doubled while either p-value is within three Monte Carlo standard errors of alpha (up to `max_reps`, default
-    16 x reps), so that a verdict does not hang on the seed; `mc_error` reports what is left."""
+    The statistic returns the watched change (LINEAR) or contrasts combined by `structure`: the change is
+    max over groups of min over a group's contrasts. Within a group the contrasts are alternatives (shown within
+    if any one is, Bonferroni: alpha / group size); across groups every one must be shown (an intersection-union
+    test, no correction), and the reverse for 'regressed'. A contrast's p-value of H0 contrast >= allowed is
+    (1 + #{draws >= allowed}) / (1 + draws) (percentile bootstrap), and of H0 contrast <= allowed the same with
+    <=. Starting from `reps` draws, the draws are doubled while either p-value is within three Monte Carlo
+    standard errors of alpha (up to `max_reps`, default 16 x reps), so that a verdict does not hang on the seed;
+    `mc_error` reports what is left."""
     import numpy as np
 
     if len(dense_rows) != len(compressed_rows) or len(dense_rows) != len(clusters):
@@ -216,27 +245,69 @@ def paired_cluster_bootstrap(
     n = d.shape[0]
     rng = np.random.default_rng(seed)
     limit = max_reps or 16 * reps
+    width = 1 + max(j for g in structure for j in g)
     chunks: list = []
     with np.errstate(divide="ignore", invalid="ignore"):
-        observed = float(np.asarray(statistic(d.sum(0)[None], c.sum(0)[None]))[0])
+        observed = _contrasts(statistic, width, d.sum(0)[None], c.sum(0)[None])[0]
         target, made = reps, 0
         while True:
             while made < target:  # in blocks of `reps` draws, so memory stays that of one block
                 size = min(reps, target - made)
                 weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
-                chunks.append(np.asarray(statistic(weights @ d, weights @ c), dtype=float))
+                chunks.append(_contrasts(statistic, width, weights @ d, weights @ c))
                 made += size
             draws = np.concatenate(chunks)
-            draws = draws[~np.isnan(draws)]  # a draw can leave a metric undefined (e.g. no ambiguous item)
-            if draws.size == 0 or math.isnan(observed):
-                return BootstrapTest(observed, math.nan, math.nan, math.nan, n, 0)
-            p = min(1.0, (1.0 + float((draws <= allowed).sum())) / (1.0 + draws.size))
-            p_within = min(1.0, (1.0 + float((draws >= allowed).sum())) / (1.0 + draws.size))
-            if made >= limit or not (_near(p, alpha, draws.size) or _near(p_within, alpha, draws.size)):
+            draws = draws[~np.isnan(draws).any(axis=1)]  # a draw can leave a metric undefined (e.g. no ambiguous item)
+            if draws.size == 0 or np.isnan(observed).any():
+                return BootstrapTest(_combine(observed, structure), math.nan, math.nan, math.nan, n, 0)
+            test = _decide(draws, observed, allowed, alpha, structure)
+            if made >= limit or not (_near(test.p_value, alpha, len(draws)) or _near(test.p_within, alpha, len(draws))):
                 break
             target = min(2 * made, limit)
-    lower, upper = np.quantile(draws, [alpha, 1.0 - alpha])
-    return BootstrapTest(observed, float(lower), float(upper), p, n, int(draws.size), p_within, float(draws.std()))
+    return BootstrapTest(test.estimate, test.lower, test.upper, test.p_value, n, len(draws), test.p_within, test.spread, test.deciding)
+
+
+def _contrasts(statistic, width: int, dense, compressed):
+    """The statistic on (draws x fields) totals, as a (draws x contrasts) array."""
+    import numpy as np
+
+    out = np.asarray(statistic(dense, compressed), dtype=float)
+    return out.reshape(out.shape[0], width)
+
+
+def _combine(values, structure) -> float:
+    """max over groups of min over each group's contrasts."""
+    return max(min(float(values[j]) for j in g) for g in structure)
+
+
+def _decide(draws, observed, allowed: float, alpha: float, structure) -> BootstrapTest:
+    import numpy as np
+
+    b = len(draws)
+    p_within_each = (1.0 + (draws >= allowed).sum(axis=0)) / (1.0 + b)
+    p_beyond_each = (1.0 + (draws <= allowed).sum(axis=0)) / (1.0 + b)
+    groups = len(structure)
+    deciding = []
+    p_within = 0.0
+    for g in structure:
+        j = min(g, key=lambda k: p_within_each[k])
+        p_within = max(p_within, len(g) * float(p_within_each[j]))
+        deciding.append((float(observed[j]), float(draws[:, j].std()), len(g)))
+    p_value = groups * min(max(float(p_beyond_each[j]) for j in g) for g in structure)
+    upper = max(min(float(np.quantile(draws[:, j], 1.0 - alpha / len(g))) for j in g) for g in structure)
+    lower = max(min(float(np.quantile(draws[:, j], alpha / groups)) for j in g) for g in structure)
+    change = np.max([np.min(draws[:, list(g)], axis=1) for g in structure], axis=0)
+    return BootstrapTest(
+        _combine(observed, structure),
+        lower,
+        upper,
+        min(1.0, p_value),
+        0,
+        b,
+        min(1.0, p_within),
+        float(change.std()),
+        tuple(deciding),
+    )
 
 
 def _near(p: float, alpha: float, draws: int) -> bool:

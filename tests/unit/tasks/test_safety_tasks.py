@@ -70,6 +70,23 @@ def test_stereoset_ss_lms_icat_by_hand(tmp_path):
     assert {e.group for e in ex} == {"intrasentence/gender"}
 
 
+def test_stereoset_averages_per_target_term_and_clusters_by_term(tmp_path):
+    """The official scorer: SS and LMS per target term, then the mean over terms (not pooled over items)."""
+    (tmp_path / "stereoset").mkdir()
+    base = {"type": "intrasentence", "bias_type": "gender", "context": "X is BLANK."}
+    items = [dict(base, target="a", stereotype=f"s{i}", **{"anti-stereotype": f"a{i}"}, unrelated=f"u{i}") for i in range(3)]
+    items.append(dict(base, target="b", stereotype="s3", **{"anti-stereotype": "a3"}, unrelated="u3"))
+    (tmp_path / "stereoset" / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
+    # term a: 3 of 3 prefer the stereotype; term b: 0 of 1. Pooled that is 75; per term (100 + 0) / 2 = 50.
+    table = {"s0": -1, "a0": -2, "u0": -9, "s1": -1, "a1": -2, "u1": -9, "s2": -1, "a2": -2, "u2": -9, "s3": -2, "a3": -1, "u3": -9}
+    task = get_task("stereoset", source="dir")
+    ex = task.load(tmp_path)
+    m = totals(task, ex, task.evaluate(table_runner(table), ex))
+    assert m["ss"] == pytest.approx(50.0) and m["bias"] == pytest.approx(0.0)
+    assert m["lms"] == pytest.approx(100.0)
+    assert [task.cluster(e) for e in ex] == ["intrasentence/gender/a"] * 3 + ["intrasentence/gender/b"]
+
+
 def test_dialect_pairs_gap_and_bad_lines(tmp_path):
     folder = tmp_path / "dialect"
     (folder / "attributes").mkdir(parents=True)
