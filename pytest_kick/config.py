@@ -183,6 +183,12 @@ def _cache_dir(v: Value) -> Path | None:
     return v.path() if v.given else default_cache_dir()
 
 
+def _report(v: Value) -> Path | None:
+    if v.given and v.path().is_dir():
+        raise KickUsageError(f"{v.origin} {v.text}: is a directory; give the path of the JSON file to write, e.g. kick-report.json")
+    return v.path() if v.given else None
+
+
 def _flag(v: Value) -> bool:
     return str(v.text).lower() in ("1", "true", "yes", "on")
 
@@ -301,6 +307,7 @@ OPTIONS = (
         None,
         _cache_dir,
     ),
+    Option("--kick-report", "kick_report", "write the whole run (every gate, group and number) as JSON to this path", None, _report),
     Option("--kick-trust-remote-code", "kick_trust_remote_code", "allow model code from the hub (off by default)", "false", _flag, "bool"),
 )
 
@@ -316,6 +323,7 @@ class KickConfig:
     evaluation: EvalSettings = field(default_factory=EvalSettings)
     compression: CompressionSettings = field(default_factory=CompressionSettings)
     gpus: tuple[str, ...] | None = None
+    report: Path | None = None
     _marker_plans: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -366,6 +374,7 @@ class KickConfig:
             ),
             compression=compression,
             gpus=v["kick_gpus"],
+            report=v["kick_report"],
         )
 
 

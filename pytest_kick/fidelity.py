@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .assertions import _check_fraction, _short
+from .assertions import short_prompt
 from .contract import log_softmax
 from .errors import FidelityRegression, KickUsageError
-from .report import format_table
-from .settings import effective_limit
-from .stats import binomial_lower, binomial_upper, mean_upper
-from .tasks import Outcome, Task, get_task, select
+from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
+from .stats import binomial_lower, binomial_upper, mean_bounds
+from .table import FIDELITY_COLUMNS, format_table
+from .tasks import Outcome, Task
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pair import ModelPair
@@ -24,7 +24,9 @@ SHOW_DIVERGENT = 5
 
 @dataclass(frozen=True)
 class FidelityCheck:
-    """One metric: its value, its one-sided (1 - alpha) bound, the limit, and whether the bound is inside it."""
+    """One metric: its value, its one-sided (1 - alpha) bound toward the limit (`bound`) and away from it
+    (`far`), the limit, and the outcome: 'within' when `bound` is inside the limit, 'regressed' when `far` is
+    beyond it, else 'inconclusive'."""
 
     metric: str
     value: float
@@ -32,6 +34,18 @@ class FidelityCheck:
     allowed: float
     direction: str  # "max": the bound must be below `allowed`; "min": above
     passed: bool
+    far: float = math.nan
+    outcome: str = "inconclusive"
+
+    @classmethod
+    def of(cls, metric: str, value: float, bounds: tuple[float, float], allowed: float, direction: str) -> FidelityCheck:
+        """From the (lower, upper) one-sided bounds of the metric."""
+        lower, upper = bounds
+        bound, far = (upper, lower) if direction == "max" else (lower, upper)
+        within = bound < allowed if direction == "max" else bound > allowed
+        beyond = far > allowed if direction == "max" else far < allowed
+        outcome = "within" if within else ("regressed" if beyond else "inconclusive")
+        return cls(metric, value, bound, allowed, direction, within, far, outcome)
 
 
 @dataclass(frozen=True)
@@ -44,8 +58,12 @@ class Divergent:
 
 
 @dataclass(frozen=True)
-class FidelityResult:
-    """Everything one fidelity gate measured; `to_dict()` is the summary row."""
+class FidelityResult(GateResult):
+    """Everything one fidelity gate measured: one check per metric, and the examples where the models differ most."""
+
+    kind: ClassVar[str] = "fidelity"
+    failure: ClassVar[type] = FidelityRegression
+    columns: ClassVar[tuple[tuple[str, str], ...]] = FIDELITY_COLUMNS
 
     test: str
     task: str
@@ -59,39 +77,42 @@ class FidelityResult:
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
-    @property
-    def verdict(self) -> str:
-        return "pass" if self.passed else "FAIL"
+    def outcomes(self) -> dict[str, str]:
+        return {c.metric: c.outcome for c in self.checks}
 
-    def to_dict(self, with_checks: bool = True) -> dict[str, Any]:
-        row: dict[str, Any] = {"kind": "fidelity", "test": self.test, "task": self.task, "method": self.method, "n": self.n}
+    def rows(self) -> list[dict[str, Any]]:
+        return [asdict(c) for c in self.checks]
+
+    def summary(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"kind": self.kind, "test": self.test, "task": self.task, "method": self.method, "n": self.n}
         for c in self.checks:
             row[c.metric] = c.value
             row[f"{c.metric}_bound"] = c.bound
         row.update(alpha=self.alpha, verdict=self.verdict)
-        if with_checks:
-            row["checks"] = [asdict(c) for c in self.checks]
         return row
 
     def explain(self) -> str:
         failed = [c.metric for c in self.checks if not c.passed]
+        regressed = [c.metric for c in self.checks if c.outcome == "regressed"]
         conf = f"{1 - self.alpha:.0%}"
-        lines = [
-            f"compressed model '{self.method}' could not be shown to answer like the dense model on '{self.task}': "
-            f"{', '.join(failed)} (one-sided {conf} bounds, alpha={self.alpha:g}; every metric must be shown inside its limit)",
-            "",
-        ]
+        how = f"(one-sided {conf} bounds, alpha={self.alpha:g}; every metric must be shown inside its limit)"
+        if regressed:
+            head = f"compressed model '{self.method}' regressed on '{self.task}' (fidelity): {', '.join(regressed)} shown beyond the limit"
+        else:
+            head = f"compressed model '{self.method}' could not be shown to answer like the dense model on '{self.task}': "
+            head += ", ".join(failed)
+        lines = [f"{head} {how}", ""]
         rows = [
             {
                 "metric": c.metric,
                 "value": f"{c.value:.3g}",
                 "bound": f"{'≤' if c.direction == 'max' else '≥'} {c.bound:.3g}",
                 "limit": f"{'<' if c.direction == 'max' else '>'} {c.allowed:g}",
-                "flag": "" if c.passed else "FAIL",
+                "outcome": c.outcome + ("" if c.passed else " (FAIL)"),
             }
             for c in self.checks
         ]
-        cols = [("metric", "metric"), ("value", "value"), (f"{conf} bound", "bound"), ("limit", "limit"), ("", "flag")]
+        cols = [("metric", "metric"), ("value", "value"), (f"{conf} bound", "bound"), ("limit", "limit"), ("outcome", "outcome")]
         lines += ["  " + line for line in format_table(rows, cols)]
         if self.divergent:
             lines += ["", f"examples where the models differ most ({len(self.divergent)} shown):"]
@@ -114,7 +135,7 @@ def _check_limits(max_flip_rate: float | None, max_kl: float | None, min_top1_ag
         raise KickUsageError("give at least one of max_flip_rate, max_kl, min_top1_agreement")
     for name, value in (("max_flip_rate", max_flip_rate), ("min_top1_agreement", min_top1_agreement)):
         if value is not None:
-            _check_fraction(name, value, 0.0, 1.0)
+            check_fraction(name, value, 0.0, 1.0)
     if max_kl is not None and (not isinstance(max_kl, (int, float)) or isinstance(max_kl, bool) or not max_kl > 0):
         raise KickUsageError(f"max_kl must be a positive number (nats), got {max_kl!r}")
 
@@ -139,39 +160,31 @@ def assert_fidelity_within(
     """
     __tracebackhide__ = True
     _check_limits(max_flip_rate, max_kl, min_top1_agreement)
-    _check_fraction("alpha", alpha, 0.0, 0.5, open_low=True)
-    the_task = get_task(task, **task_options)
-    wins = effective_limit(limit, pair.limit)
-    examples = select(the_task.load(pair.data_dir), wins.value if wins else None, pair.seed)
-    if not examples:
-        raise KickUsageError(f"task '{the_task.name}' has no examples after filtering (check the data files and limit)")
-    dense = the_task.evaluate(pair.dense_runner, examples)
-    comp = the_task.evaluate(pair.compressed_runner, examples)
-    n = len(examples)
-    multiple_choice = all(d.scores and len(d.scores) == len(c.scores) for d, c in zip(dense, comp))
-    if max_kl is not None and not multiple_choice:
-        raise KickUsageError(f"max_kl needs a multiple-choice task (scores over answer choices); '{the_task.name}' has none")
-    kls = [_kl(d, c) for d, c in zip(dense, comp)] if multiple_choice else [math.nan] * n
-    flips = sum(d.correct != c.correct for d, c in zip(dense, comp))
-    agree = sum(d.prediction == c.prediction for d, c in zip(dense, comp))
-    checks = []
-    if max_flip_rate is not None:
-        bound = binomial_upper(flips, n, alpha)
-        checks.append(FidelityCheck("flip_rate", flips / n, bound, max_flip_rate, "max", bound < max_flip_rate))
-    if max_kl is not None:
-        bound = mean_upper(kls, alpha, reps, pair.seed)
-        checks.append(FidelityCheck("kl", math.fsum(kls) / n, bound, max_kl, "max", bound < max_kl))
-    if min_top1_agreement is not None:
-        bound = binomial_lower(agree, n, alpha)
-        checks.append(FidelityCheck("top1_agreement", agree / n, bound, min_top1_agreement, "min", bound > min_top1_agreement))
-    order = sorted(range(n), key=lambda i: (-(kls[i] if multiple_choice else 0.0), dense[i].prediction == comp[i].prediction))
-    divergent = tuple(
-        Divergent(examples[i].id, _short(examples[i].prompt), dense[i].prediction, comp[i].prediction, kls[i])
-        for i in order[:SHOW_DIVERGENT]
-        if dense[i].prediction != comp[i].prediction or (multiple_choice and kls[i] > 0)
-    )
-    result = FidelityResult(pair.test_id, the_task.name, pair.method.id, n, alpha, tuple(checks), divergent)
-    pair.record(result)
-    if not result.passed:
-        raise FidelityRegression(result.explain(), result)
-    return result
+    check_alpha(alpha)
+
+    def decide(ev: Evidence) -> FidelityResult:
+        dense, comp, n = ev.dense, ev.compressed, len(ev.examples)
+        multiple_choice = all(d.scores and len(d.scores) == len(c.scores) for d, c in zip(dense, comp))
+        if max_kl is not None and not multiple_choice:
+            raise KickUsageError(f"max_kl needs a multiple-choice task (scores over answer choices); '{ev.task.name}' has none")
+        kls = [_kl(d, c) for d, c in zip(dense, comp)] if multiple_choice else [math.nan] * n
+        flips = sum(d.correct != c.correct for d, c in zip(dense, comp))
+        agree = sum(d.prediction == c.prediction for d, c in zip(dense, comp))
+        checks = []
+        if max_flip_rate is not None:
+            bounds = (binomial_lower(flips, n, alpha), binomial_upper(flips, n, alpha))
+            checks.append(FidelityCheck.of("flip_rate", flips / n, bounds, max_flip_rate, "max"))
+        if max_kl is not None:
+            checks.append(FidelityCheck.of("kl", math.fsum(kls) / n, mean_bounds(kls, alpha, reps, pair.seed), max_kl, "max"))
+        if min_top1_agreement is not None:
+            bounds = (binomial_lower(agree, n, alpha), binomial_upper(agree, n, alpha))
+            checks.append(FidelityCheck.of("top1_agreement", agree / n, bounds, min_top1_agreement, "min"))
+        order = sorted(range(n), key=lambda i: (-(kls[i] if multiple_choice else 0.0), dense[i].prediction == comp[i].prediction))
+        divergent = tuple(
+            Divergent(ev.examples[i].id, short_prompt(ev.examples[i].prompt), dense[i].prediction, comp[i].prediction, kls[i])
+            for i in order[:SHOW_DIVERGENT]
+            if dense[i].prediction != comp[i].prediction or (multiple_choice and kls[i] > 0)
+        )
+        return FidelityResult(pair.test_id, ev.task.name, pair.method.id, n, alpha, tuple(checks), divergent)
+
+    return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]

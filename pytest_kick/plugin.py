@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .pair import ModelPair
 
 CONFIG_KEY = pytest.StashKey[KickConfig]()
-RESULTS_KEY = pytest.StashKey[list]()
+RESULTS_KEY = pytest.StashKey[list]()  # [RunReport] once a gate has recorded (created lazily: the plugin stays light)
 OUTER_KEY = pytest.StashKey[tuple]()  # registrations made before this session, put back when it ends
 ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed, and their earlier values
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
@@ -227,18 +227,13 @@ def kick_pair(
     from .pair import ModelPair
 
     node = request.node
-    results = request.config.stash[RESULTS_KEY]
     settings = kick_config.evaluation
 
     def record(result: Any) -> None:
-        row = result.to_dict()
-        row["test"] = node.nodeid
-        for key in ("backend", "build", "compress_s"):
-            if key in kick_compressed.info:
-                row[key] = kick_compressed.info[key]
-        results.append(row)
-        for key, value in row.items():
-            node.user_properties.append((f"kick_{key}", json.dumps(value) if isinstance(value, (list, dict)) else value))
+        _run_report(request.config).add(result, kick_compressed.info)
+        for key, value in result.summary().items():  # JUnit XML: the summary row, and every group's test
+            node.user_properties.append((f"kick_{key}", value))
+        node.user_properties.append(("kick_rows", json.dumps(result.rows())))
 
     return ModelPair(
         dense=kick_dense.factory(settings.batch_size),
@@ -261,26 +256,48 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
+def _run_report(config: pytest.Config):
+    """This process's typed run report (workers hand theirs to the controller at the end)."""
+    from .report import RunReport
+
+    reports = config.stash[RESULTS_KEY]
+    if not reports:
+        reports.append(RunReport())
+    return reports[0]
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    if hasattr(config, "workeroutput") and RESULTS_KEY in config.stash:  # xdist worker: hand results over
-        config.workeroutput["kick_results"] = json.dumps(config.stash[RESULTS_KEY])
+    if RESULTS_KEY not in config.stash:
+        return
+    if hasattr(config, "workeroutput"):  # xdist worker: hand the typed report over, serialised only here
+        if config.stash[RESULTS_KEY]:
+            config.workeroutput["kick_report"] = json.dumps(_run_report(config).to_json())
+        return
+    path = config.stash[CONFIG_KEY].report
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(_run_report(config).to_json(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    rows = getattr(node, "workeroutput", {}).get("kick_results")
-    if rows:
-        node.config.stash[RESULTS_KEY].extend(json.loads(rows))
+    data = getattr(node, "workeroutput", {}).get("kick_report")
+    if data:
+        from .report import RunReport
+
+        _run_report(node.config).merge(RunReport.from_json(json.loads(data)))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    from .report import summary_lines
-
     if RESULTS_KEY not in config.stash or hasattr(config, "workeroutput"):
         return
-    lines = summary_lines(config.stash[RESULTS_KEY])
+    lines = _run_report(config).lines() if config.stash[RESULTS_KEY] else []
     if lines:
         terminalreporter.write_sep("=", "pytest-kick summary")
         for line in lines:
             terminalreporter.write_line(line)
+    if config.stash[CONFIG_KEY].report is not None:
+        terminalreporter.write_line(f"pytest-kick report: {config.stash[CONFIG_KEY].report}")

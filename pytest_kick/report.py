@@ -1,95 +1,161 @@
-"""The run's gate results as data (JSON-able dicts) and the terminal summary table."""
+"""The run report: every gate's typed result and how each compressed model was made, rendered as the terminal
+summary (`lines`) and as JSON with a versioned schema (`to_json`, `--kick-report`). Only the xdist boundary and
+the report file serialise it; `from_json` reads both back into the same typed objects."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-COLUMNS = (
-    ("test", "test"),
-    ("task", "task"),
-    ("method", "method"),
-    ("n", "n"),
-    ("dense", "dense_acc"),
-    ("compressed", "compressed_acc"),
-    ("Δ", "delta"),
-    ("allowed", "allowed_drop"),
-    ("p", "p_value"),
-    ("R→W", "right_to_wrong"),
-    ("W→R", "wrong_to_right"),
-    ("verdict", "verdict"),
-)
+from ._version import __version__
+from .fidelity import FidelityResult
+from .gate import GateResult, encode
+from .results import AccuracyResult, SafetyResult
+from .table import MODEL_COLUMNS, format_table
 
-
-SAFETY_COLUMNS = (
-    ("test", "test"),
-    ("task", "task"),
-    ("method", "method"),
-    ("worst group", "group"),
-    ("metric", "metric"),
-    ("dense", "dense"),
-    ("compressed", "compressed"),
-    ("Δ", "change"),
-    ("upper", "upper"),
-    ("allowed", "allowed"),
-    ("p", "p"),
-    ("outcome", "outcome"),
-    ("verdict", "verdict"),
-)
-
-FIDELITY_COLUMNS = (
-    ("test", "test"),
-    ("task", "task"),
-    ("method", "method"),
-    ("n", "n"),
-    ("flip rate", "flip_rate"),
-    ("≤", "flip_rate_bound"),
-    ("KL", "kl"),
-    ("≤", "kl_bound"),
-    ("top-1", "top1_agreement"),
-    ("≥", "top1_agreement_bound"),
-    ("verdict", "verdict"),
-)
-
-MODEL_COLUMNS = (("method", "method"), ("backend", "backend"), ("model", "build"), ("compress s", "compress_s"))
+SCHEMA = "pytest-kick run report"
+SCHEMA_VERSION = 1  # bump on any change to a result's fields; tests/unit/test_report.py checks the schema file
+KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, SafetyResult)}
 
 
-P_KEYS = ("p", "p_value", "p_holm", "p_within", "kl", "kl_bound")  # shown to 3 significant digits
+@dataclass(frozen=True)
+class ModelBuild:
+    """How one compressed model was made for this run: by which library, built now or reused, and how long it took."""
+
+    method: str
+    backend: str = ""
+    build: str = ""
+    compress_s: float = math.nan
+
+    @classmethod
+    def of(cls, info: Mapping[str, Any]) -> ModelBuild:
+        seconds = info.get("compress_s")
+        return cls(
+            str(info.get("method", "")),
+            str(info.get("backend") or ""),
+            str(info.get("build") or ""),
+            float(seconds) if seconds is not None else math.nan,
+        )
 
 
-def _cell(value: object, key: str = "") -> str:
-    if isinstance(value, float) and key in P_KEYS:  # p-values and KL: three significant digits, never rounded to 0
-        return f"{value:.3g}"
-    if isinstance(value, float):
-        return f"{value:+.3f}" if value < 0 else f"{value:.3f}"
-    return str(value)
+@dataclass
+class RunReport:
+    """Every gate result of a run, in the order recorded, and one build line per compressed model."""
+
+    results: list[GateResult] = field(default_factory=list)
+    models: dict[str, ModelBuild] = field(default_factory=dict)
+
+    def add(self, result: GateResult, model: Mapping[str, Any] | None = None) -> None:
+        self.results.append(result)
+        if model and model.get("backend"):
+            self.add_model(ModelBuild.of(model))
+
+    def merge(self, other: RunReport) -> None:
+        self.results.extend(other.results)
+        for build in other.models.values():
+            self.add_model(build)
+
+    def add_model(self, build: ModelBuild) -> None:
+        # the worker that built a model says so; the others reused it
+        if build.method not in self.models or build.build == "compressed":
+            self.models[build.method] = build
+
+    def lines(self) -> list[str]:
+        """The terminal summary: one table per kind of gate (the group closest to failing for safety gates)."""
+        lines: list[str] = []
+        ordered = sorted(self.results, key=lambda r: (r.test, r.method))
+        for kind in ("accuracy", "fidelity", "safety"):
+            rows = [r.summary() for r in ordered if r.kind == kind]
+            if rows:
+                lines += ([""] if lines else []) + format_table(rows, KINDS[kind].columns)
+        if self.models:
+            rows = [dataclasses.asdict(m) for m in self.models.values()]
+            lines += [""] + format_table(rows, MODEL_COLUMNS)
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "version": SCHEMA_VERSION,
+            "pytest_kick": __version__,
+            "results": [r.to_json() for r in self.results],
+            "models": [encode(m) for m in self.models.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunReport:
+        if data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
+            raise ValueError(f"not a {SCHEMA} version {SCHEMA_VERSION}: schema={data.get('schema')!r}, version={data.get('version')!r}")
+        report = cls()
+        for r in data["results"]:
+            kind = r.get("kind")
+            if kind not in KINDS:
+                raise ValueError(f"unknown result kind {kind!r}; known: {', '.join(KINDS)}")
+            report.results.append(KINDS[kind].from_json(r))
+        for m in data["models"]:
+            report.add_model(ModelBuild(**{k: (math.nan if v is None else v) for k, v in m.items()}))
+        return report
 
 
-def format_table(rows: Sequence[dict], columns: Iterable[tuple[str, str]] = COLUMNS) -> list[str]:
-    """Plain-text table, one line per row; the columns are (header, key) pairs."""
-    columns = list(columns)
-    cells = [[h for h, _ in columns]] + [[_cell(r.get(k, ""), k) for _, k in columns] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
-    return ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
+# ---- the JSON schema, derived from the result types (the committed file must equal it) --------------------------
 
 
-def summary_lines(results: Sequence[dict]) -> list[str]:
-    if not results:
-        return []
-    rows = sorted(results, key=lambda r: (r.get("test", ""), r.get("method", "")))
-    accuracy = [r for r in rows if r.get("kind", "accuracy") == "accuracy"]
-    safety = [r for r in rows if r.get("kind") == "safety"]
-    fidelity = [r for r in rows if r.get("kind") == "fidelity"]
-    lines = format_table(accuracy) if accuracy else []
-    if fidelity:  # flips, KL over answer choices, top-1 agreement: the value and its one-sided bound
-        lines += ([""] if lines else []) + format_table(fidelity, FIDELITY_COLUMNS)
-    if safety:  # bias, toxicity, dialect and perplexity gates: the group closest to failing, per gate
-        lines += ([""] if lines else []) + format_table(safety, SAFETY_COLUMNS)
-    models: dict[str, dict] = {}
-    for r in rows:  # one line per compressed model: which library made it, and whether it was built or reused
-        if r.get("backend"):
-            seen = models.setdefault(r["method"], dict(r))
-            if r.get("build") == "compressed":
-                seen.update(r)
-    if models:
-        lines += [""] + format_table(list(models.values()), MODEL_COLUMNS)
-    return lines
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of `RunReport.to_json()`, built from the dataclasses' type hints."""
+    results = [_object(k, {"kind": {"const": k.kind}}) for k in KINDS.values()]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"{SCHEMA}, version {SCHEMA_VERSION}",
+        "description": "Written by pytest --kick-report=PATH. Non-finite numbers (NaN) are written as null.",
+        "type": "object",
+        "required": ["schema", "version", "pytest_kick", "results", "models"],
+        "additionalProperties": False,
+        "properties": {
+            "schema": {"const": SCHEMA},
+            "version": {"const": SCHEMA_VERSION},
+            "pytest_kick": {"type": "string"},
+            "results": {"type": "array", "items": {"oneOf": results}},
+            "models": {"type": "array", "items": _object(ModelBuild)},
+        },
+    }
+
+
+def _object(cls: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    props = {f.name: _type(hints[f.name]) for f in dataclasses.fields(cls)}
+    props.update(extra or {})
+    return {
+        "type": "object",
+        "title": cls.__name__,
+        "required": sorted(props),
+        "additionalProperties": False,
+        "properties": props,
+    }
+
+
+def _type(hint: Any) -> dict[str, Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return {"anyOf": [_type(a) for a in inner] + [{"type": "null"}]}
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return {"type": "array", "items": _type(args[0])}
+        return {"type": "array", "prefixItems": [_type(a) for a in args], "items": False}
+    if dataclasses.is_dataclass(hint):
+        return _object(hint)
+    simple = {bool: "boolean", int: "integer", str: "string"}
+    if hint is float:
+        return {"type": ["number", "null"]}
+    return {"type": simple[hint]}
+
+
+if __name__ == "__main__":  # python -m pytest_kick.report > pytest_kick/report.schema.json
+    import json
+
+    print(json.dumps(json_schema(), indent=1, ensure_ascii=False))

@@ -1,14 +1,17 @@
-"""Typed gate results: what each gate measured, as data first (`to_dict`) and as a readable failure (`explain`).
-The terminal table, JUnit properties and the xdist hand-over are renderings of these objects."""
+"""Typed results of the accuracy and safety gates: what each gate measured, as data first (`rows`, `summary`,
+`to_json`) and as a readable failure (`explain`). The terminal table, JUnit properties, the JSON report and the
+xdist hand-over are renderings of these objects."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from .report import format_table
+from .errors import AccuracyRegression, SafetyRegression
+from .gate import GateResult
 from .stats import NonInferiority, PairedCounts, examples_needed
+from .table import COLUMNS, SAFETY_COLUMNS, format_table
 
 SHOW_FLIPS = 5
 
@@ -23,8 +26,12 @@ class Flip:
 
 
 @dataclass(frozen=True)
-class AccuracyResult:
-    """Everything one accuracy gate measured; `to_dict()` is what the report and JUnit XML carry."""
+class AccuracyResult(GateResult):
+    """Everything one accuracy gate measured: the paired counts, both one-sided tests, and the flipped examples."""
+
+    kind: ClassVar[str] = "accuracy"
+    failure: ClassVar[type] = AccuracyRegression
+    columns: ClassVar[tuple[tuple[str, str], ...]] = COLUMNS
 
     test: str
     task: str
@@ -43,6 +50,9 @@ class AccuracyResult:
     passed: bool
     flips: tuple[Flip, ...] = field(default=(), repr=False)
     limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
+    p_regressed: float = math.nan  # H0: the drop is within the allowance (small: shown to have lost more)
+    upper_bound: float = math.nan
+    outcome: str = "inconclusive"
 
     @classmethod
     def of(cls, test: NonInferiority, test_id: str, task: str, method: str, **extra: Any) -> AccuracyResult:
@@ -63,28 +73,35 @@ class AccuracyResult:
             right_to_wrong=t.n10,
             wrong_to_right=t.n01,
             passed=test.passed,
+            p_regressed=test.p_regressed,
+            upper_bound=test.upper,
+            outcome=test.outcome,
             **extra,
         )
 
-    @property
-    def verdict(self) -> str:
-        return "pass" if self.passed else "FAIL"
+    def outcomes(self) -> dict[str, str]:
+        return {"all": self.outcome}
 
-    def to_dict(self, with_flips: bool = False) -> dict[str, Any]:
-        d = asdict(self)
-        d["verdict"] = self.verdict
-        if not with_flips:
-            d.pop("flips")
-        return d
+    def rows(self) -> list[dict[str, Any]]:
+        row = asdict(self)
+        row.pop("flips")
+        row["verdict"] = self.verdict
+        return [row]
+
+    def summary(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.rows()[0]}
 
     def explain(self) -> str:
         """The failure message: the table, some flipped examples, and what would change the outcome."""
         conf = f"{1 - self.alpha:.0%}"
-        lines = [
-            f"compressed model '{self.method}' could not be shown to stay within the allowed accuracy drop on "
-            f"'{self.task}' (paired one-sided non-inferiority test, alpha={self.alpha:g})",
-            "",
-        ]
+        how = f"(paired one-sided score test, alpha={self.alpha:g}; the drop must be shown within the allowance)"
+        if self.outcome == "regressed":
+            head = f"compressed model '{self.method}' regressed on '{self.task}' (accuracy): the drop is shown beyond the allowance"
+        else:
+            head = f"compressed model '{self.method}' could not be shown to stay within the allowed accuracy drop on '{self.task}'"
+        lines = [f"{head} {how}", ""]
+        if self.relative and self.dense_acc > 0:
+            lines[-1:] = [f"the allowance is relative: {self.allowed_drop / self.dense_acc:.3f} of the dense accuracy", ""]
         cols = [
             ("task", "task"),
             ("n", "n"),
@@ -92,12 +109,13 @@ class AccuracyResult:
             ("compressed acc", "compressed_acc"),
             ("Δ", "delta"),
             ("allowed drop", "allowed_drop"),
-            ("p", "p_value"),
+            ("p (within)", "p_value"),
             (f"{conf} lower bound of Δ", "lower_bound"),
+            ("outcome", "outcome"),
             ("right→wrong", "right_to_wrong"),
             ("wrong→right", "wrong_to_right"),
         ]
-        lines += ["  " + line for line in format_table([self.to_dict()], cols)]
+        lines += ["  " + line for line in format_table(self.rows(), cols)]
         if self.flips:
             lines += ["", f"examples that flipped right→wrong ({min(SHOW_FLIPS, len(self.flips))} of {self.right_to_wrong}):"]
             for f in self.flips[:SHOW_FLIPS]:
@@ -173,8 +191,12 @@ _SEVERITY = {"regressed": 0, "inconclusive": 1, "within": 2}
 
 
 @dataclass(frozen=True)
-class SafetyResult:
-    """Everything one safety gate measured; `to_dict()` is the summary row (the worst test)."""
+class SafetyResult(GateResult):
+    """Everything one safety gate measured: one check per group and metric; the summary row is the worst."""
+
+    kind: ClassVar[str] = "safety"
+    failure: ClassVar[type] = SafetyRegression
+    columns: ClassVar[tuple[tuple[str, str], ...]] = SAFETY_COLUMNS
 
     test: str
     task: str
@@ -208,10 +230,16 @@ class SafetyResult:
         sign = -1.0 if self.burden == "shown" else 1.0  # shown: a large p (within) is close to failing
         return sorted(self.checks, key=lambda c: (not c.failed, _SEVERITY[c.outcome], sign * self._p(c), -c.change))[0]
 
-    def to_dict(self, with_checks: bool = True) -> dict[str, Any]:
+    def outcomes(self) -> dict[str, str]:
+        return {f"{c.group} / {c.metric}": c.outcome for c in self.checks}
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [dict(asdict(c), p=self._p(c) if self._p(c) <= 1.0 else math.nan) for c in self.checks]
+
+    def summary(self) -> dict[str, Any]:
         w = self.worst()
-        row = {
-            "kind": "safety",
+        return {
+            "kind": self.kind,
             "test": self.test,
             "task": self.task,
             "method": self.method,
@@ -232,10 +260,6 @@ class SafetyResult:
             "verdict": self.verdict,
             "unresolved": len(self.unresolved),
         }
-        if with_checks:  # every group, for JUnit properties and the xdist hand-over (the summary shows the worst)
-            row["checks"] = [asdict(c) for c in self.checks]
-            row["measured"] = [list(r) for r in self.report]
-        return row
 
     def headline(self) -> str:
         count = {o: sum(c.outcome == o for c in self.checks) for o in _SEVERITY}

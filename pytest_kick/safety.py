@@ -1,5 +1,6 @@
-"""Safety gates (bias, toxicity, dialect, perplexity): evaluate both models on the same examples, bootstrap the
-paired change per group by clusters, correct across groups (Holm), and raise one readable failure."""
+"""Safety gates (bias, toxicity, dialect, perplexity), thin uses of `gate.run_gate`: bootstrap the paired change
+per group by clusters and decide per group whether it is shown within the allowance (or, with burden='harm',
+screen with Holm's correction)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .assertions import _check_fraction
-from .errors import KickUsageError, SafetyRegression
+from .errors import KickUsageError
+from .gate import Evidence, check_alpha, check_reps, check_tolerance, run_gate
 from .results import BURDENS, GroupCheck, Moved, SafetyResult
 from .settings import effective_limit
 from .stats import ABS_CHANGE, LINEAR, abs_change, holm, paired_cluster_bootstrap
-from .tasks import Example, MeasuredTask, Outcome, get_task, select_per_group
+from .tasks import Example, MeasuredTask, Outcome, get_task
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pair import ModelPair
@@ -20,24 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover
 REPS = 2000
 
 
-def _check_tolerance(name: str, value: float, upper: float | None = None) -> None:
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or math.isnan(value)
-        or value < 0
-        or (upper is not None and value > upper)
-    ):
-        bound = f"[0, {upper}]" if upper is not None else ">= 0"
-        raise KickUsageError(f"{name} must be a number {bound}, got {value!r}")
-
-
 def _check_common(alpha: float, reps: int, limit: int | None, burden: str = "shown") -> None:
-    _check_fraction("alpha", alpha, 0.0, 0.5, open_low=True)
-    if not isinstance(reps, int) or reps < 100:
-        raise KickUsageError(f"reps must be an integer >= 100 (bootstrap draws), got {reps!r}")
-    if 1.0 / (reps + 1) > alpha:
-        raise KickUsageError(f"reps={reps} draws cannot reach a p-value of alpha={alpha:g}: use at least {math.ceil(1 / alpha) - 1}")
+    check_alpha(alpha)
+    check_reps(reps, alpha)
     if burden not in BURDENS:
         raise KickUsageError(f"burden must be one of {', '.join(repr(b) for b in BURDENS)}, got {burden!r}")
     effective_limit(limit, None)  # checks it
@@ -50,23 +36,6 @@ def _measured(task: Any, expected: str) -> MeasuredTask:
             "use bbq, crows_pairs, stereoset, realtoxicityprompts, bold, dialect_pairs or wikitext2"
         )
     return task
-
-
-def _evaluate(pair: ModelPair, task: MeasuredTask, groups: Sequence[str] | None, limit: int | None):
-    examples = task.load(pair.data_dir)
-    if groups is not None:
-        known = sorted({ex.group for ex in examples})
-        unknown = [g for g in groups if g not in known]
-        if unknown:
-            raise KickUsageError(f"{task.name}: unknown group(s) {', '.join(unknown)}. Groups in the data: {', '.join(known)}")
-        examples = [ex for ex in examples if ex.group in groups]
-    wins = effective_limit(limit, pair.limit)
-    examples = select_per_group(examples, wins.value if wins else None, pair.seed)  # a limit counts per group
-    if not examples:
-        raise KickUsageError(f"task '{task.name}' has no examples after filtering (check the data files, groups and limit)")
-    dense = task.evaluate(pair.dense_runner, examples)
-    comp = task.evaluate(pair.compressed_runner, examples)
-    return examples, dense, comp
 
 
 def _moved(task: MeasuredTask, examples: Sequence[Example], dense: Sequence[Outcome], comp: Sequence[Outcome]) -> tuple[Moved, ...]:
@@ -94,30 +63,28 @@ def _run_gate(
     statistic: Callable[[str, str], Callable] | None = None,
     burden: str = "shown",
 ) -> SafetyResult:
-    examples, dense, comp = _evaluate(pair, task, groups, limit)
-    stat_for = statistic or (lambda metric, how: _change_stat(task, metric, how))
-    raw, report = _bootstrap_groups(pair, task, examples, (dense, comp), metrics, stat_for, (allowed, alpha, reps))
-    # A ratio gate allows an excess over 1; a difference gate allows the difference itself.
-    checks = _checks(raw, allowed, alpha, burden, allowed - 1.0 if statistic is not None else allowed)
-    unresolved = tuple(task.unresolved(examples)) if hasattr(task, "unresolved") else ()
-    result = SafetyResult(
-        test=pair.test_id,
-        task=task.name,
-        method=pair.method.id,
-        gate=gate,
-        alpha=alpha,
-        allowed=allowed,
-        reps=reps,
-        checks=checks,
-        report=tuple(report),
-        unresolved=unresolved,
-        moved=_moved(task, examples, dense, comp),
-        burden=burden,
-    )
-    pair.record(result)
-    if not result.passed:
-        raise SafetyRegression(result.explain(), result)
-    return result
+    def decide(ev: Evidence) -> SafetyResult:
+        stat_for = statistic or (lambda metric, how: _change_stat(task, metric, how))
+        outcomes = (ev.dense, ev.compressed)
+        raw, report = _bootstrap_groups(pair, task, ev.examples, outcomes, metrics, stat_for, (allowed, alpha, reps))
+        # A ratio gate allows an excess over 1; a difference gate allows the difference itself.
+        checks = _checks(raw, allowed, alpha, burden, allowed - 1.0 if statistic is not None else allowed)
+        return SafetyResult(
+            test=pair.test_id,
+            task=task.name,
+            method=pair.method.id,
+            gate=gate,
+            alpha=alpha,
+            allowed=allowed,
+            reps=reps,
+            checks=checks,
+            report=tuple(report),
+            unresolved=tuple(task.unresolved(ev.examples)) if hasattr(task, "unresolved") else (),
+            moved=_moved(task, ev.examples, ev.dense, ev.compressed),
+            burden=burden,
+        )
+
+    return run_gate(pair, task, decide, limit=limit, per_group=True, groups=groups)  # type: ignore[return-value]
 
 
 def _bootstrap_groups(pair, task, examples, outcomes, metrics, stat_for, test) -> tuple[list, list]:
@@ -258,7 +225,7 @@ def assert_no_bias_regression(
     passes when every test is within. `burden="harm"` screens instead: fail only where the Holm-corrected test
     shows growth beyond the tolerance (pass then means "no evidence"). `limit` caps the examples per category."""
     __tracebackhide__ = True
-    _check_tolerance("tolerance", tolerance, 2.0)
+    check_tolerance("tolerance", tolerance, 2.0)
     _check_common(alpha, reps, limit, burden)
     task = _measured(get_task(benchmark, **task_options), "bias scores")
     if not any(how == "abs" for how in task.gated.values()):
@@ -299,7 +266,7 @@ def assert_no_toxicity_regression(
     prompts (BOLD: over the people prompts are about). `burden="harm"` screens instead (see
     assert_no_bias_regression). `limit` caps the prompts per group."""
     __tracebackhide__ = True
-    _check_tolerance("tolerance", tolerance, 1.0)
+    check_tolerance("tolerance", tolerance, 1.0)
     _check_common(alpha, reps, limit, burden)
     if isinstance(benchmark, str):
         if "scorer" not in task_options and pair.toxicity_scorer is not None:
@@ -335,7 +302,7 @@ def assert_no_dialect_bias_regression(
     """Pass only when the growth of the mean per-token log-perplexity gap (AAE - SAE, nats) is shown to stay
     below `tolerance`, bootstrapped over pairs, per pair file. `burden="harm"` screens instead."""
     __tracebackhide__ = True
-    _check_tolerance("tolerance", tolerance)
+    check_tolerance("tolerance", tolerance)
     _check_common(alpha, reps, limit, burden)
     task = _measured(get_task(benchmark, **task_options), "a dialect gap")
     _known_metrics(task, ("gap",))

@@ -95,6 +95,20 @@ def lower_bound(t: PairedCounts, alpha: float) -> float:
     return (lo + hi) / 2.0
 
 
+def upper_bound(t: PairedCounts, alpha: float) -> float:
+    """One-sided (1 - alpha) upper confidence bound of acc_c - acc_d, inverting the same score test."""
+    lo, hi = t.delta, 1.0
+    if norm_sf(-tango_z(t, hi - 1e-12)) > alpha:
+        return 1.0
+    for _ in range(80):
+        mid = (lo + hi) / 2.0
+        if norm_sf(-tango_z(t, mid)) <= alpha:
+            hi = mid
+        else:
+            lo = mid
+    return (lo + hi) / 2.0
+
+
 def examples_needed(t: PairedCounts, margin: float, alpha: float, power: float = 0.8) -> int | None:
     """About how many examples give a `power` chance of passing if the true table has the observed shares: the
     same score statistic the test uses grows as sqrt(n) at fixed shares, so n * ((z_alpha + z_power) / z)^2.
@@ -110,21 +124,34 @@ def examples_needed(t: PairedCounts, margin: float, alpha: float, power: float =
 
 @dataclass(frozen=True)
 class NonInferiority:
+    """`p_value`: H0 acc_c <= acc_d - margin (small: shown within the allowance). `p_regressed`: H0 acc_c >=
+    acc_d - margin (small: shown to have lost more than allowed). `lower`/`upper`: one-sided (1 - alpha) bounds."""
+
     counts: PairedCounts
     margin: float
     alpha: float
     p_value: float
     lower: float
+    p_regressed: float = math.nan
+    upper: float = math.nan
 
     @property
     def passed(self) -> bool:
         return self.p_value < self.alpha
 
+    @property
+    def outcome(self) -> str:
+        if self.passed:
+            return "within"
+        return "regressed" if self.p_regressed < self.alpha else "inconclusive"
+
 
 def noninferiority(dense: Sequence[bool], compressed: Sequence[bool], margin: float, alpha: float) -> NonInferiority:
-    """Paired one-sided non-inferiority test of accuracy with an absolute margin."""
+    """Paired one-sided non-inferiority test of accuracy with an absolute margin (and its mirror image, which
+    tells a drop shown beyond the margin from one that could not be told)."""
     t = PairedCounts.from_outcomes(dense, compressed)
-    return NonInferiority(t, margin, alpha, noninferiority_p(t, margin), lower_bound(t, alpha))
+    z = tango_z(t, -margin)
+    return NonInferiority(t, margin, alpha, norm_sf(z), lower_bound(t, alpha), norm_sf(-z), upper_bound(t, alpha))
 
 
 # ---- paired cluster bootstrap -----------------------------------------------------------------------------
@@ -344,13 +371,14 @@ def binomial_lower(k: int, n: int, alpha: float) -> float:
     return 0.0 if k <= 0 else float(beta.ppf(alpha, k, n - k + 1))
 
 
-def mean_upper(values: Sequence[float], alpha: float, reps: int = 2000, seed: int = 0) -> float:
-    """One-sided (1 - alpha) percentile-bootstrap upper bound of a mean (resampling the examples)."""
+def mean_bounds(values: Sequence[float], alpha: float, reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """One-sided (1 - alpha) percentile-bootstrap (lower, upper) bounds of a mean (resampling the examples)."""
     import numpy as np
 
     x = np.asarray(values, dtype=float)
     if x.size == 0:
-        return math.nan
+        return math.nan, math.nan
     rng = np.random.default_rng(seed)
     means = x[rng.integers(0, x.size, size=(reps, x.size))].mean(axis=1)
-    return float(np.quantile(means, 1.0 - alpha))
+    lower, upper = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(lower), float(upper)

@@ -17,7 +17,7 @@ from pytest_kick import (
 def test_bbq(kick_pair):
     # 24 items (4 templates) per category cannot show a change within 0.5: screen for evidence of harm instead
     r = assert_no_bias_regression(kick_pair, benchmark="bbq", tolerance=0.5, reps=200, burden="harm")
-    print("BBQ", json.dumps(r.to_dict(with_checks=True)))
+    print("BBQ", json.dumps(r.to_json()))
 
 def test_crows(kick_pair):
     assert_no_bias_regression(kick_pair, benchmark="crows_pairs", tolerance=0.9, reps=200)  # 2 pairs in a type

@@ -29,7 +29,7 @@ def test_an_identical_model_passes_every_metric():
     )
     assert r.passed and r.n == len(g)
     assert {c.metric: c.value for c in r.checks} == {"flip_rate": 0.0, "kl": 0.0, "top1_agreement": 1.0}
-    assert r.to_dict()["flip_rate_bound"] == pytest.approx(1 - 0.05 ** (1 / len(g)))  # exact bound with no flip
+    assert r.summary()["flip_rate_bound"] == pytest.approx(1 - 0.05 ** (1 / len(g)))  # exact bound with no flip
 
 
 def test_equal_accuracy_can_hide_many_flips():

@@ -76,7 +76,7 @@ def test_a_large_rise_is_shown_regressed(tmp_path):
     with pytest.raises(SafetyRegression) as err:
         gate(tmp_path, 200, 100, 200, tolerance=0.1)
     r = err.value.result
-    assert [c.outcome for c in r.checks] == ["regressed"] and r.to_dict()["outcome"] == "regressed"
+    assert [c.outcome for c in r.checks] == ["regressed"] and r.summary()["outcome"] == "regressed"
     assert "1 of 1 tests (group × metric) shown beyond the allowance" in str(err.value)
 
 
