@@ -8,11 +8,12 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .bootstrap import ABS_CHANGE, LINEAR, abs_change, paired_cluster_bootstrap
 from .errors import KickUsageError
 from .gate import Evidence, check_alpha, check_reps, check_tolerance, run_gate
 from .results import BURDENS, GroupCheck, Moved, SafetyResult
 from .settings import effective_limit
-from .stats import ABS_CHANGE, LINEAR, abs_change, holm, paired_cluster_bootstrap
+from .stats import holm
 from .tasks import Example, MeasuredTask, Outcome, get_task
 
 if TYPE_CHECKING:  # pragma: no cover

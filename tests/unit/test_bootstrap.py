@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from pytest_kick.stats import holm, paired_cluster_bootstrap
+from pytest_kick.bootstrap import paired_cluster_bootstrap
+from pytest_kick.stats import holm
 
 
 def bias_change(d, c):
