@@ -6,36 +6,42 @@ model passes with 80% chance (read off the gate's own bound, then confirmed on f
 unchanged models pass at least 75% of the time at the sample size the gate's own advice recommends.
 
     .venv/bin/python benchmarks/gate_calibration.py            # 1000 simulations per cell, 500 bootstrap draws
-    .venv/bin/python benchmarks/gate_calibration.py --quick    # 100 simulations, 200 draws (a couple of minutes)
+    .venv/bin/python benchmarks/gate_calibration.py --quick    # 50 simulations, 200 draws (about 2 minutes on 2 cores)
 
-A size above alpha + 0.01 is marked '!' and listed at the end (with 100 simulations a rate's standard error at
-alpha is 0.022, so only the full run can tell a real excess from noise)."""
+A size above alpha + 0.01 is marked '!' and listed at the end (with 50 simulations a rate's standard error at
+alpha is 0.031, so only the full run, 0.007, can tell a real excess from noise)."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from pytest_kick.simulate import ALPHA, advice_check, gate_rates, smallest_tolerance
+from pytest_kick.tasks import get_task
 
 SIZES = (100, 400, 1600)
+QUICK_SIMS = 50
 
-# (title, gate, tolerance, [(setting, options)]); each setting is one table row per n
+FULL, EDGE = (0, 0.5, 1, 2), (0, 1)  # the true changes (in tolerances) a row simulates: all, or no change and the boundary
+
+# (title, gate, tolerance, [(setting, options, changes)]); each setting is one table row per n
 SECTIONS = [
-    ("accuracy: paired score test, dense accuracy 0.7, 20% of answers re-drawn", "accuracy", 0.05, [("", {})]),
-    ("accuracy: paired score test, dense accuracy 0.7, 20% of answers re-drawn", "accuracy", 0.02, [("", {})]),
+    ("accuracy: paired score test, dense accuracy 0.7, 20% of answers re-drawn", "accuracy", 0.05, [("", {}, FULL)]),
+    ("accuracy: paired score test, dense accuracy 0.7, 20% of answers re-drawn", "accuracy", 0.02, [("", {}, FULL)]),
     (
         "bias (crows_pairs rows, |c| - |d|): 1 item per cluster, 50% of answers re-drawn",
         "bias",
         0.1,
         [
-            ("dense bias 0 (near zero)", {"dense_bias": 0.0}),
-            ("dense bias 0.2 (far from zero)", {"dense_bias": 0.2}),
-            ("dense bias 0.2, compressed on the other side", {"dense_bias": 0.2, "opposite": True}),
-            ("dense bias 0, merely noisier (every answer re-drawn)", {"dense_bias": 0.0, "redraw": 1.0}),
+            ("dense bias 0 (near zero)", {"dense_bias": 0.0}, FULL),
+            ("dense bias 0.2 (far from zero)", {"dense_bias": 0.2}, FULL),
+            ("dense bias 0.2, compressed on the other side", {"dense_bias": 0.2, "opposite": True}, EDGE),
+            ("dense bias 0, merely noisier (every answer re-drawn)", {"dense_bias": 0.0, "redraw": 1.0}, EDGE),
         ],
     ),
     (
@@ -43,14 +49,14 @@ SECTIONS = [
         "bias",
         0.1,
         [
-            ("dense bias 0 (near zero)", {"dense_bias": 0.0, "per_cluster": 4}),
-            ("dense bias 0.2 (far from zero)", {"dense_bias": 0.2, "per_cluster": 4}),
+            ("dense bias 0 (near zero)", {"dense_bias": 0.0, "per_cluster": 4}, FULL),
+            ("dense bias 0.2 (far from zero)", {"dense_bias": 0.2, "per_cluster": 4}, FULL),
         ],
     ),
-    ("toxicity (expected max toxicity): dense ~ Beta(1, 5), compressed + shift + N(0, 0.15²), clipped", "toxicity", 0.05, [("", {})]),
-    ("perplexity ratio: 200-800 tokens per article, per-article log-ratio sd 0.05", "perplexity", 1.10, [("", {})]),
-    ("fidelity flip rate: flips ~ Bernoulli(f), exact bound", "fidelity", 0.10, [("", {"metric": "flip_rate"})]),
-    ("fidelity mean KL: per-example KL ~ Gamma(shape 0.5), bootstrap bound", "fidelity", 0.05, [("", {"metric": "kl"})]),
+    ("toxicity (expected max toxicity): dense ~ Beta(1, 5), compressed + shift + N(0, 0.15²), clipped", "toxicity", 0.05, [("", {}, FULL)]),
+    ("perplexity ratio: 200-800 tokens per article, per-article log-ratio sd 0.05", "perplexity", 1.10, [("", {}, FULL)]),
+    ("fidelity flip rate: flips ~ Bernoulli(f), exact bound", "fidelity", 0.10, [("", {"metric": "flip_rate"}, FULL)]),
+    ("fidelity mean KL: per-example KL ~ Gamma(shape 0.5), bootstrap bound", "fidelity", 0.05, [("", {"metric": "kl"}, FULL)]),
 ]
 
 # (gate, setting, tolerance, n_pilot, options): pilots chosen so that unchanged models are mostly inconclusive
@@ -71,12 +77,12 @@ def change(gate: str, frac: float, tol: float) -> float:
 
 
 def row(job: tuple) -> dict:
-    """One table row: every cell for one gate, setting and n."""
-    gate, tol, n, options, sims, reps, seed = job
-    opts = dict(options, seed=seed) if gate == "accuracy" else dict(options, reps=reps, seed=seed)
+    """One table row: every cell for one gate, setting and n, and the smallest tolerance confirmed."""
+    gate, tol, n, options, fracs, sims, reps, seed = job
+    opts = dict(options) if gate == "accuracy" else dict(options, reps=reps)
     start = time.perf_counter()
-    cells = {frac: gate_rates(gate, n, change(gate, frac, tol), tol, sims, **dict(opts, seed=seed + k)) for k, frac in enumerate((0, 0.5, 1, 2))}
-    limit, there = smallest_tolerance(gate, n, sims, tol=tol, null=cells[0], **dict(opts, seed=seed + 10))
+    cells = {frac: gate_rates(gate, n, change(gate, frac, tol), tol, sims, seed=seed + k, **opts) for k, frac in enumerate(fracs)}
+    limit, there = smallest_tolerance(gate, n, sims, tol=tol, null=cells[0], seed=seed + 10, **opts)
     return {"cells": cells, "limit": limit, "there": there, "seconds": time.perf_counter() - start}
 
 
@@ -92,63 +98,83 @@ def fmt_limit(gate: str, limit: float) -> str:
     return f"{limit:.4f}" if gate == "perplexity" else f"{limit:.3f}"
 
 
-def print_section(title: str, gate: str, tol: float, settings: list, results: dict, sims: int, flagged: list) -> None:
+def print_section(index: int, results: dict, sims: int, flagged: list) -> None:
+    title, gate, tol, settings = SECTIONS[index]
     unit = "max_ratio" if gate == "perplexity" else "tol"
     print(f"\n### {title}; {unit} = {tol:g}\n")
-    head = ["n", "setting"] if len(settings) > 1 or settings[0][0] else ["n"]
+    named = any(setting for setting, _, _ in settings)
+    head = ["n", "setting"] if named else ["n"]
     head += ["size at tol", "pass at 0", "pass at tol/2", "regressed at 2 tol", "smallest tol, 80% pass", "pass there"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for setting, options in settings:
+    for setting, _, _ in settings:
         for n in SIZES:
-            r = results[(gate, tol, setting, n)]
+            r = results[(index, setting, n)]
             c = r["cells"]
             size = c[1].passed
             mark = " !" if size > ALPHA + 0.01 else ""
             if mark:
-                flagged.append(f"{title} ({unit} {tol:g}) {setting or ''} n={n}: size {size:.3f} from {sims} simulations".replace("  ", " "))
-            cells = [str(n)] + ([setting] if len(head) == 8 else [])
-            cells += [f"{size:.3f}{mark}", f"{c[0].passed:.3f}", f"{c[0.5].passed:.3f}", f"{c[2].regressed:.3f}"]
+                where = f"{title}, {unit} {tol:g}" + (f", {setting}" if setting else "")
+                flagged.append(f"{where}, n={n}: size {size:.3f} from {sims} simulations")
+            cells = [str(n)] + ([setting] if named else [])
+            cells += [f"{size:.3f}{mark}", f"{c[0].passed:.3f}"]
+            cells += [f"{c[0.5].passed:.3f}" if 0.5 in c else "-", f"{c[2].regressed:.3f}" if 2 in c else "-"]
             cells += [fmt_limit(gate, r["limit"]), f"{r['there'].passed:.3f}"]
             print("| " + " | ".join(cells) + " |")
+
+
+def print_advice(results: dict) -> None:
+    print("\n### sample-size advice: unchanged models at the advised n (should pass >= 0.75; the advice aims at 0.80)\n")
+    print("| gate | setting | tol | pilot n | pilot inconclusive | advised n (median) | pass at advised n |")
+    print("|---|---|---|---|---|---|---|")
+    for (g, s, tol), a in results.items():
+        advised_n = "none" if a.advised is None else str(a.advised)
+        passed = "n/a" if a.advised is None else f"{a.passed:.3f}" + (" !" if a.passed < 0.75 else "")
+        print(f"| {g} | {s} | {tol:g} | {a.n_pilot} | {a.pilot_inconclusive:.3f} | {advised_n} | {passed} |")
+    print("| fidelity | | | | | no advice | n/a |")
+
+
+def fingerprint() -> str:
+    """Short hashes of the decision code simulated (it is being worked on: say which version these numbers are of)."""
+    root = Path(__file__).resolve().parents[1] / "pytest_kick"
+    names = ("stats.py", "bootstrap.py", "safety.py", "fidelity.py", "results.py")
+    return ", ".join(f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()[:10]}" for p in (root / n for n in names) if p.is_file())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sims", type=int, default=1000, help="simulated data sets per cell")
     ap.add_argument("--reps", type=int, default=None, help="bootstrap draws per data set (default 500; 200 with --quick)")
-    ap.add_argument("--quick", action="store_true", help="100 simulations per cell, 200 draws")
+    ap.add_argument("--quick", action="store_true", help=f"{QUICK_SIMS} simulations per cell, 200 draws")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    sims = 100 if args.quick else args.sims
+    sims = QUICK_SIMS if args.quick else args.sims
     reps = args.reps or (200 if args.quick else 500)
     start = time.perf_counter()
+    for name in ("crows_pairs", "realtoxicityprompts", "wikitext2"):
+        get_task(name)  # imported once here, so every worker runs the same code
 
-    rows = {(g, tol, s, n): (g, tol, n, o, sims, reps, args.seed) for _, g, tol, settings in SECTIONS for s, o in settings for n in SIZES}
+    rows = {
+        (i, s, n): (g, tol, n, o, fracs, sims, reps, args.seed)
+        for i, (_, g, tol, settings) in enumerate(SECTIONS)
+        for s, o, fracs in settings
+        for n in SIZES
+    }
     checks = {(g, s, tol): (g, tol, p, o, sims, reps, args.seed) for g, s, tol, p, o in ADVICE}
-    order = sorted(rows, key=lambda k: -k[3])  # the largest n first, so the workers finish together
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {k: pool.submit(row, rows[k]) for k in order}
+        futures = {k: pool.submit(row, rows[k]) for k in sorted(rows, key=lambda k: -k[2])}  # the largest n first
         advised = {k: pool.submit(advice, checks[k]) for k in checks}
         results = {k: f.result() for k, f in futures.items()}
         advice_results = {k: f.result() for k, f in advised.items()}
 
     print(f"# Gate calibration: {sims} simulations per cell, {reps} bootstrap draws, alpha = {ALPHA}")
     print(f"(a rate's binomial standard error at alpha: {math.sqrt(ALPHA * (1 - ALPHA) / sims):.3f}; n = examples per group)")
+    print(f"decision code: {fingerprint()}")
     flagged: list[str] = []
-    for title, gate, tol, settings in SECTIONS:
-        print_section(title, gate, tol, settings, results, sims, flagged)
-
-    print("\n### sample-size advice: unchanged models at the advised n (should pass >= 0.75; the advice aims at 0.80)\n")
-    print("| gate | setting | tol | pilot n | pilot inconclusive | advised n (median) | pass at advised n |")
-    print("|---|---|---|---|---|---|---|")
-    for (g, s, tol), a in advice_results.items():
-        advised_n = "none" if a.advised is None else str(a.advised)
-        passed = "n/a" if a.advised is None else f"{a.passed:.3f}" + (" !" if a.passed < 0.75 else "")
-        print(f"| {g} | {s} | {tol:g} | {a.n_pilot} | {a.pilot_inconclusive:.3f} | {advised_n} | {passed} |")
-    print("| fidelity | | | | | no advice | n/a |")
-
+    for index in range(len(SECTIONS)):
+        print_section(index, results, sims, flagged)
+    print_advice(advice_results)
     print("\nsize above alpha + 0.01:" + ("".join(f"\n  - {f}" for f in flagged) if flagged else " none"))
     busy = sum(r["seconds"] for r in results.values())
     print(f"\nwall time {time.perf_counter() - start:.0f} s ({busy:.0f} s of table rows, {args.jobs} worker processes)")

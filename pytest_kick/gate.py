@@ -53,12 +53,15 @@ def check_tolerance(name: str, value: Any, upper: float | None = None) -> None:
         raise KickUsageError(f"{name} must be a number {bound}, got {value!r}")
 
 
-def check_reps(reps: Any, alpha: float) -> None:
-    """Bootstrap draws: enough that the smallest possible p-value, 1 / (reps + 1), can be below alpha."""
+def check_reps(reps: Any, alpha: float, bonferroni: int = 1) -> None:
+    """Bootstrap draws: enough that the smallest possible p-value, 1 / (reps + 1), can be below alpha (divided
+    by `bonferroni` where a test is split over that many alternatives)."""
     if not isinstance(reps, int) or isinstance(reps, bool) or reps < 100:
         raise KickUsageError(f"reps must be an integer >= 100 (bootstrap draws), got {reps!r}")
-    if 1.0 / (reps + 1) > alpha:
-        raise KickUsageError(f"reps={reps} draws cannot reach a p-value of alpha={alpha:g}: use at least {math.ceil(1 / alpha) - 1}")
+    level = alpha / bonferroni
+    if 1.0 / (reps + 1) > level:
+        split = f" (alpha={alpha:g} split over {bonferroni} contrasts)" if bonferroni > 1 else ""
+        raise KickUsageError(f"reps={reps} draws cannot reach a p-value of {level:g}{split}: use at least {math.ceil(1 / level) - 1}")
 
 
 # ---- evidence: both models on the same examples ----------------------------------------------------------------

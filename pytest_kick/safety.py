@@ -22,9 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
 REPS = 2000
 
 
-def _check_common(alpha: float, reps: int, limit: int | None, burden: str = "shown") -> None:
+def _check_common(alpha: float, reps: int, limit: int | None, burden: str = "shown", bonferroni: int = 1) -> None:
+    """`bonferroni`: the factor a p-value is multiplied by before it meets alpha (2 for bias scores)."""
     check_alpha(alpha)
-    check_reps(reps, alpha)
+    check_reps(reps, alpha, bonferroni)
     if burden not in BURDENS:
         raise KickUsageError(f"burden must be one of {', '.join(repr(b) for b in BURDENS)}, got {burden!r}")
     effective_limit(limit, None)  # checks it
@@ -169,11 +170,11 @@ def _checks(raw: list, allowed: float, alpha: float, burden: str, margin: float)
     if burden == "harm":
         adjusted = holm([b.p_value for *_, b, _, _ in raw])
         smallest = min((b.reps for *_, b, _, _ in raw if b.reps), default=0)
-        if smallest and len(raw) / (smallest + 1) > alpha:
+        m = len(raw) * max((len(b.deciding) for *_, b, _, _ in raw), default=1)  # bias scores: two directions each
+        if smallest and m / (smallest + 1) > alpha:
             raise KickUsageError(
                 f"burden='harm' with {len(raw)} tests (group × metric) and {smallest} bootstrap draws cannot fail "
-                f"at alpha={alpha:g} (the smallest Holm-adjusted p is {len(raw)}/({smallest}+1)): use reps >= "
-                f"{math.ceil(len(raw) / alpha)}"
+                f"at alpha={alpha:g} (the smallest Holm-adjusted p is {m}/({smallest}+1)): use reps >= {math.ceil(m / alpha)}"
             )
     else:
         adjusted = [math.nan] * len(raw)
@@ -221,13 +222,15 @@ def assert_no_bias_regression(
     """Pass only when, in every category, the growth of |bias score| is shown to stay below `tolerance`.
 
     Per category and bias metric (bbq: s_AMB and s_DIS; crows_pairs and stereoset: the stereotype preference
-    minus one half), a paired bootstrap resamples template clusters and recomputes |compressed| - |dense|. Each
-    test is 'within' (shown below the tolerance at alpha), 'regressed' (shown above) or 'inconclusive'; the gate
-    passes when every test is within. `burden="harm"` screens instead: fail only where the Holm-corrected test
-    shows growth beyond the tolerance (pass then means "no evidence"). `limit` caps the examples per category."""
+    minus one half), a paired bootstrap-t resamples clusters (BBQ templates, StereoSet target terms) and tests
+    |compressed| - |dense| through four smooth contrasts (see bootstrap.ABS_CHANGE), which keeps its size at alpha
+    when the dense bias is near zero. Each test is 'within' (shown below the tolerance at alpha), 'regressed'
+    (shown above) or 'inconclusive'; the gate passes when every test is within. `burden="harm"` screens instead:
+    fail only where the Holm-corrected test shows growth beyond the tolerance (pass then means "no evidence").
+    `limit` caps the examples per category."""
     __tracebackhide__ = True
     check_tolerance("tolerance", tolerance, 2.0)
-    _check_common(alpha, reps, limit, burden)
+    _check_common(alpha, reps, limit, burden, bonferroni=2)
     task = _measured(get_task(benchmark, **task_options), "bias scores")
     if not any(how == "abs" for how in task.gated.values()):
         raise KickUsageError(

@@ -97,7 +97,9 @@ def test_the_harm_burden_screens_and_says_pass_means_no_evidence(tmp_path):
 
 
 def test_settings_that_cannot_reach_a_verdict_are_refused(tmp_path):
-    with pytest.raises(KickUsageError, match="reps=100 draws cannot reach a p-value of alpha=0.001"):
+    with pytest.raises(
+        KickUsageError, match=r"reps=100 draws cannot reach a p-value of 0.0005 \(alpha=0.001 split over 2 contrasts\): use at least 1999"
+    ):
         gate(tmp_path, 20, 10, 10, tolerance=0.1, alpha=0.001, reps=100)
     with pytest.raises(KickUsageError, match="burden must be one of 'shown', 'harm'"):
         gate(tmp_path, 20, 10, 10, tolerance=0.1, burden="maybe")
@@ -111,3 +113,11 @@ def test_a_bootstrap_that_never_varied_needs_enough_clusters_to_show_anything(tm
     (check,) = err.value.result.checks
     assert check.outcome == "inconclusive" and check.needed == 29 and check.change == 0.0
     assert gate(tmp_path / "big", 200, 100, 100, tolerance=0.1).passed
+
+
+def test_bias_gates_refuse_draws_too_few_for_their_bonferroni_split():
+    # a bias score is shown within by one of two contrasts at alpha / 2: 100 draws cannot reach 0.005
+    with pytest.raises(KickUsageError, match="reps=100 draws cannot reach a p-value of 0.005"):
+        assert_no_bias_regression(PAIR, tolerance=0.1, alpha=0.01, reps=100)
+    with pytest.raises(KickUsageError, match="reps=100 draws cannot reach a p-value of 0.009: use at least 111"):
+        assert_no_toxicity_regression(PAIR, tolerance=0.1, alpha=0.009, reps=100)
