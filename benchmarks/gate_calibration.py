@@ -6,10 +6,10 @@ model passes with 80% chance (read off the gate's own bound, then confirmed on f
 unchanged models pass at least 75% of the time at the sample size the gate's own advice recommends.
 
     .venv/bin/python benchmarks/gate_calibration.py            # 1000 simulations per cell, 500 bootstrap draws
-    .venv/bin/python benchmarks/gate_calibration.py --quick    # 50 simulations, 200 draws (about 2 minutes on 2 cores)
+    .venv/bin/python benchmarks/gate_calibration.py --quick    # 100 simulations, 200 draws, n = 100 and 400 only
 
-A size above alpha + 0.01 is marked '!' and listed at the end (with 50 simulations a rate's standard error at
-alpha is 0.031, so only the full run, 0.007, can tell a real excess from noise)."""
+A size above alpha + 0.01 is marked '!' and listed at the end (with 100 simulations a rate's standard error at
+alpha is 0.022, so only the full run, 0.007, can tell a real excess from noise)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import math
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -24,8 +25,8 @@ from pathlib import Path
 from pytest_kick.simulate import ALPHA, advice_check, gate_rates, smallest_tolerance
 from pytest_kick.tasks import get_task
 
-SIZES = (100, 400, 1600)
-QUICK_SIMS = 50
+SIZES, QUICK_SIZES = (100, 400, 1600), (100, 400)
+QUICK_SIMS = 100
 
 FULL, EDGE = (0, 0.5, 1, 2), (0, 1)  # the true changes (in tolerances) a row simulates: all, or no change and the boundary
 
@@ -82,8 +83,10 @@ def row(job: tuple) -> dict:
     opts = dict(options) if gate == "accuracy" else dict(options, reps=reps)
     start = time.perf_counter()
     cells = {frac: gate_rates(gate, n, change(gate, frac, tol), tol, sims, seed=seed + k, **opts) for k, frac in enumerate(fracs)}
-    limit, there = smallest_tolerance(gate, n, sims, tol=tol, null=cells[0], seed=seed + 10, **opts)
-    return {"cells": cells, "limit": limit, "there": there, "seconds": time.perf_counter() - start}
+    if 0 not in cells:  # --only-size
+        return {"cells": cells, "seconds": time.perf_counter() - start}
+    limit, there, runs = smallest_tolerance(gate, n, sims, tol=tol, null=cells[0], seed=seed + 10, **opts)
+    return {"cells": cells, "limit": limit, "there": there, "runs": runs, "seconds": time.perf_counter() - start}
 
 
 def advice(job: tuple):
@@ -98,17 +101,17 @@ def fmt_limit(gate: str, limit: float) -> str:
     return f"{limit:.4f}" if gate == "perplexity" else f"{limit:.3f}"
 
 
-def print_section(index: int, results: dict, sims: int, flagged: list) -> None:
+def print_section(index: int, results: dict, sims: int, sizes: tuple, flagged: list) -> None:
     title, gate, tol, settings = SECTIONS[index]
     unit = "max_ratio" if gate == "perplexity" else "tol"
     print(f"\n### {title}; {unit} = {tol:g}\n")
     named = any(setting for setting, _, _ in settings)
     head = ["n", "setting"] if named else ["n"]
-    head += ["size at tol", "pass at 0", "pass at tol/2", "regressed at 2 tol", "smallest tol, 80% pass", "pass there"]
+    head += ["size at tol", "pass at 0", "pass at tol/2", "pass at 2 tol", "regressed at 2 tol", "smallest tol, 80% pass", "pass there"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for setting, _, _ in settings:
-        for n in SIZES:
+        for n in sizes:
             r = results[(index, setting, n)]
             c = r["cells"]
             size = c[1].passed
@@ -118,9 +121,27 @@ def print_section(index: int, results: dict, sims: int, flagged: list) -> None:
                 flagged.append(f"{where}, n={n}: size {size:.3f} from {sims} simulations")
             cells = [str(n)] + ([setting] if named else [])
             cells += [f"{size:.3f}{mark}", f"{c[0].passed:.3f}"]
-            cells += [f"{c[0.5].passed:.3f}" if 0.5 in c else "-", f"{c[2].regressed:.3f}" if 2 in c else "-"]
-            cells += [fmt_limit(gate, r["limit"]), f"{r['there'].passed:.3f}"]
+            cells += [f"{c[0.5].passed:.3f}" if 0.5 in c else "-"]
+            cells += [f"{c[2].passed:.3f}", f"{c[2].regressed:.3f}"] if 2 in c else ["-", "-"]
+            again = " (2nd run)" if r["runs"] > 1 else ""
+            cells += [fmt_limit(gate, r["limit"]), f"{r['there'].passed:.3f}{again}" + (" !" if r["there"].passed < 0.75 else "")]
             print("| " + " | ".join(cells) + " |")
+
+
+def print_sizes(index: int, results: dict, sims: int, sizes: tuple, flagged: list) -> None:
+    """--only-size: the share of data sets that pass (and that are shown regressed) when the true change is the tolerance."""
+    title, gate, tol, settings = SECTIONS[index]
+    unit = "max_ratio" if gate == "perplexity" else "tol"
+    print(f"\n### {title}; {unit} = {tol:g}\n")
+    print("| n | setting | size at tol | regressed at tol |\n|---|---|---|---|")
+    for setting, _, _ in settings:
+        for n in sizes:
+            c = results[(index, setting, n)]["cells"][1]
+            mark = " !" if c.passed > ALPHA + 0.01 else ""
+            if mark:
+                where = f"{title}, {unit} {tol:g}" + (f", {setting}" if setting else "")
+                flagged.append(f"{where}, n={n}: size {c.passed:.3f} from {sims} simulations")
+            print(f"| {n} | {setting} | {c.passed:.3f}{mark} | {c.regressed:.3f} |")
 
 
 def print_advice(results: dict) -> None:
@@ -143,15 +164,17 @@ def fingerprint() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sims", type=int, default=1000, help="simulated data sets per cell")
+    ap.add_argument("--sims", type=int, default=None, help="simulated data sets per cell (default 1000; 100 with --quick)")
     ap.add_argument("--reps", type=int, default=None, help="bootstrap draws per data set (default 500; 200 with --quick)")
-    ap.add_argument("--quick", action="store_true", help=f"{QUICK_SIMS} simulations per cell, 200 draws")
+    ap.add_argument("--quick", action="store_true", help=f"{QUICK_SIMS} simulations per cell, 200 draws, n = 100 and 400 only")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    ap.add_argument("--only-size", action="store_true", help="only the size at the boundary (the cells that matter most)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    sims = QUICK_SIMS if args.quick else args.sims
+    sims = args.sims or (QUICK_SIMS if args.quick else 1000)
     reps = args.reps or (200 if args.quick else 500)
-    start = time.perf_counter()
+    sizes = QUICK_SIZES if args.quick else SIZES
+    start, code = time.perf_counter(), fingerprint()  # hashed now: the code may change while this runs
     for name in ("crows_pairs", "realtoxicityprompts", "wikitext2"):
         get_task(name)  # imported once here, so every worker runs the same code
 
@@ -159,22 +182,30 @@ def main() -> None:
         (i, s, n): (g, tol, n, o, fracs, sims, reps, args.seed)
         for i, (_, g, tol, settings) in enumerate(SECTIONS)
         for s, o, fracs in settings
-        for n in SIZES
+        for n in sizes
     }
-    checks = {(g, s, tol): (g, tol, p, o, sims, reps, args.seed) for g, s, tol, p, o in ADVICE}
+    if args.only_size:
+        rows = {k: job[:4] + ((1,),) + job[5:] for k, job in rows.items()}
+    checks = {(g, s, tol): (g, tol, p, o, sims, reps, args.seed) for g, s, tol, p, o in ADVICE} if not args.only_size else {}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {k: pool.submit(row, rows[k]) for k in sorted(rows, key=lambda k: -k[2])}  # the largest n first
         advised = {k: pool.submit(advice, checks[k]) for k in checks}
-        results = {k: f.result() for k, f in futures.items()}
+        results, advice_results = {}, {}
+        for done, (k, f) in enumerate(futures.items(), 1):
+            results[k] = f.result()
+            print(f"[{time.perf_counter() - start:.0f} s] row {done} of {len(futures)} done", file=sys.stderr, flush=True)
         advice_results = {k: f.result() for k, f in advised.items()}
 
     print(f"# Gate calibration: {sims} simulations per cell, {reps} bootstrap draws, alpha = {ALPHA}")
     print(f"(a rate's binomial standard error at alpha: {math.sqrt(ALPHA * (1 - ALPHA) / sims):.3f}; n = examples per group)")
-    print(f"decision code: {fingerprint()}")
+    print(f"decision code: {code}")
+    if not args.only_size:
+        print("pass there: the share of fresh unchanged data sets that pass at that smallest tolerance (should be >= 0.75)")
     flagged: list[str] = []
     for index in range(len(SECTIONS)):
-        print_section(index, results, sims, flagged)
-    print_advice(advice_results)
+        (print_sizes if args.only_size else print_section)(index, results, sims, sizes, flagged)
+    if advice_results:
+        print_advice(advice_results)
     print("\nsize above alpha + 0.01:" + ("".join(f"\n  - {f}" for f in flagged) if flagged else " none"))
     busy = sum(r["seconds"] for r in results.values())
     print(f"\nwall time {time.perf_counter() - start:.0f} s ({busy:.0f} s of table rows, {args.jobs} worker processes)")

@@ -211,8 +211,14 @@ def _decide(draws, t_draws, observed_se, allowed: float, alpha: float, structure
     p_beyond_each = (1.0 + (t_draws >= t_obs).sum(axis=0)) / (1.0 + b)
     groups = len(structure)
 
-    def bound(j: int, level: float) -> float:  # the (1 - level) upper bound of contrast j (a lower one for level > 1/2)
-        return float(observed[j] - np.quantile(t_draws[:, j], level) * se[j]) if se[j] > 0 else float(observed[j])
+    def bound(j: int, level: float) -> float:
+        """The (1 - level) upper bound of contrast j (a lower one for level > 1/2). The quantile is taken on the
+        conservative side without interpolation: draws with no spread studentize to +-inf, and interpolating
+        between infinities would give NaN."""
+        if se[j] <= 0:
+            return float(observed[j])
+        q = np.quantile(t_draws[:, j], level, method="lower" if level < 0.5 else "higher")
+        return float(observed[j] - q * se[j])
 
     deciding, p_within = [], 0.0
     for g in structure:

@@ -346,7 +346,10 @@ class SafetyResult(GateResult):
                 tell = f"about {c.needed} examples in this group would give an 80% chance of showing it within (a larger limit or data set)"
             else:
                 tell = "the observed change is not below the allowance, so more examples would not show it within"
-            lines.append(f"  {c.group} / {c.metric}: Δ could be as large as {c.upper:+.3f} (allowed {c.allowed:g}); {tell}")
+            if math.isinf(c.upper):  # some resamples repeated one cluster only: no spread to studentize by
+                lines.append(f"  {c.group} / {c.metric}: {c.clusters} clusters are too few to bound Δ (allowed {c.allowed:g}); {tell}")
+            else:
+                lines.append(f"  {c.group} / {c.metric}: Δ could be as large as {c.upper:+.3f} (allowed {c.allowed:g}); {tell}")
         if len(unclear) > SHOW_ADVICE:
             lines.append(f"  ... and {len(unclear) - SHOW_ADVICE} more")
         return lines

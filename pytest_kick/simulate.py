@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from statistics import NormalDist
 
@@ -24,16 +24,20 @@ NULL = {"accuracy": 0.0, "bias": 0.0, "toxicity": 0.0, "perplexity": 1.0, "fidel
 @dataclass(frozen=True)
 class Rates:
     """What a gate decided on `sims` simulated data sets: the shares of each outcome; `advised`, the median
-    sample-size advice over the inconclusive ones that got a number (None when none did); `bound80`, the 80th
-    percentile of the bound the gate compares with its limit (in the limit's own units: a drop for accuracy,
-    a ratio for perplexity), so a limit just above it passes about 80% of such data sets."""
+    sample-size advice over the inconclusive ones that got a number (None when none did); `bounds`, per data set
+    the bound the gate compares with its limit (in the limit's own units: a drop for accuracy, a ratio for
+    perplexity), so a limit just above their 80th percentile (`bound80`) passes about 80% of such data sets."""
 
     sims: int
     passed: float
     regressed: float
     inconclusive: float
     advised: int | None
-    bound80: float
+    bounds: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def bound80(self) -> float:
+        return _quantile(self.bounds, 0.8)
 
     def stderr(self, rate: float) -> float:
         """Binomial standard error of a rate near `rate` estimated from these simulations."""
@@ -68,15 +72,15 @@ def _run(trial: Callable, sims: int, seed: int) -> Rates:
         if outcome == "inconclusive" and needed is not None:
             advice.append(needed)
     share = {o: sum(x == o for x in outcomes) / sims for o in ("within", "regressed", "inconclusive")}
-    finite = [b for b in bounds if not math.isnan(b)]
-    return Rates(
-        sims,
-        share["within"],
-        share["regressed"],
-        share["inconclusive"],
-        math.ceil(float(np.median(advice))) if advice else None,
-        float(np.quantile(finite, 0.8)) if finite else math.nan,
-    )
+    advised = math.ceil(float(np.median(advice))) if advice else None
+    return Rates(sims, share["within"], share["regressed"], share["inconclusive"], advised, tuple(float(b) for b in bounds))
+
+
+def _quantile(values, level: float) -> float:
+    import numpy as np
+
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.quantile(finite, level)) if finite else math.nan
 
 
 def _safety(task, metric: str, stat, data, allowed: float, margin: float, alpha: float, reps: int, seed: int):
@@ -299,14 +303,23 @@ def gate_rates(gate: str, n: int, change: float, tol: float, sims: int, **option
 
 
 def smallest_tolerance(gate: str, n: int, sims: int, *, tol: float, seed: int = 0, null: Rates | None = None, **options):
-    """(tolerance, Rates there): the smallest limit an unchanged model passes with about 80% chance at n, read
-    off the 80th percentile of the gate's own bound on `sims` unchanged data sets (`null`, run at limit `tol`
-    when not given), then confirmed on fresh unchanged data sets at that limit."""
+    """(tolerance, Rates there, runs): the smallest limit an unchanged model passes with about 80% chance at n,
+    read off the 80th percentile of the gate's own bound on `sims` unchanged data sets (`null`, run at limit
+    `tol` when not given), then confirmed on fresh unchanged data sets at that limit. Should the confirmation
+    fall below 0.75 (the percentile of `sims` draws is itself noisy), the bounds of both runs are pooled and a
+    fresh run confirms the new limit; `runs` counts the confirmation runs (1 or 2), the last one is returned."""
     if null is None:
         null = gate_rates(gate, n, NULL[gate], tol, sims, seed=seed, **options)
     floor = 1.0 if gate == "perplexity" else 0.0
-    limit = max(null.bound80, floor) + 1e-9 * max(1.0, abs(null.bound80))  # the gate needs the bound strictly inside
-    return limit, gate_rates(gate, n, NULL[gate], limit, sims, seed=seed + 7919, **options)
+    pooled = list(null.bounds)
+    for run in (1, 2):
+        q = max(_quantile(pooled, 0.8), floor)
+        limit = q + 1e-9 * max(1.0, abs(q))  # the gate needs its bound strictly inside the limit
+        there = gate_rates(gate, n, NULL[gate], limit, sims, seed=seed + 7919 * run, **options)
+        if there.passed >= 0.75:
+            break
+        pooled += there.bounds
+    return limit, there, run
 
 
 def advice_check(gate: str, n_pilot: int, tol: float, sims: int, *, seed: int = 0, **options) -> Advice:
