@@ -176,6 +176,7 @@ class GroupCheck:
     outcome: str = "inconclusive"
     needed: int | None = None  # examples in this group for an 80% chance of showing it within (inconclusive only)
     p_mc_error: float = math.nan  # Monte Carlo standard error of the deciding p-value (before any Holm adjustment)
+    varied: bool = True  # False: the watched change was the same on every draw (the models agreed on every cluster)
 
 
 @dataclass(frozen=True)
@@ -336,7 +337,7 @@ class SafetyResult(GateResult):
             return []
         lines = ["", "inconclusive: the data could not tell at this sample size"]
         for c in unclear[:SHOW_ADVICE]:
-            if c.lower == c.upper == c.change and c.needed is not None:  # the bootstrap never varied
+            if not c.varied and c.needed is not None:  # the bootstrap never varied
                 lines.append(
                     f"  {c.group} / {c.metric}: no draw varied (the models agreed on all {c.clusters} sampled clusters); "
                     f"that few cannot bound the change below the allowance: at least {c.needed} examples in this group"

@@ -201,6 +201,7 @@ def _checks(raw: list, allowed: float, alpha: float, burden: str, margin: float)
                 outcome=outcome,
                 needed=needed,
                 p_mc_error=b.mc_error(b.p_within if burden == "shown" else b.p_value),
+                varied=not b.spread == 0.0,
             )
         )
     return tuple(checks)
