@@ -153,13 +153,16 @@ class GateResult:
         raise NotImplementedError
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, **encode(self)}
+        """Every field, plus `kind`, `passed` and `verdict` for whoever reads the file without this package."""
+        return {"kind": self.kind, **encode(self), "passed": bool(self.passed), "verdict": self.verdict}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GateResult:
         if data.get("kind") != cls.kind:
             raise ValueError(f"not a {cls.kind} result: kind={data.get('kind')!r}")
-        return decode(cls, {k: v for k, v in data.items() if k != "kind"})
+        fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        derived = {"kind", "verdict"} | ({"passed"} - fields)
+        return decode(cls, {k: v for k, v in data.items() if k not in derived})
 
 
 def encode(obj: Any) -> Any:

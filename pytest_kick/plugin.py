@@ -234,6 +234,9 @@ def kick_pair(
         for key, value in result.summary().items():  # JUnit XML: the summary row, and every group's test
             node.user_properties.append((f"kick_{key}", value))
         node.user_properties.append(("kick_rows", json.dumps(result.rows())))
+        for key in ("backend", "build", "compress_s"):  # and how this worker got its compressed model
+            if key in kick_compressed.info:
+                node.user_properties.append((f"kick_{key}", kick_compressed.info[key]))
 
     return ModelPair(
         dense=kick_dense.factory(settings.batch_size),

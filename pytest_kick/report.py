@@ -107,7 +107,8 @@ class RunReport:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of `RunReport.to_json()`, built from the dataclasses' type hints."""
-    results = [_object(k, {"kind": {"const": k.kind}}) for k in KINDS.values()]
+    derived = {"passed": {"type": "boolean"}, "verdict": {"enum": ["pass", "FAIL", "no evidence"]}}
+    results = [_object(k, {"kind": {"const": k.kind}, **derived}) for k in KINDS.values()]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"{SCHEMA}, version {SCHEMA_VERSION}",

@@ -14,9 +14,9 @@ def test_int8_passes_and_heavy_pruning_fails_with_a_readable_table(pytester, kic
     # The failure: one table, flipped examples with what each model said, and the flag that changes the outcome.
     result.stdout.fnmatch_lines(
         [
-            "*AccuracyRegression: compressed model 'magnitude99' could not be shown to stay within*",
-            "*task*n*dense acc*compressed acc*Δ*allowed drop*p*lower bound of Δ*right→wrong*wrong→right*",
-            "*freebaseqa*40*",
+            "*AccuracyRegression: compressed model 'magnitude99' regressed on 'freebaseqa' (accuracy): the drop is shown beyond*",
+            "*task*n*dense acc*compressed acc*Δ*allowed drop*p (within)*lower bound of Δ*outcome*right→wrong*wrong→right*",
+            "*freebaseqa*40*regressed*",
             "*examples that flipped right→wrong (5 of *",
             "*expected '*'; dense said '*'; compressed said '*'*",
             "*This gate would pass with max_drop > *",

@@ -16,7 +16,7 @@ from pytest_kick import (
 @pytest.mark.kick(limit=24)
 def test_bbq(kick_pair):
     # 24 items (4 templates) per category cannot show a change within 0.5: screen for evidence of harm instead
-    r = assert_no_bias_regression(kick_pair, benchmark="bbq", tolerance=0.5, reps=200, burden="harm")
+    r = assert_no_bias_regression(kick_pair, benchmark="bbq", tolerance=0.5, reps=300, burden="harm")
     print("BBQ", json.dumps(r.to_json()))
 
 def test_crows(kick_pair):
