@@ -5,8 +5,13 @@ change and at half the tolerance, the regressed rate at twice the tolerance, the
 model passes with 80% chance (read off the gate's own bound, then confirmed on fresh data sets), and whether
 unchanged models pass at least 75% of the time at the sample size the gate's own advice recommends.
 
-    .venv/bin/python benchmarks/gate_calibration.py            # 1000 simulations per cell, 500 bootstrap draws
-    .venv/bin/python benchmarks/gate_calibration.py --quick    # 100 simulations, 200 draws, n = 100 and 400 only
+    .venv/bin/python benchmarks/gate_calibration.py --quick                  # 100 simulations, 200 draws, n = 100, 400: ~2 min
+    .venv/bin/python benchmarks/gate_calibration.py --only-size --reps 200   # 1000 simulations, sizes only: ~15 min
+    .venv/bin/python benchmarks/gate_calibration.py --sims 300 --reps 200    # every table: ~20 min
+    .venv/bin/python benchmarks/gate_calibration.py                          # 1000 simulations, 500 draws: hours
+
+(times on 2 cores; the studentized cluster bootstrap at n = 1600 is what takes them, most of all at the boundary,
+where it doubles its draws up to 16 x reps)
 
 A size above alpha + 0.01 is marked '!' and listed at the end (with 100 simulations a rate's standard error at
 alpha is 0.022, so only the full run, 0.007, can tell a real excess from noise)."""

@@ -133,7 +133,7 @@ def _change_stat(task: MeasuredTask, metric: str, how: str) -> Callable:
     """The watched change of one metric between resampled totals: c - d, or for bias scores |c| - |d| as the
     max-min of four linear contrasts (ABS_CHANGE). The plug-in |c| - |d| is biased near a zero dense bias (|d|
     of a noisy estimate is too large, so a real rise looks smaller); each linear contrast is unbiased, and the
-    test on them keeps its size at every dense bias (see stats.paired_cluster_bootstrap and
+    test on them keeps its size at every dense bias (see bootstrap.paired_cluster_bootstrap and
     benchmarks/gate_calibration.py)."""
 
     def stat(d, c):

@@ -188,13 +188,24 @@ def binomial_lower(k: int, n: int, alpha: float) -> float:
 
 
 def mean_bounds(values: Sequence[float], alpha: float, reps: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """One-sided (1 - alpha) percentile-bootstrap (lower, upper) bounds of a mean (resampling the examples)."""
+    """One-sided (1 - alpha) bootstrap-t (lower, upper) bounds of a mean, resampling the examples: each draw's
+    mean is studentized by its own standard error, which keeps the coverage of a right-skewed mean (per-example
+    KL divergences) where a percentile bound is too liberal (size 0.09 at alpha 0.05, n = 100, in
+    benchmarks/gate_calibration.py)."""
     import numpy as np
 
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         return math.nan, math.nan
+    mean, sd = float(x.mean()), float(x.std())
+    if sd == 0.0:
+        return mean, mean
     rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(reps, x.size))].mean(axis=1)
-    lower, upper = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(lower), float(upper)
+    draws = x[rng.integers(0, x.size, size=(reps, x.size))]
+    spread = draws.var(axis=1)
+    se = np.sqrt(np.where(spread > 0, spread, sd * sd / x.size) / x.size)  # a draw of one repeated value: not 0
+    t = (draws.mean(axis=1) - mean) / se
+    scale = sd / math.sqrt(x.size)
+    upper = mean - float(np.quantile(t, alpha, method="lower")) * scale
+    lower = mean - float(np.quantile(t, 1.0 - alpha, method="higher")) * scale
+    return lower, upper
