@@ -145,7 +145,8 @@ def paired_cluster_bootstrap(
             draws, t_draws = np.concatenate(values)[keep], np.concatenate(studentized)[keep]
             if len(draws) == 0 or np.isnan(observed).any() or np.isnan(se_obs).any():
                 return BootstrapTest(_combine(observed, structure), math.nan, math.nan, math.nan, n, 0)
-            test = _decide(draws, t_draws, (observed, se_obs), allowed, alpha, structure)
+            # the observed t uses the same floored standard error as the draws' (sqrt(1 + 1/C) of the plain one)
+            test = _decide(draws, t_draws, (observed, se_obs * math.sqrt(1.0 + 1.0 / n)), allowed, alpha, structure)
             if made >= limit or not (_near(test.p_value, alpha, len(draws)) or _near(test.p_within, alpha, len(draws))):
                 break
             target = min(2 * made, limit)
