@@ -136,9 +136,7 @@ def paired_cluster_bootstrap(
                 weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
                 t, se = _draws(statistic, width, d, c, weights)
                 values.append(t)
-                # A draw of clusters that all agree has no spread, but its standard error is unknown, not 0: floor
-                # it at one cluster's share of the observed variance, so sparse changes (few clusters differ)
-                # keep finite t values. The floor moves the other draws' t by a factor sqrt(1 + 1/C) at most.
+                # a draw whose clusters all agree has an unknown standard error, not 0: floor it at one cluster's share
                 studentized.append(_studentize(t, observed, np.sqrt(se * se + se_obs * se_obs / n)))
                 made += size
             keep = np.concatenate([~np.isnan(v).any(axis=1) & ~np.isnan(s).any(axis=1) for v, s in zip(values, studentized)])

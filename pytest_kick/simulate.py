@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from statistics import NormalDist
 
+from .bootstrap import LINEAR, paired_cluster_bootstrap
 from .fidelity import FidelityCheck
 from .safety import _change_stat, _checks
-from .stats import LINEAR, binomial_lower, binomial_upper, examples_needed, mean_bounds, noninferiority, paired_cluster_bootstrap
+from .stats import binomial_lower, binomial_upper, examples_needed, mean_bounds, noninferiority
 from .tasks import get_task
 from .tasks.toxicity import THRESHOLD
 

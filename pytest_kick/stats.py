@@ -1,4 +1,5 @@
-"""Paired statistics: the one-sided non-inferiority test for two accuracies measured on the same examples."""
+"""Paired statistics: the non-inferiority score test for two accuracies on the same examples, Holm's correction,
+and the one-sided bounds of the fidelity gate (the cluster bootstrap of the safety gates is in bootstrap.py)."""
 
 from __future__ import annotations
 
@@ -152,10 +153,6 @@ def noninferiority(dense: Sequence[bool], compressed: Sequence[bool], margin: fl
     t = PairedCounts.from_outcomes(dense, compressed)
     z = tango_z(t, -margin)
     return NonInferiority(t, margin, alpha, norm_sf(z), lower_bound(t, alpha), norm_sf(-z), upper_bound(t, alpha))
-
-
-# The paired cluster bootstrap lives in .bootstrap; its names are re-exported here for callers of stats.
-from .bootstrap import ABS_CHANGE, LINEAR, OUTCOMES, BootstrapTest, abs_change, cluster_sums, paired_cluster_bootstrap  # noqa: E402,F401
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
