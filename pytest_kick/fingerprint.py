@@ -1,4 +1,5 @@
-"""Content fingerprints: of files (SHA-256, remembered per file version), of model directories, of a team's code."""
+"""Content fingerprints: of files (SHA-256 of every byte, remembered per file version), of model directories, of a
+team's code."""
 
 from __future__ import annotations
 
@@ -17,31 +18,53 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def sha256_cached(path: Path) -> str:
-    """Content hash, computed once per file version (path, size, mtime) within a process."""
-    st = Path(path).stat()
-    return _sha256_cached(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+def sha256_cached(path: Path, memo: Path | None = None) -> str:
+    """Content hash of every byte, computed once per file version: remembered within the process and, with
+    `memo` (a folder in the cache), across sessions, by (path, size, mtime, inode). A remembered hash whose
+    file version does not match is ignored and recomputed."""
+    p = Path(path).resolve()
+    st = p.stat()
+    key = {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+    return _sha256_cached(key["path"], st.st_size, st.st_mtime_ns, st.st_ino, str(memo) if memo else "")
 
 
-@functools.lru_cache(maxsize=32)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    return sha256_file(Path(path))
+@functools.lru_cache(maxsize=256)
+def _sha256_cached(path: str, size: int, mtime_ns: int, inode: int, memo: str) -> str:
+    import json
+
+    key = {"path": path, "size": size, "mtime_ns": mtime_ns, "inode": inode}
+    entry = Path(memo) / f"{hashlib.sha256(path.encode()).hexdigest()[:32]}.json" if memo else None
+    if entry is not None:
+        try:
+            saved = json.loads(entry.read_text(encoding="utf-8"))
+            if isinstance(saved, dict) and {k: saved.get(k) for k in key} == key and _is_sha256(saved.get("sha256")):
+                return saved["sha256"]
+        except (OSError, ValueError):
+            pass  # missing or unreadable: recompute
+    value = sha256_file(Path(path))
+    if entry is not None:
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({**key, "sha256": value}), encoding="utf-8")
+            os.replace(tmp, entry)
+        except OSError:
+            pass  # a read-only cache only costs time
+    return value
 
 
-def fingerprint_dir(path: Path) -> str:
-    """Content fingerprint of a model directory: configs in full, weight files by name, size, head and tail."""
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def fingerprint_dir(path: Path, memo: Path | None = None) -> str:
+    """Content fingerprint of a model directory: every byte of every file (in subfolders too), by relative path.
+    Whole-file hashes are remembered by file version (`sha256_cached`), so a model is read in full once."""
+    root = Path(path)
     h = hashlib.sha256()
-    for f in sorted(p for p in Path(path).iterdir() if p.is_file()):
-        h.update(f.name.encode())
-        size = f.stat().st_size
-        h.update(str(size).encode())
-        with open(f, "rb") as fh:
-            if f.suffix in (".json", ".txt", ".model", ".jinja") or size <= 2 << 20:
-                h.update(fh.read())
-            else:  # large weight shards: head and tail are enough to tell versions apart cheaply
-                h.update(fh.read(1 << 20))
-                fh.seek(-(1 << 20), os.SEEK_END)
-                h.update(fh.read(1 << 20))
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0")
+        h.update(sha256_cached(f, memo).encode())
     return h.hexdigest()
 
 

@@ -140,6 +140,11 @@ class ModelHandle:
         return RunnerFactory(self.name, lambda: self.engine(batch_size), self.fingerprint, self.info)
 
 
+def _hash_memo(settings: LoadSettings) -> Path | None:
+    """Where whole-file hashes are remembered across sessions (none without a cache)."""
+    return Path(settings.cache_dir) / "hashes" if settings.cache_dir is not None else None
+
+
 def dense_handle(source: ModelSource, settings: LoadSettings) -> ModelHandle:
     """The dense model as a lazy handle; its fingerprint reads files but loads no weights."""
     if source.kind == "alias":
@@ -147,7 +152,7 @@ def dense_handle(source: ModelSource, settings: LoadSettings) -> ModelHandle:
     elif source.kind == "gguf":
         fp = "gguf:" + sha256_cached(Path(source.ref))
     else:
-        fp = "dir:" + fingerprint_dir(materialize(source, settings))
+        fp = "dir:" + fingerprint_dir(materialize(source, settings), _hash_memo(settings))
     return ModelHandle(
         name=source.name,
         fingerprint=digest(fp),
@@ -163,11 +168,12 @@ def checkpoint_handle(plan: CompressionPlan, settings: LoadSettings) -> ModelHan
     fmt = plan.checkpoint_format
     if fmt == "gguf":
         handle = dense_handle(ModelSource("gguf", str(path)), settings)
+        handle.fingerprint = digest("checkpoint:gguf:" + handle.fingerprint)  # never the key of a dense model
     else:
         require_loader(fmt, path)
         handle = ModelHandle(
             name=path.name,
-            fingerprint=digest("dir:" + fingerprint_dir(path)),
+            fingerprint=digest(f"checkpoint:{fmt}:" + fingerprint_dir(path, _hash_memo(settings))),
             _loader=lambda: load_hf(path, settings),
         )
     handle.name = f"{path.name} [checkpoint]"

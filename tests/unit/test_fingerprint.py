@@ -26,3 +26,60 @@ def test_code_digest_follows_the_source():
         return 2
 
     assert code_digest(a) != code_digest(b) and code_digest(a) == code_digest(a)
+
+
+def test_a_change_in_the_middle_of_a_large_weight_file_changes_the_fingerprint(tmp_path):
+    """The collision of issue 12: a pruned model saved dense differs from the dense one only inside its shards."""
+    import os
+
+    from pytest_kick.fingerprint import fingerprint_dir
+
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(os.urandom(3 << 20))
+    before = fingerprint_dir(tmp_path)
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one byte, far from the first and last MiB
+    weights.write_bytes(bytes(data))
+    assert fingerprint_dir(tmp_path) != before
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "extra.bin").write_bytes(b"x")
+    assert fingerprint_dir(tmp_path) != before  # files in subfolders count too
+
+
+def test_whole_file_hashes_are_remembered_across_sessions_and_checked(tmp_path, monkeypatch):
+    import json
+
+    from pytest_kick import fingerprint
+
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"weights" * 1000)
+    memo = tmp_path / "memo"
+    first = fingerprint.sha256_cached(f, memo)
+    (entry,) = memo.iterdir()
+    fingerprint._sha256_cached.cache_clear()  # a new session: only the file on disk remembers
+    calls = []
+    monkeypatch.setattr(fingerprint, "sha256_file", lambda p, chunk=1 << 20: calls.append(p) or "0" * 64)
+    assert fingerprint.sha256_cached(f, memo) == first and not calls  # read from the memo, not rehashed
+    saved = json.loads(entry.read_text())
+    entry.write_text(json.dumps({**saved, "inode": saved["inode"] + 1}))  # another file version: not trusted
+    fingerprint._sha256_cached.cache_clear()
+    assert fingerprint.sha256_cached(f, memo) == "0" * 64 and len(calls) == 1
+    entry.write_text("{not json")
+    fingerprint._sha256_cached.cache_clear()
+    assert fingerprint.sha256_cached(f, memo) == "0" * 64 and len(calls) == 2
+
+
+def test_a_checkpoint_never_shares_the_dense_models_key(random_model_dir, tmp_path):
+    """The same directory given as --kick-model and as --kick-compressed: two keys, by construction."""
+    from pytest_kick.compression import CompressionSettings
+    from pytest_kick.compression.plan import plan_method
+    from pytest_kick.compression.spec import CheckpointSpec
+    from pytest_kick.models import checkpoint_handle, dense_handle
+    from pytest_kick.settings import LoadSettings
+    from pytest_kick.sources import ModelSource
+
+    settings = LoadSettings(cache_dir=tmp_path / "cache")
+    dense = dense_handle(ModelSource("dir", str(random_model_dir)), settings)
+    checkpoint = checkpoint_handle(plan_method(CheckpointSpec(str(random_model_dir)), CompressionSettings()), settings)
+    assert dense.fingerprint != checkpoint.fingerprint
+    assert any((tmp_path / "cache" / "hashes").iterdir())  # whole-file hashes remembered for the next session
