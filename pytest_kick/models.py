@@ -140,6 +140,13 @@ class ModelHandle:
         return RunnerFactory(self.name, lambda: self.engine(batch_size), self.fingerprint, self.info)
 
 
+def numerics(settings: LoadSettings) -> str:
+    """What changes a model's numbers besides its weights, for the result and compressed-model keys: the device
+    kind and the dtype it computes in. Batch size is left out on purpose (it moves scores by <= 1e-5)."""
+    device = resolve_device(settings.device, settings.worker_id)
+    return f"{device.split(':')[0]}/{str(resolve_dtype(settings.dtype, device)).removeprefix('torch.')}"
+
+
 def _hash_memo(settings: LoadSettings) -> Path | None:
     """Where whole-file hashes are remembered across sessions (none without a cache)."""
     return Path(settings.cache_dir) / "hashes" if settings.cache_dir is not None else None
@@ -155,7 +162,7 @@ def dense_handle(source: ModelSource, settings: LoadSettings) -> ModelHandle:
         fp = "dir:" + fingerprint_dir(materialize(source, settings), _hash_memo(settings))
     return ModelHandle(
         name=source.name,
-        fingerprint=digest(fp),
+        fingerprint=digest(f"{fp}|{numerics(settings)}"),
         _loader=lambda: load_hf(materialize(source, settings), settings),
         info={"source": source.kind, "ref": source.ref},
     )
@@ -168,12 +175,12 @@ def checkpoint_handle(plan: CompressionPlan, settings: LoadSettings) -> ModelHan
     fmt = plan.checkpoint_format
     if fmt == "gguf":
         handle = dense_handle(ModelSource("gguf", str(path)), settings)
-        handle.fingerprint = digest("checkpoint:gguf:" + handle.fingerprint)  # never the key of a dense model
+        handle.fingerprint = digest("checkpoint:gguf:" + handle.fingerprint)  # never the key of a dense model (numerics in)
     else:
         require_loader(fmt, path)
         handle = ModelHandle(
             name=path.name,
-            fingerprint=digest(f"checkpoint:{fmt}:" + fingerprint_dir(path, _hash_memo(settings))),
+            fingerprint=digest(f"checkpoint:{fmt}:{fingerprint_dir(path, _hash_memo(settings))}|{numerics(settings)}"),
             _loader=lambda: load_hf(path, settings),
         )
     handle.name = f"{path.name} [checkpoint]"

@@ -83,3 +83,16 @@ def test_a_checkpoint_never_shares_the_dense_models_key(random_model_dir, tmp_pa
     checkpoint = checkpoint_handle(plan_method(CheckpointSpec(str(random_model_dir)), CompressionSettings()), settings)
     assert dense.fingerprint != checkpoint.fingerprint
     assert any((tmp_path / "cache" / "hashes").iterdir())  # whole-file hashes remembered for the next session
+
+
+def test_the_dtype_a_model_computes_in_is_part_of_its_key(random_model_dir, tmp_path):
+    """bf16 and fp32 answers differ: they must never share result or compressed-model keys."""
+    from pytest_kick.models import dense_handle
+    from pytest_kick.settings import LoadSettings
+    from pytest_kick.sources import ModelSource
+
+    def key(**kw):
+        return dense_handle(ModelSource("dir", str(random_model_dir)), LoadSettings(device="cpu", cache_dir=tmp_path, **kw)).fingerprint
+
+    assert key(dtype="float32") != key(dtype="bfloat16") != key(dtype="float16")
+    assert key(dtype="auto") == key(dtype="float32")  # auto is float32 on a CPU: the same numbers, the same key
