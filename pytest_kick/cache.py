@@ -27,15 +27,22 @@ from .contract import (
 from .fingerprint import sha256_file
 
 # Bump when the engine's numbers could change for the same model and request.
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3  # 3: entries carry their key and a checksum of their payload
 
 
 class ResultCache:
-    """One small JSON file per (model fingerprint, request). Written by temp file + rename, so concurrent xdist
-    workers never see a half-written entry; an unreadable entry counts as a miss and is rewritten."""
+    """One small JSON file per (model fingerprint, request): `{"key", "sha256", "payload"}`. Written by temp file +
+    rename, so concurrent xdist workers never see a half-written entry. An entry that is unreadable, filed under
+    another key or whose payload does not match its checksum (edited by hand, damaged) is a miss: recomputed and
+    rewritten, with one warning per cache (the rest are counted in `rejected`)."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = Path(root) / "results" if root is not None else None
+        self.rejected = 0
+
+    @staticmethod
+    def checksum(payload: dict) -> str:
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     @staticmethod
     def key(model_fp: str, kind: str, payload: dict) -> str:
@@ -49,10 +56,27 @@ class ResultCache:
     def get(self, key: str) -> dict | None:
         if self.root is None:
             return None
+        path = self._path(key)
         try:
-            return json.loads(self._path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError):
+            return self.reject(path, "not JSON (a crashed write?)")
+        if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("payload"), dict):
+            return self.reject(path, "not an entry for this request")
+        if entry.get("sha256") != self.checksum(entry["payload"]):
+            return self.reject(path, "its payload does not match its checksum (edited or damaged)")
+        return entry["payload"]
+
+    def reject(self, path: Path, why: str) -> None:
+        """Count a bad entry as a miss; the first one of this cache is also a warning."""
+        import warnings
+
+        self.rejected += 1
+        if self.rejected == 1:
+            warnings.warn(f"pytest-kick: cache entry {path} is {why}; it is recomputed and rewritten", stacklevel=3)
+        return None
 
     def put(self, key: str, value: dict) -> None:
         if self.root is None:
@@ -62,7 +86,7 @@ class ResultCache:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(value, fh, ensure_ascii=False)
+                json.dump({"key": key, "sha256": self.checksum(value), "payload": value}, fh, ensure_ascii=False)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -101,7 +125,7 @@ class CachedRunner:
             try:
                 out[i] = decode(kind, hit) if hit is not None else None
             except ValueError:  # a payload of the wrong shape is a miss: recomputed and rewritten
-                out[i] = None
+                out[i] = self.cache.reject(self.cache._path(k), f"not a {kind} result")
             if out[i] is None:
                 missing.append(i)
         self.stats.hits += len(requests) - len(missing)

@@ -63,7 +63,8 @@ def test_an_entry_of_the_wrong_shape_is_a_miss_and_is_rewritten(tmp_path, payloa
     key = cache.key("fp1", "loglikelihood", {"context": "ctx", "continuation": " a"})
     cache.put(key, payload)
     runner = CachedRunner(factory(), cache)
-    assert runner.loglikelihood(reqs)[0].logprob == -1.0 and runner.stats.misses == 1
+    with pytest.warns(UserWarning, match="is not (a loglikelihood result|an entry for this request)"):
+        assert runner.loglikelihood(reqs)[0].logprob == -1.0 and runner.stats.misses == 1
     assert cache.get(key) == {"logprob": -1.0, "is_greedy": False, "n_tokens": 1}
 
 
@@ -73,7 +74,8 @@ def test_corrupt_entry_is_a_miss_and_is_rewritten(tmp_path):
     cache.put(key, {"logprob": -1.0, "is_greedy": False})
     path = next((tmp_path / "results").rglob("*.json"))
     path.write_text('{"logprob": -1.')  # truncated write from a crashed process
-    assert cache.get(key) is None
+    with pytest.warns(UserWarning, match="is not JSON"):
+        assert cache.get(key) is None
     cache.put(key, {"logprob": -2.0, "is_greedy": False})
     assert cache.get(key) == {"logprob": -2.0, "is_greedy": False}
     assert not list((tmp_path / "results").rglob(".tmp-*"))
@@ -166,3 +168,30 @@ def test_concurrent_processes_build_an_entry_once(tmp_path):
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     assert log.read_text().count("built") == 1
+
+
+def test_a_hand_edited_answer_is_never_used(tmp_path):
+    """A plausible but edited value (issue 12: hand-edited answers moved an accuracy from 0.10 to 1.00) fails its
+    checksum: the entry is a miss, recomputed and rewritten, with one warning."""
+    import json
+
+    reqs = [LoglikelihoodRequest("ctx", " a")]
+    cache = ResultCache(tmp_path)
+    CachedRunner(factory(), cache).loglikelihood(reqs)
+    path = next((tmp_path / "results").rglob("*.json"))
+    entry = json.loads(path.read_text())
+    entry["payload"]["logprob"] = 0.0  # "the model was sure"
+    path.write_text(json.dumps(entry))
+    runner = CachedRunner(factory(), cache)
+    with pytest.warns(UserWarning, match="does not match its checksum"):
+        assert runner.loglikelihood(reqs)[0].logprob == -1.0
+    assert runner.stats.misses == 1 and cache.rejected == 1
+    assert json.loads(path.read_text())["payload"]["logprob"] == -1.0  # rewritten
+    other = ResultCache(tmp_path)
+    moved = next((tmp_path / "results").rglob("*.json"))
+    key = other.key("fp1", "loglikelihood", {"context": "ctx", "continuation": " b"})
+    target = other._path(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(moved.read_text())  # a valid entry copied under another request's name
+    with pytest.warns(UserWarning, match="not an entry for this request"):
+        assert other.get(key) is None
