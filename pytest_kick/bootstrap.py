@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
-
-OUTCOMES = ("within", "inconclusive", "regressed")
 
 # How a gate's watched change is built from the contrasts its statistic returns: the change is
 # max over groups of min over the contrasts in the group. LINEAR: the statistic is the change itself.
@@ -148,7 +146,7 @@ def paired_cluster_bootstrap(
             if made >= limit or not (_near(test.p_value, alpha, len(draws)) or _near(test.p_within, alpha, len(draws))):
                 break
             target = min(2 * made, limit)
-    return BootstrapTest(test.estimate, test.lower, test.upper, test.p_value, n, len(draws), test.p_within, test.spread, test.deciding)
+    return replace(test, clusters=n)
 
 
 def _contrasts(statistic, width: int, dense, compressed):

@@ -24,6 +24,7 @@ from .contract import (
     RunnerFactory,
     decode,
 )
+from .files import write_atomic
 from .fingerprint import sha256_file
 
 # Bump when the engine's numbers could change for the same model and request.
@@ -81,16 +82,8 @@ class ResultCache:
     def put(self, key: str, value: dict) -> None:
         if self.root is None:
             return
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, "sha256": self.checksum(value), "payload": value}, fh, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        entry = {"key": key, "sha256": self.checksum(value), "payload": value}
+        write_atomic(self._path(key), json.dumps(entry, ensure_ascii=False))
 
 
 @dataclass

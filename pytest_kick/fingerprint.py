@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
+
+from .files import write_atomic
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -24,8 +25,7 @@ def sha256_cached(path: Path, memo: Path | None = None) -> str:
     file version does not match is ignored and recomputed."""
     p = Path(path).resolve()
     st = p.stat()
-    key = {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
-    return _sha256_cached(key["path"], st.st_size, st.st_mtime_ns, st.st_ino, str(memo) if memo else "")
+    return _sha256_cached(str(p), st.st_size, st.st_mtime_ns, st.st_ino, str(memo) if memo else "")
 
 
 @functools.lru_cache(maxsize=256)
@@ -44,10 +44,7 @@ def _sha256_cached(path: str, size: int, mtime_ns: int, inode: int, memo: str) -
     value = sha256_file(Path(path))
     if entry is not None:
         try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**key, "sha256": value}), encoding="utf-8")
-            os.replace(tmp, entry)
+            write_atomic(entry, json.dumps({**key, "sha256": value}))
         except OSError:
             pass  # a read-only cache only costs time
     return value

@@ -49,7 +49,7 @@ def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
     """Dequantize a GGUF file to an fp32 safetensors directory in the cache (once; safe across xdist workers)."""
     from filelock import FileLock
 
-    short = sha256_cached(gguf)[:20]
+    short = sha256_cached(gguf, _hash_memo(cache_dir))[:20]
     target = Path(cache_dir) / "models" / f"gguf-{short}"
     if (target / "config.json").is_file():
         return target
@@ -147,19 +147,19 @@ def numerics(settings: LoadSettings) -> str:
     return f"{device.split(':')[0]}/{str(resolve_dtype(settings.dtype, device)).removeprefix('torch.')}"
 
 
-def _hash_memo(settings: LoadSettings) -> Path | None:
+def _hash_memo(cache_dir: Path | None) -> Path | None:
     """Where whole-file hashes are remembered across sessions (none without a cache)."""
-    return Path(settings.cache_dir) / "hashes" if settings.cache_dir is not None else None
+    return Path(cache_dir) / "hashes" if cache_dir is not None else None
 
 
 def dense_handle(source: ModelSource, settings: LoadSettings) -> ModelHandle:
     """The dense model as a lazy handle; its fingerprint reads files but loads no weights."""
     if source.kind == "alias":
-        fp = "gguf:" + sha256_cached(smollm2_gguf_path())
+        fp = "gguf:" + sha256_cached(smollm2_gguf_path(), _hash_memo(settings.cache_dir))
     elif source.kind == "gguf":
-        fp = "gguf:" + sha256_cached(Path(source.ref))
+        fp = "gguf:" + sha256_cached(Path(source.ref), _hash_memo(settings.cache_dir))
     else:
-        fp = "dir:" + fingerprint_dir(materialize(source, settings), _hash_memo(settings))
+        fp = "dir:" + fingerprint_dir(materialize(source, settings), _hash_memo(settings.cache_dir))
     return ModelHandle(
         name=source.name,
         fingerprint=digest(f"{fp}|{numerics(settings)}"),
@@ -180,7 +180,7 @@ def checkpoint_handle(plan: CompressionPlan, settings: LoadSettings) -> ModelHan
         require_loader(fmt, path)
         handle = ModelHandle(
             name=path.name,
-            fingerprint=digest(f"checkpoint:{fmt}:{fingerprint_dir(path, _hash_memo(settings))}|{numerics(settings)}"),
+            fingerprint=digest(f"checkpoint:{fmt}:{fingerprint_dir(path, _hash_memo(settings.cache_dir))}|{numerics(settings)}"),
             _loader=lambda: load_hf(path, settings),
         )
     handle.name = f"{path.name} [checkpoint]"

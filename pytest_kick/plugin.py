@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .pair import ModelPair
 
 CONFIG_KEY = pytest.StashKey[KickConfig]()
-RESULTS_KEY = pytest.StashKey[list]()  # [RunReport] once a gate has recorded (created lazily: the plugin stays light)
+REPORT_KEY = pytest.StashKey[Any]()  # the RunReport, made when a gate first records (the plugin stays light)
 OUTER_KEY = pytest.StashKey[tuple]()  # registrations made before this session, put back when it ends
 ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed, and their earlier values
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
@@ -91,7 +91,6 @@ def pytest_configure(config: pytest.Config) -> None:
     except (KickUsageError, MissingBackend) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = kick
-    config.stash[RESULTS_KEY] = []
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -261,28 +260,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def _run_report(config: pytest.Config):
     """This process's typed run report (workers hand theirs to the controller at the end)."""
-    from .report import RunReport
+    if REPORT_KEY not in config.stash:
+        from .report import RunReport
 
-    reports = config.stash[RESULTS_KEY]
-    if not reports:
-        reports.append(RunReport())
-    return reports[0]
+        config.stash[REPORT_KEY] = RunReport()
+    return config.stash[REPORT_KEY]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    if RESULTS_KEY not in config.stash:
+    if CONFIG_KEY not in config.stash:
         return
     if hasattr(config, "workeroutput"):  # xdist worker: hand the typed report over, serialised only here
-        if config.stash[RESULTS_KEY]:
+        if REPORT_KEY in config.stash:
             config.workeroutput["kick_report"] = json.dumps(_run_report(config).to_json())
         return
     path = config.stash[CONFIG_KEY].report
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(_run_report(config).to_json(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        from .files import write_atomic
+
+        write_atomic(path, json.dumps(_run_report(config).to_json(), indent=1, allow_nan=False) + "\n")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -295,9 +292,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if RESULTS_KEY not in config.stash or hasattr(config, "workeroutput"):
+    if CONFIG_KEY not in config.stash or hasattr(config, "workeroutput"):
         return
-    lines = _run_report(config).lines() if config.stash[RESULTS_KEY] else []
+    lines = config.stash[REPORT_KEY].lines() if REPORT_KEY in config.stash else []
     if lines:
         terminalreporter.write_sep("=", "pytest-kick summary")
         for line in lines:

@@ -99,9 +99,10 @@ class AccuracyResult(GateResult):
             head = f"compressed model '{self.method}' regressed on '{self.task}' (accuracy): the drop is shown beyond the allowance"
         else:
             head = f"compressed model '{self.method}' could not be shown to stay within the allowed accuracy drop on '{self.task}'"
-        lines = [f"{head} {how}", ""]
+        lines = [f"{head} {how}"]
         if self.relative and self.dense_acc > 0:
-            lines[-1:] = [f"the allowance is relative: {self.allowed_drop / self.dense_acc:.3f} of the dense accuracy", ""]
+            lines.append(f"the allowance is relative: {self.allowed_drop / self.dense_acc:.3f} of the dense accuracy")
+        lines.append("")
         cols = [
             ("task", "task"),
             ("n", "n"),
