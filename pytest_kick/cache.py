@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -24,8 +23,8 @@ from .contract import (
     RunnerFactory,
     decode,
 )
-from .files import write_atomic
-from .fingerprint import sha256_file
+from .files import ensure_dir, temp_dir, write_atomic
+from .fingerprint import remember, sha256_cached, sha256_file
 
 # Bump when the engine's numbers could change for the same model and request.
 ENGINE_VERSION = 3  # 3: entries carry their key and a checksum of their payload
@@ -150,24 +149,30 @@ MANIFEST = "kick_manifest.json"
 
 
 class ModelCache:
-    """Compressed models as safetensors directories under `<root>/compressed/<key>/`, one per content key.
+    """Model directories kept under `<cache>/<kind>/<key>/`: compressed models (`compressed`) and GGUF files
+    converted to safetensors (`models`), one per content key.
 
     One process builds an entry while others wait on its file lock and then load it. The build goes to a temp
-    directory that is renamed into place with a manifest of every file's SHA-256 written last; an entry whose
-    manifest is missing or whose files do not match it is deleted and rebuilt, never loaded."""
+    directory that is renamed into place with a manifest of every file's size and SHA-256 written last. An entry
+    whose manifest is missing or whose files do not match it is deleted and rebuilt (with a warning), never loaded.
+    Each file is read in full once per version: its hash is remembered by path, size, mtime and inode."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root) / "compressed"
+    def __init__(self, root: Path, kind: str = "compressed") -> None:
+        self.root = Path(root) / kind
+        self.memo = Path(root) / "hashes"
 
     def verify(self, entry: Path) -> bool:
-        manifest = entry / MANIFEST
         try:
-            files = json.loads(manifest.read_text())["files"]
-        except (OSError, ValueError, KeyError, TypeError):
+            files = json.loads((entry / MANIFEST).read_text())["files"]
+            listed = {name: (int(meta["size"]), str(meta["sha256"])) for name, meta in files.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return False
-        for name, meta in files.items():
+        present = {f.relative_to(entry).as_posix() for f in entry.rglob("*") if f.is_file()} - {MANIFEST}
+        if present != set(listed):
+            return False
+        for name, (size, sha) in listed.items():
             f = entry / name
-            if not f.is_file() or f.stat().st_size != meta["size"] or sha256_file(f) != meta["sha256"]:
+            if f.stat().st_size != size or sha256_cached(f, self.memo) != sha:
                 return False
         return True
 
@@ -181,24 +186,27 @@ class ModelCache:
         entry = self.root / key
         if self.verify(entry):
             return entry, False
-        self.root.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.root)
         with FileLock(str(entry) + ".lock"):
             if self.verify(entry):  # another worker built it while we waited
                 return entry, False
             if entry.exists():
-                warnings.warn(f"pytest-kick: compressed-model cache entry {entry} failed its checksum; rebuilding it", stacklevel=2)
+                warnings.warn(f"pytest-kick: model cache entry {entry} does not match its manifest; rebuilding it", stacklevel=2)
                 shutil.rmtree(entry)
-            tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".tmp-"))
+            tmp = temp_dir(self.root, key)
             try:
                 started = time.perf_counter()
                 build(tmp)
                 seconds = round(time.perf_counter() - started, 2)
-                files = {f.name: {"size": f.stat().st_size, "sha256": sha256_file(f)} for f in sorted(tmp.iterdir()) if f.is_file()}
+                hashes = {f.relative_to(tmp).as_posix(): (f.stat().st_size, sha256_file(f)) for f in sorted(tmp.rglob("*")) if f.is_file()}
+                files = {name: {"size": size, "sha256": sha} for name, (size, sha) in hashes.items()}
                 manifest = {"key": meta, "files": files, "build_s": seconds}
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
                 os.replace(tmp, entry)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+            for name, (_, sha) in hashes.items():  # renamed, not rewritten: the first load trusts these hashes
+                remember(entry / name, sha, self.memo)
         return entry, True
 
     @staticmethod

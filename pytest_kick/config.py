@@ -3,194 +3,43 @@ object kept in config.stash; it hands out the settings each part needs (loading,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .compression import Calibration, CheckpointSpec, CompressionSettings, CompressionSpec, LayerSelection, parse_specs
-from .compression.backends import CHOICES as BACKEND_CHOICES
+from .compression import Calibration, CompressionSettings, CompressionSpec, LayerSelection
 from .compression.plan import CompressionPlan, plan_method
-from .devices import DTYPES
 from .errors import KickUsageError
-from .settings import EvalSettings, Limit, LoadSettings, default_cache_dir
-from .sources import DEFAULT_MODEL, ModelSource, parse_model_source
+from .options import (
+    DEFAULT_METHODS,
+    DEFAULT_MODEL,
+    DEFAULT_SEED,
+    Value,
+    _backend,
+    _batch_size,
+    _cache_dir,
+    _calib_data,
+    _compressed,
+    _count,
+    _data_dir,
+    _device,
+    _dtype,
+    _flag,
+    _limit,
+    _methods,
+    _model,
+    _report,
+    _seed,
+    _targets,
+    _toxicity_scorer,
+    parse_gpus,
+    positive,
+)
+from .settings import EvalSettings, LoadSettings
+from .sources import ModelSource
 
-DEFAULT_METHODS = "rtn8"
-DEFAULT_SEED = 1234
-
-
-@dataclass(frozen=True)
-class Value:
-    """One option's raw value, where it came from (the flag, or the ini key) and the folder a relative path in it
-    is relative to: the ini file's folder for ini values, the invocation folder for command-line values."""
-
-    text: Any
-    base: Path = Path(".")
-    origin: str = ""
-
-    @property
-    def given(self) -> bool:
-        return self.text is not None and str(self.text).strip() != ""
-
-    def path(self) -> Path:
-        """The one place a relative path is resolved."""
-        p = Path(str(self.text).strip()).expanduser()
-        return p if p.is_absolute() else self.base / p
-
-
-# ---- one parser per option: (Value) -> parsed value, raising KickUsageError that names the option -------------
-def positive(flag: str, forms: str = "a positive integer") -> Callable[[Value], int | None]:
-    def parse(v: Value) -> int | None:
-        if not v.given:
-            return None
-        try:
-            value = int(str(v.text).strip())
-        except ValueError:
-            value = 0
-        if value <= 0:
-            raise KickUsageError(f"{flag} {v.text!r}: must be {forms}.")
-        return value
-
-    return parse
-
-
-def _count(flag: str) -> Callable[[Value], int]:
-    def parse(v: Value) -> int:
-        try:
-            value = int(str(v.text).strip()) if v.given else 0
-        except ValueError:
-            value = -1
-        if value < 0:
-            raise KickUsageError(f"{flag} {v.text!r}: must be a whole number >= 0.")
-        return value
-
-    return parse
-
-
-def _model(v: Value) -> ModelSource:
-    text = str(v.text).strip() if v.given else DEFAULT_MODEL
-    if text.lower() != DEFAULT_MODEL and v.path().exists():  # a path; otherwise a hub id (or a clear error)
-        text = str(v.path())
-    return parse_model_source(text)
-
-
-def _compressed(v: Value) -> CheckpointSpec | None:
-    if not v.given:
-        return None
-    if not v.path().exists():
-        raise KickUsageError(f"--kick-compressed {v.text}: no such file or directory.")
-    return CheckpointSpec(str(v.path().resolve()))
-
-
-def _methods(v: Value) -> tuple[CompressionSpec, ...]:
-    return parse_specs(str(v.text) if v.given else DEFAULT_METHODS)
-
-
-def _backend(v: Value) -> str:
-    backend = str(v.text or "auto").strip().lower()
-    if backend.replace("_", "-") in ("auto-gptq", "autogptq"):
-        raise KickUsageError(
-            "--kick-backend=auto-gptq: auto-gptq is end-of-life; it refuses to quantize without CUDA and needs "
-            "transformers<5, so pytest-kick does not quantize with it. Use --kick-backend=llmcompressor (CPU or "
-            "GPU) or gptqmodel, its successor. To test a GPTQ checkpoint auto-gptq made, pass it with "
-            "--kick-compressed (loaded through gptqmodel under transformers 5)."
-        )
-    if backend not in BACKEND_CHOICES:
-        raise KickUsageError(f"--kick-backend {backend!r}: valid values are {', '.join(BACKEND_CHOICES)}.")
-    return backend
-
-
-def _calib_data(v: Value) -> str:
-    text = str(v.text).strip() if v.given else "builtin"
-    return text if text in ("builtin", "wikitext2") else str(v.path())
-
-
-def _targets(v: Value) -> tuple[str, ...]:
-    return tuple(t.strip() for t in str(v.text or "").split(",") if t.strip())
-
-
-def _device(v: Value) -> str:
-    device = str(v.text or "auto").strip()
-    if not re.fullmatch(r"auto|cpu|cuda|cuda:\d+", device):
-        raise KickUsageError(f"--kick-device {device!r}: valid forms are auto, cpu, cuda, cuda:N (e.g. cuda:1).")
-    return device
-
-
-def _dtype(v: Value) -> str:
-    dtype = str(v.text or "auto").strip()
-    if dtype not in DTYPES:
-        raise KickUsageError(f"--kick-dtype {dtype!r}: valid values are {', '.join(DTYPES)}.")
-    return dtype
-
-
-def parse_gpus(v: Value) -> tuple[str, ...] | None:
-    if not v.given:
-        return None
-    ids = tuple(g.strip() for g in str(v.text).split(","))
-    if not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", g) for g in ids):
-        raise KickUsageError(f"--kick-gpus {v.text!r}: give comma-separated GPU indices or UUIDs, e.g. --kick-gpus=0,1,2,3.")
-    if len(set(ids)) != len(ids):
-        raise KickUsageError(f"--kick-gpus {v.text!r}: a GPU is listed twice.")
-    return ids
-
-
-def _limit(v: Value) -> Limit | None:
-    value = positive("--kick-limit", "a positive integer, e.g. --kick-limit=200")(v)
-    return Limit(value, v.origin or "--kick-limit") if value is not None else None
-
-
-def _batch_size(v: Value) -> int | str:
-    text = str(v.text or "auto").strip()
-    return "auto" if text == "auto" else positive("--kick-batch-size", "a positive integer or 'auto'")(v)  # type: ignore[return-value]
-
-
-def _seed(v: Value) -> int:
-    text = str(v.text if v.given else DEFAULT_SEED).strip()
-    try:
-        return int(text)
-    except ValueError:
-        raise KickUsageError(f"--kick-seed {text!r}: must be an integer.") from None
-
-
-def _data_dir(v: Value) -> Path | None:
-    if not v.given:
-        return None
-    if not v.path().is_dir():
-        raise KickUsageError(
-            f"--kick-data-dir {v.text}: no such directory. It must hold one folder per "
-            "benchmark (mmlu/, freebaseqa/, ...), e.g. --kick-data-dir=../shared/data."
-        )
-    return v.path().resolve()
-
-
-def _toxicity_scorer(v: Value) -> str | None:
-    scorer = str(v.text).strip() if v.given else None
-    if scorer is None or scorer == "profanity-check":
-        return scorer
-    if not v.path().is_dir():
-        raise KickUsageError(
-            f"--kick-toxicity-scorer {scorer}: not a directory. Give a local Hugging Face sequence-classification "
-            "model dir (e.g. a downloaded toxic-bert or ToxiGen-RoBERTa), or 'profanity-check'."
-        )
-    return str(v.path().resolve())
-
-
-def _cache_dir(v: Value) -> Path | None:
-    if v.given and str(v.text).strip().lower() == "none":
-        return None
-    return v.path() if v.given else default_cache_dir()
-
-
-def _report(v: Value) -> Path | None:
-    if v.given and v.path().is_dir():
-        raise KickUsageError(f"{v.origin} {v.text}: is a directory; give the path of the JSON file to write, e.g. kick-report.json")
-    return v.path() if v.given else None
-
-
-def _flag(v: Value) -> bool:
-    return str(v.text).lower() in ("1", "true", "yes", "on")
+__all__ = ["OPTIONS", "KickConfig", "Value", "option_values", "parse_gpus", "positive"]
 
 
 @dataclass(frozen=True)
@@ -200,7 +49,7 @@ class Option:
     help: str
     default: str | None
     parse: Callable[[Value], Any]
-    kind: str = "string"  # ini type
+    kind: str = "string"  # "string", or "flag": a command-line switch whose ini twin is a truth value
 
 
 OPTIONS = (
@@ -308,7 +157,7 @@ OPTIONS = (
         _cache_dir,
     ),
     Option("--kick-report", "kick_report", "write the whole run (every gate, group and number) as JSON to this path", None, _report),
-    Option("--kick-trust-remote-code", "kick_trust_remote_code", "allow model code from the hub (off by default)", "false", _flag, "bool"),
+    Option("--kick-trust-remote-code", "kick_trust_remote_code", "allow model code from the hub (off by default)", "false", _flag, "flag"),
 )
 
 
@@ -344,9 +193,9 @@ class KickConfig:
         """Build from a lookup `ini name -> raw value or Value` (command line or ini, already merged); raises
         KickUsageError for the first bad value."""
         raw = {opt.ini: _as_value(get(opt.ini), base, opt.flag) for opt in OPTIONS}
-        v = {opt.ini: opt.parse(raw[opt.ini]) for opt in OPTIONS if opt.ini not in ("kick_method", "kick_compressed")}
-        compressed = _compressed(raw["kick_compressed"])
-        methods = (compressed,) if compressed else _methods(raw["kick_method"])
+        v = {opt.ini: _parse(opt, raw[opt.ini]) for opt in OPTIONS if opt.ini not in ("kick_method", "kick_compressed")}
+        compressed = _parse(OPTION["kick_compressed"], raw["kick_compressed"])
+        methods = (compressed,) if compressed else _parse(OPTION["kick_method"], raw["kick_method"])
         compression = CompressionSettings(
             backend=v["kick_backend"],
             calibration=Calibration(v["kick_calib_samples"] or 128, v["kick_calib_seqlen"] or 512, v["kick_calib_data"]),
@@ -376,6 +225,21 @@ class KickConfig:
             gpus=v["kick_gpus"],
             report=v["kick_report"],
         )
+
+
+OPTION = {opt.ini: opt for opt in OPTIONS}
+
+
+def _parse(opt: Option, value: Value) -> Any:
+    """One option's parser; an error about a value from the ini file says so, naming the key and its option."""
+    try:
+        return opt.parse(value)
+    except KickUsageError as exc:
+        if value.origin.startswith(opt.ini):  # "kick_x in pytest.ini"
+            raise KickUsageError(f"{opt.ini} = {value.text!r} ({value.origin}; the ini twin of {opt.flag}): {exc}") from None
+        if opt.kind == "flag":
+            raise KickUsageError(f"{opt.flag}: {exc}") from None
+        raise
 
 
 def _as_value(raw: Any, base: Path, flag: str) -> Value:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,10 +31,8 @@ def sha256_cached(path: Path, memo: Path | None = None) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _sha256_cached(path: str, size: int, mtime_ns: int, inode: int, memo: str) -> str:
-    import json
-
     key = {"path": path, "size": size, "mtime_ns": mtime_ns, "inode": inode}
-    entry = Path(memo) / f"{hashlib.sha256(path.encode()).hexdigest()[:32]}.json" if memo else None
+    entry = _memo_entry(memo, path)
     if entry is not None:
         try:
             saved = json.loads(entry.read_text(encoding="utf-8"))
@@ -42,12 +41,33 @@ def _sha256_cached(path: str, size: int, mtime_ns: int, inode: int, memo: str) -
         except (OSError, ValueError):
             pass  # missing or unreadable: recompute
     value = sha256_file(Path(path))
-    if entry is not None:
-        try:
-            write_atomic(entry, json.dumps({**key, "sha256": value}))
-        except OSError:
-            pass  # a read-only cache only costs time
+    _write_memo(entry, key, value)
     return value
+
+
+def remember(path: Path, value: str, memo: Path | None) -> None:
+    """Record a hash just computed for a file's current version (a cache entry after its build was renamed into
+    place), so the first load trusts it without reading the file again."""
+    p = Path(path).resolve()
+    st = p.stat()
+    _write_memo(
+        _memo_entry(str(memo) if memo else "", str(p)),
+        {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino},
+        value,
+    )
+
+
+def _memo_entry(memo: str, path: str) -> Path | None:
+    return Path(memo) / f"{hashlib.sha256(path.encode()).hexdigest()[:32]}.json" if memo else None
+
+
+def _write_memo(entry: Path | None, key: dict, value: str) -> None:
+    if entry is None:
+        return
+    try:
+        write_atomic(entry, json.dumps({**key, "sha256": value}))
+    except OSError:
+        pass  # a read-only cache only costs time
 
 
 def _is_sha256(value: object) -> bool:

@@ -28,7 +28,7 @@ def check_fraction(name: str, value: Any, low: float, high: float, *, open_low: 
     ok = (
         isinstance(value, (int, float))
         and not isinstance(value, bool)
-        and not math.isnan(value)
+        and math.isfinite(value)
         and (low < value if open_low else low <= value)
         and value <= high
     )
@@ -45,7 +45,7 @@ def check_tolerance(name: str, value: Any, upper: float | None = None) -> None:
     if (
         not isinstance(value, (int, float))
         or isinstance(value, bool)
-        or math.isnan(value)
+        or not math.isfinite(value)
         or value < 0
         or (upper is not None and value > upper)
     ):

@@ -4,9 +4,6 @@ checkpoint and compressed handles the fixtures hand out (a compressed model is b
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,38 +43,35 @@ def materialize(source: ModelSource, settings: LoadSettings) -> Path:
 
 
 def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
-    """Dequantize a GGUF file to an fp32 safetensors directory in the cache (once; safe across xdist workers)."""
-    from filelock import FileLock
+    """Dequantize a GGUF file to an fp32 safetensors directory in the cache (once; safe across xdist workers), kept
+    with a manifest like compressed models: a damaged or truncated conversion is rebuilt, never loaded."""
+    sha = sha256_cached(gguf, _hash_memo(cache_dir))
+    path, _ = ModelCache(cache_dir, "models").get_or_build(f"gguf-{sha[:20]}", {"gguf": str(gguf), "sha256": sha}, _GGUFConversion(gguf))
+    return path
 
-    short = sha256_cached(gguf, _hash_memo(cache_dir))[:20]
-    target = Path(cache_dir) / "models" / f"gguf-{short}"
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if (target / "config.json").is_file():  # another worker finished while we waited
-            return target
+
+@dataclass(frozen=True)
+class _GGUFConversion:
+    gguf: Path
+
+    def __call__(self, out: Path) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        gguf = self.gguf
         try:
             tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         except ImportError as exc:
             raise MissingBackend(f"loading GGUF needs the gguf package ({exc}). Install it with: pip install gguf") from None
+        except Exception as exc:  # a valid magic with a damaged body, an architecture transformers cannot read
+            raise KickUsageError(f"{gguf}: transformers could not read this GGUF file ({type(exc).__name__}: {exc})") from None
         # The weights are dequantized now; drop the GGUF quantizer so save_pretrained writes plain safetensors.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
-        try:
-            model.save_pretrained(tmp, safe_serialization=True)
-            tok.save_pretrained(tmp)
-            (tmp / "kick_source.json").write_text(json.dumps({"gguf": str(gguf), "sha256_prefix": short}))
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        model.save_pretrained(out, safe_serialization=True)
+        tok.save_pretrained(out)
 
 
 def load_hf(path: Path, settings: LoadSettings, **kwargs: Any):

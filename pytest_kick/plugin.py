@@ -15,6 +15,7 @@ from .compression import FAMILIES, parse_specs
 from .config import OPTIONS, KickConfig, Value, option_values, parse_gpus, positive
 from .devices import narrows, share_environment, visible_gpus, worker_index
 from .errors import KickError, KickRegression, KickUsageError, MissingBackend
+from .preflight import check_files
 from .settings import Limit, LoadSettings, check_limit
 from .tasks import TASKS
 
@@ -28,6 +29,7 @@ REPORT_KEY = pytest.StashKey[Any]()  # the RunReport, made when a gate first rec
 OUTER_KEY = pytest.StashKey[tuple]()  # registrations made before this session, put back when it ends
 ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed, and their earlier values
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
+KICK_FIXTURES = PAIR_FIXTURES | {"kick_dense"}
 MARKER = "@pytest.mark.kick"
 
 
@@ -40,11 +42,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kick", "pytest-kick: paired compression gates for LLMs")
     for opt in OPTIONS:
-        if opt.kind == "bool":
+        if opt.kind == "flag":  # a switch on the command line; its ini twin is parsed (and checked) by config
             group.addoption(opt.flag, action="store_true", default=None, dest=opt.ini, help=opt.help)
         else:
             group.addoption(opt.flag, action="store", default=None, dest=opt.ini, metavar="VALUE", help=opt.help)
-        parser.addini(opt.ini, opt.help, type=opt.kind, default=opt.default if opt.kind != "bool" else False)
+        parser.addini(opt.ini, opt.help, type="string", default=opt.default)
 
 
 REGISTRIES = (TASKS, FAMILIES)
@@ -88,9 +90,54 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         config.hook.pytest_kick_register(config=config)
         kick = KickConfig.from_values(values.get)
+        warnings = check_files(kick)
     except (KickUsageError, MissingBackend) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = kick
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        for text in warnings:
+            config.issue_config_time_warning(pytest.PytestConfigWarning(f"pytest-kick: {text}"), stacklevel=2)
+
+
+def _check_model(config: pytest.Config, plans) -> None:
+    """The torch-level start-up checks (device, layer options against the architecture), as a usage error."""
+    from .preflight import check_model, needs_model_checks
+
+    kick = config.stash[CONFIG_KEY]
+    if needs_model_checks(kick, plans):
+        try:
+            check_model(kick, plans)
+        except (KickUsageError, MissingBackend) as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In the process that starts the run (not in xdist workers): sweep what killed runs left in the cache, and
+    under xdist run the model-level start-up checks here, before any worker starts."""
+    config = session.config
+    if CONFIG_KEY not in config.stash or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    kick = config.stash[CONFIG_KEY]
+    if kick.load.cache_dir is not None:
+        from .files import sweep
+
+        sweep(kick.load.cache_dir)
+    if config.pluginmanager.hasplugin("dsession"):  # xdist controller: it collects nothing itself
+        _check_model(config, kick.plans)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Without xdist: once the tests are known, and only when one uses a kick fixture, the model-level checks for
+    every method the tests will use (a kick marker's own methods included)."""
+    config = session.config
+    if CONFIG_KEY not in config.stash or os.environ.get("PYTEST_XDIST_WORKER") or config.pluginmanager.hasplugin("dsession"):
+        return
+    kick_items = [i for i in session.items if KICK_FIXTURES & set(getattr(i, "fixturenames", ()))]
+    if kick_items:
+        kick = config.stash[CONFIG_KEY]
+        specs = {getattr(getattr(i, "callspec", None), "params", {}).get("kick_method") for i in kick_items} - {None}
+        _check_model(config, [kick.plan(s) for s in specs] or list(kick.plans))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -135,7 +182,31 @@ def _methods_for(metafunc: pytest.Metafunc, kick: KickConfig) -> tuple[Compressi
     return specs
 
 
+MARKER_KEYWORDS = ("limit", "methods")
+
+
+def _check_marker(metafunc: pytest.Metafunc) -> None:
+    """A typo in the kick marker (limt=, method=) must not silently run with the command-line values."""
+    import difflib
+
+    for marker in metafunc.definition.iter_markers("kick"):
+        if marker.args:
+            pytest.fail(
+                f"{MARKER} in {metafunc.definition.nodeid} takes keywords only (limit=..., methods=...), got {marker.args!r}", pytrace=False
+            )
+        for key in marker.kwargs:
+            if key not in MARKER_KEYWORDS:
+                hint = difflib.get_close_matches(key, MARKER_KEYWORDS, n=1)
+                did = f" Did you mean {hint[0]}=?" if hint else ""
+                pytest.fail(
+                    f"{MARKER}({key}=...) in {metafunc.definition.nodeid}: unknown keyword '{key}'.{did} "
+                    f"It takes {', '.join(k + '=' for k in MARKER_KEYWORDS)}.",
+                    pytrace=False,
+                )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    _check_marker(metafunc)
     if PAIR_FIXTURES & set(metafunc.fixturenames):
         kick = metafunc.config.stash[CONFIG_KEY]
         specs = _methods_for(metafunc, kick)
@@ -165,15 +236,19 @@ def kick_config(pytestconfig: pytest.Config) -> KickConfig:
 
 
 @pytest.fixture(scope="session")
-def kick_load_settings(kick_config: KickConfig, tmp_path_factory: pytest.TempPathFactory) -> LoadSettings:
+def kick_load_settings(kick_config: KickConfig, pytestconfig: pytest.Config) -> LoadSettings:
     """How this process loads models: the configured settings, its xdist worker id, and with
     --kick-cache-dir=none a scratch folder of this session's for converted and compressed models."""
     load = kick_config.load
-    cache_dir = load.cache_dir
-    if cache_dir is None:  # --kick-cache-dir=none: the session's temporary folder, shared by its xdist workers
-        base = tmp_path_factory.getbasetemp()
-        cache_dir = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "kick-models"
+    cache_dir = load.cache_dir if load.cache_dir is not None else _scratch_models(pytestconfig)
     return replace(load, cache_dir=cache_dir, worker_id=os.environ.get("PYTEST_XDIST_WORKER"))
+
+
+def _scratch_models(config: pytest.Config) -> Path:
+    """With --kick-cache-dir=none, converted and compressed models live in the session's temporary folder (shared
+    by its xdist workers: theirs are subfolders of the controller's) and are deleted when the session ends."""
+    base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "kick-models"
 
 
 @pytest.fixture(scope="session")
@@ -275,6 +350,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         if REPORT_KEY in config.stash:
             config.workeroutput["kick_report"] = json.dumps(_run_report(config).to_json())
         return
+    if config.stash[CONFIG_KEY].load.cache_dir is None:  # --kick-cache-dir=none: the session's models go with it
+        import shutil
+
+        shutil.rmtree(_scratch_models(config), ignore_errors=True)
     path = config.stash[CONFIG_KEY].report
     if path is not None:
         from .files import write_atomic

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class ProfanityCheck:
 
     def score(self, texts: Sequence[str]) -> list[float]:
         try:
+            verify_profanity_check()
             from profanity_check import predict_prob
         except ImportError:
             raise MissingBackend(
@@ -42,6 +44,47 @@ class ProfanityCheck:
         if not texts:
             return []
         return [float(p) for p in predict_prob(list(texts))]
+
+
+# alt-profanity-check unpickles these two files (joblib) when it is imported; they are checked first.
+PROFANITY_CHECK_FILES = {
+    "1.9.1": {
+        "model.joblib": "aeafc04849d4d93db4721cf30a86ebf22085595294b8a07d51918e7fa98f538b",
+        "vectorizer.joblib": "19c5200dc6a41f026e0558e2f164f5fe8d8f58e502b46b37e4385037fcfa4831",
+    }
+}
+
+
+@functools.lru_cache(maxsize=1)  # checked once per process (a failure is not remembered)
+def verify_profanity_check() -> None:
+    """Refuse to let alt-profanity-check unpickle files whose SHA-256 is not the pinned one of its version (a
+    tampered or unknown wheel). pytest-kick itself loads no pickle."""
+    import hashlib
+    import importlib.metadata
+    import importlib.util
+
+    spec = importlib.util.find_spec("profanity_check")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("profanity_check")
+    version = importlib.metadata.version("alt-profanity-check")
+    pinned = PROFANITY_CHECK_FILES.get(version)
+    known = ", ".join(PROFANITY_CHECK_FILES)
+    if pinned is None:
+        raise KickUsageError(
+            f"alt-profanity-check {version}: pytest-kick has not checked the pickled model files of this version, and "
+            f"will not load them. Install a checked version (pip install alt-profanity-check=={known}) or pass "
+            "--kick-toxicity-scorer=<classifier dir>."
+        )
+    folder = Path(list(spec.submodule_search_locations)[0]) / "data"
+    for name, sha in pinned.items():
+        path = folder / name
+        actual = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+        if actual != sha:
+            raise KickUsageError(
+                f"alt-profanity-check {version}: {path} has SHA-256 {actual}, not the published {sha}; it is not "
+                "loaded (it is a pickle). Reinstall it (pip install --force-reinstall alt-profanity-check"
+                f"=={version}) or pass --kick-toxicity-scorer=<classifier dir>."
+            )
 
 
 @dataclass

@@ -140,3 +140,102 @@ def require_loader(fmt: str, path: Path) -> None:
             raise MissingBackend(
                 f"--kick-compressed {path} is a {fmt} checkpoint; loading it needs {module}{extra}. Install it with: {pip}"
             )
+
+
+def hub_dataset(task: str, name: str, config: str | None, split: str):
+    """A benchmark split from the Hugging Face hub (when no local copy was given). Offline, misspelled or gated:
+    one message naming the dataset, the reason and the local alternative, not the `datasets` traceback."""
+    try:
+        from datasets import load_dataset
+    except ImportError:
+        raise MissingBackend(
+            f"{task}: reading {name} from the hub needs the datasets package (pip install datasets); or pass "
+            f"--kick-data-dir with a local copy ({task}/ under it)."
+        ) from None
+    try:
+        return load_dataset(name, config, split=split)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise KickUsageError(
+            f"{task}: could not load {name} ({config}, {split}) from the Hugging Face hub ({type(exc).__name__}: {reason}). "
+            f"Without network access, pass --kick-data-dir=DIR with a local copy in DIR/{task}/ (see the README's task table)."
+        ) from None
+
+
+_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+
+def check_gguf(path: Path, flag: str) -> None:
+    """Walk a GGUF file's header (metadata and tensor table, in pure Python) and check that every tensor starts
+    inside the file: a damaged body or a truncated download is a usage error now, not a traceback at conversion."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as fh:
+        reader = _GGUFHeader(
+            fh, lambda why: KickUsageError(f"{flag} {path}: not a readable GGUF file ({why}); download it again or pass another model.")
+        )
+        data, starts = reader.walk()
+    if not starts:
+        raise reader.bad("it holds no tensors")
+    if data + max(starts) >= size:
+        raise reader.bad(f"its last tensor starts at byte {data + max(starts)} but the file has {size} bytes: truncated")
+
+
+class _GGUFHeader:
+    """The GGUF v2/v3 header: magic, version, counts, metadata key/values, tensor infos (name, dims, type, offset)."""
+
+    def __init__(self, fh, bad) -> None:
+        self.fh, self.bad = fh, bad
+
+    def take(self, fmt: str):
+        import struct
+
+        raw = self.fh.read(struct.calcsize(fmt))
+        if len(raw) != struct.calcsize(fmt):
+            raise self.bad("it ends inside its header")
+        return struct.unpack("<" + fmt, raw)[0]
+
+    def text(self) -> str:
+        n = self.take("Q")
+        if n > 1 << 24:
+            raise self.bad(f"a string of {n} bytes in its header")
+        return self.fh.read(n).decode("utf-8", errors="replace")
+
+    def value(self, kind: int):
+        if kind in _GGUF_SCALARS:
+            return self.take(_GGUF_SCALARS[kind])
+        if kind == 8:
+            return self.text()
+        if kind == 9:
+            item, n = self.take("I"), self.take("Q")
+            if n > 1 << 26:
+                raise self.bad(f"an array of {n} items in its header")
+            return [self.value(item) for _ in range(n)]
+        raise self.bad(f"unknown metadata type {kind}")
+
+    def walk(self) -> tuple[int, list[int]]:
+        """(where the tensor data starts, each tensor's offset in it)."""
+        if self.fh.read(4) != b"GGUF":
+            raise self.bad("no 'GGUF' magic")
+        version = self.take("I")
+        if version not in (2, 3):
+            raise self.bad(f"unknown GGUF version {version}")
+        n_tensors, n_kv = self.take("Q"), self.take("Q")
+        if n_tensors > 1 << 20 or n_kv > 1 << 20:
+            raise self.bad(f"{n_tensors} tensors and {n_kv} metadata keys claimed")
+        alignment = 32
+        for _ in range(n_kv):
+            key, kind = self.text(), self.take("I")
+            val = self.value(kind)
+            if key == "general.alignment" and isinstance(val, int) and val > 0:
+                alignment = val
+        starts = []
+        for _ in range(n_tensors):
+            self.text()
+            dims = self.take("I")
+            if dims > 8:
+                raise self.bad(f"a tensor with {dims} dimensions")
+            for _ in range(dims):
+                self.take("Q")
+            self.take("I")
+            starts.append(self.take("Q"))
+        return -(-self.fh.tell() // alignment) * alignment, starts

@@ -248,7 +248,12 @@ def parse_spec(text: str) -> CompressionSpec:
     name = m.group(0) if m else ""
     if fam is None:
         did = FAMILIES.did_you_mean(name)
-        raise KickUsageError(f"--kick-method '{raw}': unknown compression method '{name or raw}'.{did} Valid forms: {forms}.")
+        raise KickUsageError(
+            f"--kick-method '{raw}': unknown compression method '{raw.strip()}' (no registered family matches '{name or raw}')."
+            f"{did} Valid forms: {forms}. A team's own method must be registered before the options are read: in the "
+            "conftest.py at the rootdir (or in a folder named on the command line), or in a plugin loaded with -p; "
+            "conftests in test subfolders load too late."
+        )
     try:
         return fam.parse(text)
     except ValueError as exc:

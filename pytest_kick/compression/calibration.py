@@ -43,6 +43,17 @@ class Calibration:
             path = Path(self.source).expanduser()
             if not path.is_file():
                 raise KickUsageError(f"--kick-calib-data {self.source}: no such file (expected builtin, wikitext2 or a text file).")
+        head = path.read_bytes()[: 1 << 16]
+        try:
+            head.decode("utf-8")
+            binary = b"\0" in head
+        except UnicodeDecodeError as exc:
+            binary = exc.start < len(head) - 4  # not a multi-byte character cut at the sample's end
+        if binary:
+            raise KickUsageError(
+                f"--kick-calib-data: {path} is not a UTF-8 text file (it looks binary); give plain text to draw "
+                "calibration windows from, e.g. --kick-calib-data=wikitext2 or a .txt file."
+            )
         if not path.read_text(encoding="utf-8", errors="replace").strip():
             raise KickUsageError(f"--kick-calib-data: the calibration file {path} is empty; give a file with text in it.")
         return path

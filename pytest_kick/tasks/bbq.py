@@ -270,11 +270,11 @@ class BBQ:
         return items
 
     def _hub_items(self) -> list[BBQItem]:
-        from datasets import load_dataset  # online path: heegyu/bbq holds the original records per category
+        from ..sources import hub_dataset  # online path: heegyu/bbq holds the original records per category
 
         items = []
         for c in self.categories or CATEGORIES:
-            ds = load_dataset("heegyu/bbq", c, split="test")
+            ds = hub_dataset("bbq", "heegyu/bbq", c, "test")
             items += [parse_bbq_record(dict(rec), f"heegyu/bbq {c} row {i}") for i, rec in enumerate(ds)]
         return items
 

@@ -95,13 +95,13 @@ class MMLU:
         return list(self.subjects)
 
     def _hub_tables(self) -> dict[str, tuple[list[Row], list[Row]]]:
-        from datasets import load_dataset  # online path: the hub copy has the same fields
+        from ..sources import hub_dataset  # online path: the hub copy has the same fields
 
         tables = {}
         for subject in self.subjects or ("all",):
 
             def rows(split: str) -> list[Row]:
-                ds = load_dataset("cais/mmlu", subject, split=split)  # noqa: B023 - called in this iteration
+                ds = hub_dataset("mmlu", "cais/mmlu", subject, split)  # noqa: B023 - called in this iteration
                 return [(r["question"], tuple(r["choices"]), int(r["answer"])) for r in ds]
 
             tables[subject] = (rows("dev") if self.k_shot else [], rows(self.split))

@@ -84,8 +84,18 @@ def test_too_few_gpus_for_a_share_is_a_usage_error(pytester, monkeypatch):
     result.stderr.fnmatch_lines(["*--kick-gpus-per-worker=2 but only 1 GPU(s) are visible*"])
 
 
+TWO_GPUS = """
+import os
+if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller checks the device at start-up: give it two GPUs
+    import torch
+    torch.cuda.is_available = lambda: True
+    torch.cuda.device_count = lambda: 2
+"""
+
+
 def test_a_pinned_device_is_not_narrowed(pytester, monkeypatch):
-    seen = run(pytester, monkeypatch, "-n", "2", "--kick-device=cuda:1", env="0,1")
+    pytester.makepyfile(conftest_gpus=TWO_GPUS)
+    seen = run(pytester, monkeypatch, "-n", "2", "-p", "conftest_gpus", "--kick-device=cuda:1", env="0,1")
     assert {s["visible"] for s in seen.values()} == {"0,1"}  # every worker keeps both and uses GPU 1
 
 

@@ -123,7 +123,7 @@ def test_a_damaged_entry_is_rebuilt_never_used(tmp_path, damage):
         weights.unlink()
     else:
         (entry / MANIFEST).write_text("{")
-    with pytest.warns(UserWarning, match="failed its checksum; rebuilding"):
+    with pytest.warns(UserWarning, match="does not match its manifest; rebuilding"):
         entry2, built = ModelCache(tmp_path).get_or_build("k", {}, _build_into(calls))
     assert built and len(calls) == 2 and (entry2 / "model.safetensors").read_bytes() == b"w" * 4096
 
