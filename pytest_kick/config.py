@@ -196,6 +196,10 @@ class KickConfig:
         v = {opt.ini: _parse(opt, raw[opt.ini]) for opt in OPTIONS if opt.ini not in ("kick_method", "kick_compressed")}
         compressed = _parse(OPTION["kick_compressed"], raw["kick_compressed"])
         methods = (compressed,) if compressed else _parse(OPTION["kick_method"], raw["kick_method"])
+        if v["kick_gpus"] is not None and len(v["kick_gpus"]) < (v["kick_gpus_per_worker"] or 1):
+            from .devices import gpu_share
+
+            gpu_share(v["kick_gpus"], 0, v["kick_gpus_per_worker"])  # raises, naming both options
         compression = CompressionSettings(
             backend=v["kick_backend"],
             calibration=Calibration(v["kick_calib_samples"] or 128, v["kick_calib_seqlen"] or 512, v["kick_calib_data"]),

@@ -1,5 +1,13 @@
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def standalone_runs(monkeypatch):
+    """This suite may run under xdist: its worker's variables must not make an in-process run under test think it
+    is an xdist worker (workers skip the start-up checks and the cache sweep, which their controller does)."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+
 GATE_TEST = """
 import pytest
 from pytest_kick import assert_kick_accuracy_within

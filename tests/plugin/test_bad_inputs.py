@@ -1,0 +1,166 @@
+"""Bad input, as a team meets it in its first week: every case stops with a message that names the option or file
+and the fix, prints no internal traceback, and leaves nothing in the cache.
+
+Start-up cases (options, the files they name, the installed packages, the model's architecture) end with pytest's
+usage error (exit 4) before any test runs; a kick marker typo is a collection error (exit 2); a bad gate argument
+fails its test (exit 1) before any model runs."""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+USAGE, COLLECTION, FAILED = pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED
+GATE = "def test_x(kick_pair): pass\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]
+    needles: tuple[str, ...]  # the option or file, and the fix: each must appear in the output
+    ret: int = USAGE
+    ini: str = ""  # lines of a [pytest] section
+    test: str = GATE
+    model: bool = True  # pass --kick-model=<the tiny random model> unless the case names its own
+    env: dict = field(default_factory=dict)
+
+
+def _gguf(tensor_offset: int, extra: bytes = b"") -> bytes:
+    """A GGUF v3 header with one f32 tensor at `tensor_offset` of the data section, and `extra` data bytes."""
+    key = b"general.alignment"
+    kv = struct.pack("<Q", len(key)) + key + struct.pack("<II", 4, 32)
+    tensor = struct.pack("<Q", 1) + b"w" + struct.pack("<IQIQ", 1, 1024, 0, tensor_offset)
+    head = b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + kv + tensor
+    return head + b"\0" * (-len(head) % 32) + extra
+
+
+FILES = {  # made in each run's folder; a case refers to them by name
+    "notjson/config.json": "{not json",
+    "notjson/model.safetensors": "x",
+    "noweights/config.json": '{"model_type": "llama"}',
+    "empty/.keep": "",
+    "weights.bin": b"PK\x03\x04 not a gguf",
+    "garbage.gguf": b"GGUF\x03\x00\x00\x00" + b"\xff" * 64,
+    "truncated.gguf": _gguf(4096, b"\0" * 100),
+    "weird-quant/config.json": '{"model_type": "llama", "quantization_config": {"quant_method": "weird"}}',
+    "weird-quant/model.safetensors": "x",
+    "hqq-quant/config.json": '{"model_type": "llama", "quantization_config": {"quant_method": "hqq"}}',
+    "hqq-quant/model.safetensors": "x",
+    "binary.txt": bytes(range(256)) * 8,
+    "blank.txt": "   \n",
+    "a-file": "not a folder",
+    "report-dir/.keep": "",
+    "scorer-bad-json/config.json": "[",
+}
+
+CASES = {
+    # --kick-model
+    "model-missing": Case(("--kick-model=./no/such/model",), ("--kick-model", "no such file or directory"), model=False),
+    "model-no-config": Case(("--kick-model=empty",), ("empty: the directory has no config.json", "save_pretrained"), model=False),
+    "model-config-not-json": Case(("--kick-model=notjson",), ("notjson", "config.json is not valid JSON", "save the model again"), model=False),
+    "model-no-weights": Case(("--kick-model=noweights",), ("noweights", "no weight files", "save_pretrained"), model=False),
+    "model-not-gguf": Case(("--kick-model=weights.bin",), ("weights.bin", "not a GGUF file", "Pass a .gguf file"), model=False),
+    "model-gguf-garbage": Case(("--kick-model=garbage.gguf",), ("garbage.gguf", "not a readable GGUF file", "download it again"), model=False),
+    "model-gguf-truncated": Case(("--kick-model=truncated.gguf",), ("truncated.gguf", "truncated", "download it again"), model=False),
+    "model-bad-hub-id": Case(("--kick-model=not a model!",), ("--kick-model not a model!", "hub id"), model=False),
+    # --kick-method and the layer options, checked against the model's architecture before it runs
+    "method-empty": Case(("--kick-method=",), ("--kick-method is empty", "--kick-method=rtn8")),
+    "method-unknown": Case(("--kick-method=foo4",), ("unknown compression method 'foo4'", "Valid forms")),
+    "method-bad-bits": Case(("--kick-method=rtn99",), ("--kick-method 'rtn99'", "Valid forms")),
+    "method-group-size": Case(("--kick-method=rtn4-g256",), ("rtn4-g256", "group size 256 does not divide layer model.layers.0", "32, 64, 128")),
+    "method-group-size-form": Case(("--kick-method=rtn4-g100",), ("rtn4-g100", "power of two", "Valid forms")),
+    "method-n-m": Case(("--kick-method=magnitude-2:3",), ("magnitude-2:3", "N:M block of 3 does not divide layer model.layers.0",)),
+    "targets-match-nothing": Case(("--kick-targets=nosuch",), ("--kick-targets pattern 'nosuch' matches no linear layer", "q_proj")),
+    "skip-leaves-nothing": Case(("--kick-skip-first=1", "--kick-skip-last=1"), ("--kick-skip-first=1", "leave none of the model's 2 blocks")),
+    "skip-negative": Case(("--kick-skip-first=-1",), ("--kick-skip-first", "whole number >= 0")),
+    "backend-unknown": Case(("--kick-backend=nope",), ("--kick-backend 'nope'", "valid values are")),
+    "backend-auto-gptq": Case(("--kick-backend=auto-gptq",), ("auto-gptq is end-of-life", "--kick-backend=llmcompressor")),
+    "backend-cannot-run": Case(("--kick-method=rtn4", "--kick-backend=bitsandbytes"), ("--kick-backend=bitsandbytes cannot run rtn4", "--kick-backend=auto")),
+    # calibration
+    "calib-missing": Case(("--kick-method=gptq4", "--kick-calib-data=missing.txt"), ("--kick-calib-data", "missing.txt: no such file")),
+    "calib-binary": Case(("--kick-method=gptq4", "--kick-calib-data=binary.txt"), ("binary.txt", "not a UTF-8 text file", "wikitext2")),
+    "calib-blank": Case(("--kick-method=gptq4", "--kick-calib-data=blank.txt"), ("blank.txt", "is empty", "give a file with text")),
+    "calib-wikitext-no-data-dir": Case(("--kick-method=gptq4", "--kick-calib-data=wikitext2"), ("--kick-calib-data=wikitext2", "pass --kick-data-dir")),
+    "calib-samples-zero": Case(("--kick-calib-samples=0",), ("--kick-calib-samples", "positive integer")),
+    "calib-seqlen-text": Case(("--kick-calib-seqlen=long",), ("--kick-calib-seqlen", "positive integer")),
+    # devices
+    "device-unknown": Case(("--kick-device=tpu",), ("--kick-device 'tpu'", "valid forms are auto, cpu, cuda, cuda:N")),
+    "device-cuda-missing": Case(("--kick-device=cuda",), ("--kick-device=cuda", "no usable CUDA device", "--kick-device=cpu")),
+    "device-cuda-index-missing": Case(("--kick-device=cuda:3",), ("--kick-device=cuda:3", "--kick-device=cpu")),
+    "dtype-unknown": Case(("--kick-dtype=float64",), ("--kick-dtype 'float64'", "valid values are")),
+    "gpus-twice": Case(("--kick-gpus=0,0",), ("--kick-gpus", "listed twice")),
+    "gpus-bad-form": Case(("--kick-gpus=0;1",), ("--kick-gpus", "comma-separated GPU indices")),
+    "gpus-per-worker-zero": Case(("--kick-gpus-per-worker=0",), ("--kick-gpus-per-worker", "positive integer")),
+    "gpus-too-few-for-share": Case(("--kick-gpus=0,1", "--kick-gpus-per-worker=3"), ("--kick-gpus-per-worker=3", "only 2 GPU(s)")),
+    # evaluation
+    "limit-zero": Case(("--kick-limit=0",), ("--kick-limit", "positive integer")),
+    "limit-text": Case(("--kick-limit=ten",), ("--kick-limit", "positive integer")),
+    "batch-size-negative": Case(("--kick-batch-size=-3",), ("--kick-batch-size", "positive integer or 'auto'")),
+    "seed-fraction": Case(("--kick-seed=1.5",), ("--kick-seed", "must be an integer")),
+    "data-dir-missing": Case(("--kick-data-dir=nowhere",), ("--kick-data-dir nowhere", "no such directory", "one folder per")),
+    "scorer-missing": Case(("--kick-toxicity-scorer=nowhere",), ("--kick-toxicity-scorer nowhere", "not a directory", "profanity-check")),
+    "scorer-not-a-classifier": Case(("--kick-toxicity-scorer={model}",), ("not a sequence-classification model", "toxic-bert")),
+    "scorer-config-not-json": Case(("--kick-toxicity-scorer=scorer-bad-json",), ("scorer-bad-json", "not valid JSON")),
+    "cache-dir-unwritable": Case(("--kick-cache-dir=a-file/cache",), ("--kick-cache-dir", "a-file is not a writable directory", "none")),
+    "report-is-a-directory": Case(("--kick-report=report-dir",), ("--kick-report report-dir", "is a directory", "kick-report.json")),
+    # --kick-compressed
+    "compressed-missing": Case(("--kick-compressed=missing",), ("--kick-compressed missing", "no such file or directory")),
+    "compressed-not-gguf": Case(("--kick-compressed=weights.bin",), ("--kick-compressed", "must be GGUF")),
+    "compressed-unknown-format": Case(("--kick-compressed=weird-quant",), ("unknown quantization format 'weird'", "compressed-tensors")),
+    "compressed-loader-missing": Case(("--kick-compressed=hqq-quant",), ("hqq checkpoint", "pip install hqq")),
+    "compressed-truncated-gguf": Case(("--kick-compressed=truncated.gguf",), ("--kick-compressed", "truncated.gguf", "truncated")),
+    # the ini file: errors name the key, the file and the option
+    "ini-bool": Case((), ("kick_trust_remote_code", "--kick-trust-remote-code", "not a truth value", "true or false"), ini="kick_trust_remote_code = maybe"),
+    "ini-limit": Case((), ("kick_limit = 'zero'", "pytest.ini", "--kick-limit", "positive integer"), ini="kick_limit = zero"),
+    "ini-method-empty": Case((), ("kick_method in pytest.ini is empty", "--kick-method=rtn8"), ini="kick_method ="),
+    "ini-scorer-missing": Case((), ("kick_toxicity_scorer", "not a directory"), ini="kick_toxicity_scorer = nowhere"),
+    # the kick marker
+    "marker-typo": Case((), ("unknown keyword 'limt'", "Did you mean limit="), ret=COLLECTION, test="import pytest\n\n@pytest.mark.kick(limt=5)\n" + GATE),
+    "marker-positional": Case((), ("takes keywords only",), ret=COLLECTION, test="import pytest\n\n@pytest.mark.kick(5)\n" + GATE),
+    "marker-bad-method": Case((), ("methods=...", "unknown compression method 'zzz'"), ret=COLLECTION, test="import pytest\n\n@pytest.mark.kick(methods='zzz')\n" + GATE),
+    # gate arguments: the test fails before any model runs
+    "tolerance-text": Case((), ("max_drop must be a number", "'0.02'"), ret=FAILED, test="from pytest_kick import assert_kick_accuracy_within as a\n\ndef test_x(kick_pair):\n    a(kick_pair, task='freebaseqa', max_drop='0.02')\n"),
+    "tolerance-infinite": Case((), ("max_drop must be a number", "inf"), ret=FAILED, test="from pytest_kick import assert_kick_accuracy_within as a\n\ndef test_x(kick_pair):\n    a(kick_pair, task='freebaseqa', max_drop=float('inf'))\n"),
+    "tolerance-bool": Case((), ("tolerance must be a number", "True"), ret=FAILED, test="from pytest_kick import assert_no_bias_regression as a\n\ndef test_x(kick_pair):\n    a(kick_pair, benchmark='bbq', tolerance=True)\n"),
+    "task-unknown": Case((), ("unknown task 'freebase'", "freebaseqa"), ret=FAILED, test="from pytest_kick import assert_kick_accuracy_within as a\n\ndef test_x(kick_pair):\n    a(kick_pair, task='freebase', max_drop=0.02)\n"),
+}
+
+
+def _setup(pytester: pytest.Pytester, model_dir: Path) -> None:
+    for name, content in FILES.items():
+        path = pytester.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.Pytester, monkeypatch, random_model_dir):
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "CUDA_VISIBLE_DEVICES"):
+        monkeypatch.delenv(name, raising=False)  # this suite may run under xdist: the run under test does not
+    _setup(pytester, random_model_dir)
+    pytester.makepyfile(test_user=case.test)
+    if case.ini:
+        (pytester.path / "pytest.ini").write_text(f"[pytest]\n{case.ini}\n")
+    cache = pytester.path / "kick-cache"
+    args = [a.replace("{model}", str(random_model_dir)) for a in case.args]
+    if case.model:
+        args.append(f"--kick-model={random_model_dir}")
+    if not any(a.startswith("--kick-cache-dir") for a in args):
+        args.append(f"--kick-cache-dir={cache}")
+    result = pytester.runpytest(*args, "-p", "no:cacheprovider")
+    out = result.stdout.str() + "\n" + result.stderr.str()
+    assert result.ret == case.ret, out
+    for needle in case.needles:
+        assert needle in out, f"{needle!r} not in:\n{out}"
+    assert "Traceback" not in out and "site-packages" not in out and "pytest_kick/" not in out, out
+    cached = [p for p in cache.rglob("*") if p.is_file() and p.parts[len(cache.parts)] != "hashes"] if cache.exists() else []
+    assert cached == [], "the failed run cached something"
+    if case.ret == USAGE:
+        assert not cache.exists(), "a run stopped at start-up must not create the cache"
