@@ -8,6 +8,7 @@ def standalone_runs(monkeypatch):
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)
 
+
 GATE_TEST = """
 import pytest
 from pytest_kick import assert_kick_accuracy_within

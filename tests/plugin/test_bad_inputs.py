@@ -7,7 +7,6 @@ fails its test (exit 1) before any model runs."""
 
 from __future__ import annotations
 
-import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,16 @@ import pytest
 
 USAGE, COLLECTION, FAILED = pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED
 GATE = "def test_x(kick_pair): pass\n"
+
+
+def gate(call: str) -> str:
+    """A test file calling one assertion, e.g. gate("assert_kick_accuracy_within(kick_pair, task='x', max_drop=0.02)")."""
+    name = call.split("(")[0]
+    return f"from pytest_kick import {name}\n\ndef test_x(kick_pair):\n    {call}\n"
+
+
+def marked(marker: str) -> str:
+    return f"import pytest\n\n@pytest.mark.kick{marker}\n" + GATE
 
 
 @dataclass(frozen=True)
@@ -55,36 +64,56 @@ FILES = {  # made in each run's folder; a case refers to them by name
     "a-file": "not a folder",
     "report-dir/.keep": "",
     "scorer-bad-json/config.json": "[",
+    # a team's method registered in a test subfolder's conftest, which loads after the options are read
+    "sub/conftest.py": "from pytest_kick import compression_method\n\n@compression_method('fp')\ndef fp(model, spec):\n    pass\n",
 }
 
 CASES = {
     # --kick-model
     "model-missing": Case(("--kick-model=./no/such/model",), ("--kick-model", "no such file or directory"), model=False),
     "model-no-config": Case(("--kick-model=empty",), ("empty: the directory has no config.json", "save_pretrained"), model=False),
-    "model-config-not-json": Case(("--kick-model=notjson",), ("notjson", "config.json is not valid JSON", "save the model again"), model=False),
+    "model-config-not-json": Case(
+        ("--kick-model=notjson",), ("notjson", "config.json is not valid JSON", "save the model again"), model=False
+    ),
     "model-no-weights": Case(("--kick-model=noweights",), ("noweights", "no weight files", "save_pretrained"), model=False),
     "model-not-gguf": Case(("--kick-model=weights.bin",), ("weights.bin", "not a GGUF file", "Pass a .gguf file"), model=False),
-    "model-gguf-garbage": Case(("--kick-model=garbage.gguf",), ("garbage.gguf", "not a readable GGUF file", "download it again"), model=False),
+    "model-gguf-garbage": Case(
+        ("--kick-model=garbage.gguf",), ("garbage.gguf", "not a readable GGUF file", "download it again"), model=False
+    ),
     "model-gguf-truncated": Case(("--kick-model=truncated.gguf",), ("truncated.gguf", "truncated", "download it again"), model=False),
     "model-bad-hub-id": Case(("--kick-model=not a model!",), ("--kick-model not a model!", "hub id"), model=False),
     # --kick-method and the layer options, checked against the model's architecture before it runs
     "method-empty": Case(("--kick-method=",), ("--kick-method is empty", "--kick-method=rtn8")),
     "method-unknown": Case(("--kick-method=foo4",), ("unknown compression method 'foo4'", "Valid forms")),
     "method-bad-bits": Case(("--kick-method=rtn99",), ("--kick-method 'rtn99'", "Valid forms")),
-    "method-group-size": Case(("--kick-method=rtn4-g256",), ("rtn4-g256", "group size 256 does not divide layer model.layers.0", "32, 64, 128")),
+    "method-group-size": Case(
+        ("--kick-method=rtn4-g256",), ("rtn4-g256", "group size 256 does not divide layer model.layers.0", "32, 64, 128")
+    ),
     "method-group-size-form": Case(("--kick-method=rtn4-g100",), ("rtn4-g100", "power of two", "Valid forms")),
-    "method-n-m": Case(("--kick-method=magnitude-2:3",), ("magnitude-2:3", "N:M block of 3 does not divide layer model.layers.0",)),
+    "method-n-m": Case(
+        ("--kick-method=magnitude-2:3",),
+        (
+            "magnitude-2:3",
+            "N:M block of 3 does not divide layer model.layers.0",
+        ),
+    ),
     "targets-match-nothing": Case(("--kick-targets=nosuch",), ("--kick-targets pattern 'nosuch' matches no linear layer", "q_proj")),
-    "skip-leaves-nothing": Case(("--kick-skip-first=1", "--kick-skip-last=1"), ("--kick-skip-first=1", "leave none of the model's 2 blocks")),
+    "skip-leaves-nothing": Case(
+        ("--kick-skip-first=1", "--kick-skip-last=1"), ("--kick-skip-first=1", "leave none of the model's 2 blocks")
+    ),
     "skip-negative": Case(("--kick-skip-first=-1",), ("--kick-skip-first", "whole number >= 0")),
     "backend-unknown": Case(("--kick-backend=nope",), ("--kick-backend 'nope'", "valid values are")),
     "backend-auto-gptq": Case(("--kick-backend=auto-gptq",), ("auto-gptq is end-of-life", "--kick-backend=llmcompressor")),
-    "backend-cannot-run": Case(("--kick-method=rtn4", "--kick-backend=bitsandbytes"), ("--kick-backend=bitsandbytes cannot run rtn4", "--kick-backend=auto")),
+    "backend-cannot-run": Case(
+        ("--kick-method=rtn4", "--kick-backend=bitsandbytes"), ("--kick-backend=bitsandbytes cannot run rtn4", "--kick-backend=auto")
+    ),
     # calibration
     "calib-missing": Case(("--kick-method=gptq4", "--kick-calib-data=missing.txt"), ("--kick-calib-data", "missing.txt: no such file")),
     "calib-binary": Case(("--kick-method=gptq4", "--kick-calib-data=binary.txt"), ("binary.txt", "not a UTF-8 text file", "wikitext2")),
     "calib-blank": Case(("--kick-method=gptq4", "--kick-calib-data=blank.txt"), ("blank.txt", "is empty", "give a file with text")),
-    "calib-wikitext-no-data-dir": Case(("--kick-method=gptq4", "--kick-calib-data=wikitext2"), ("--kick-calib-data=wikitext2", "pass --kick-data-dir")),
+    "calib-wikitext-no-data-dir": Case(
+        ("--kick-method=gptq4", "--kick-calib-data=wikitext2"), ("--kick-calib-data=wikitext2", "pass --kick-data-dir")
+    ),
     "calib-samples-zero": Case(("--kick-calib-samples=0",), ("--kick-calib-samples", "positive integer")),
     "calib-seqlen-text": Case(("--kick-calib-seqlen=long",), ("--kick-calib-seqlen", "positive integer")),
     # devices
@@ -107,6 +136,9 @@ CASES = {
     "scorer-config-not-json": Case(("--kick-toxicity-scorer=scorer-bad-json",), ("scorer-bad-json", "not valid JSON")),
     "cache-dir-unwritable": Case(("--kick-cache-dir=a-file/cache",), ("--kick-cache-dir", "a-file is not a writable directory", "none")),
     "report-is-a-directory": Case(("--kick-report=report-dir",), ("--kick-report report-dir", "is a directory", "kick-report.json")),
+    "method-in-a-late-conftest": Case(
+        ("--kick-method=fp8",), ("unknown compression method 'fp8'", "conftest.py at the rootdir", "plugin loaded with -p")
+    ),
     # --kick-compressed
     "compressed-missing": Case(("--kick-compressed=missing",), ("--kick-compressed missing", "no such file or directory")),
     "compressed-not-gguf": Case(("--kick-compressed=weights.bin",), ("--kick-compressed", "must be GGUF")),
@@ -114,19 +146,50 @@ CASES = {
     "compressed-loader-missing": Case(("--kick-compressed=hqq-quant",), ("hqq checkpoint", "pip install hqq")),
     "compressed-truncated-gguf": Case(("--kick-compressed=truncated.gguf",), ("--kick-compressed", "truncated.gguf", "truncated")),
     # the ini file: errors name the key, the file and the option
-    "ini-bool": Case((), ("kick_trust_remote_code", "--kick-trust-remote-code", "not a truth value", "true or false"), ini="kick_trust_remote_code = maybe"),
+    "ini-bool": Case(
+        (),
+        ("kick_trust_remote_code", "--kick-trust-remote-code", "not a truth value", "true or false"),
+        ini="kick_trust_remote_code = maybe",
+    ),
     "ini-limit": Case((), ("kick_limit = 'zero'", "pytest.ini", "--kick-limit", "positive integer"), ini="kick_limit = zero"),
     "ini-method-empty": Case((), ("kick_method in pytest.ini is empty", "--kick-method=rtn8"), ini="kick_method ="),
     "ini-scorer-missing": Case((), ("kick_toxicity_scorer", "not a directory"), ini="kick_toxicity_scorer = nowhere"),
     # the kick marker
-    "marker-typo": Case((), ("unknown keyword 'limt'", "Did you mean limit="), ret=COLLECTION, test="import pytest\n\n@pytest.mark.kick(limt=5)\n" + GATE),
-    "marker-positional": Case((), ("takes keywords only",), ret=COLLECTION, test="import pytest\n\n@pytest.mark.kick(5)\n" + GATE),
-    "marker-bad-method": Case((), ("methods=...", "unknown compression method 'zzz'"), ret=COLLECTION, test="import pytest\n\n@pytest.mark.kick(methods='zzz')\n" + GATE),
+    "marker-typo": Case((), ("unknown keyword 'limt'", "Did you mean limit="), ret=COLLECTION, test=marked("(limt=5)")),
+    "marker-positional": Case((), ("takes keywords only",), ret=COLLECTION, test=marked("(5)")),
+    "marker-bad-method": Case((), ("methods=...", "unknown compression method 'zzz'"), ret=COLLECTION, test=marked("(methods='zzz')")),
     # gate arguments: the test fails before any model runs
-    "tolerance-text": Case((), ("max_drop must be a number", "'0.02'"), ret=FAILED, test="from pytest_kick import assert_kick_accuracy_within as a\n\ndef test_x(kick_pair):\n    a(kick_pair, task='freebaseqa', max_drop='0.02')\n"),
-    "tolerance-infinite": Case((), ("max_drop must be a number", "inf"), ret=FAILED, test="from pytest_kick import assert_kick_accuracy_within as a\n\ndef test_x(kick_pair):\n    a(kick_pair, task='freebaseqa', max_drop=float('inf'))\n"),
-    "tolerance-bool": Case((), ("tolerance must be a number", "True"), ret=FAILED, test="from pytest_kick import assert_no_bias_regression as a\n\ndef test_x(kick_pair):\n    a(kick_pair, benchmark='bbq', tolerance=True)\n"),
-    "task-unknown": Case((), ("unknown task 'freebase'", "freebaseqa"), ret=FAILED, test="from pytest_kick import assert_kick_accuracy_within as a\n\ndef test_x(kick_pair):\n    a(kick_pair, task='freebase', max_drop=0.02)\n"),
+    "tolerance-text": Case(
+        (),
+        ("max_drop must be a number", "'0.02'"),
+        ret=FAILED,
+        test=gate("assert_kick_accuracy_within(kick_pair, task='freebaseqa', max_drop='0.02')"),
+    ),
+    "tolerance-infinite": Case(
+        (),
+        ("max_drop must be a number", "inf"),
+        ret=FAILED,
+        test=gate("assert_kick_accuracy_within(kick_pair, task='freebaseqa', max_drop=float('inf'))"),
+    ),
+    "tolerance-bool": Case(
+        (),
+        ("tolerance must be a number", "True"),
+        ret=FAILED,
+        test=gate("assert_no_bias_regression(kick_pair, benchmark='bbq', tolerance=True)"),
+    ),
+    "hub-dataset-offline": Case(
+        (),
+        ("mmlu: could not load cais/mmlu", "--kick-data-dir=DIR", "DIR/mmlu/"),
+        ret=FAILED,
+        test=gate("assert_kick_accuracy_within(kick_pair, task='mmlu', max_drop=0.02, source='hub')"),
+        env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
+    ),
+    "task-unknown": Case(
+        (),
+        ("unknown task 'freebase'", "freebaseqa"),
+        ret=FAILED,
+        test=gate("assert_kick_accuracy_within(kick_pair, task='freebase', max_drop=0.02)"),
+    ),
 }
 
 
@@ -144,6 +207,8 @@ def _setup(pytester: pytest.Pytester, model_dir: Path) -> None:
 def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.Pytester, monkeypatch, random_model_dir):
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "CUDA_VISIBLE_DEVICES"):
         monkeypatch.delenv(name, raising=False)  # this suite may run under xdist: the run under test does not
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
     _setup(pytester, random_model_dir)
     pytester.makepyfile(test_user=case.test)
     if case.ini:
