@@ -24,7 +24,7 @@ from .contract import (
     decode,
 )
 from .files import ensure_dir, temp_dir, write_atomic
-from .fingerprint import remember, sha256_cached, sha256_file
+from .fingerprint import remember, sha256_cached, sha256_file, source_digest
 
 # Bump when the engine's numbers could change for the same model and request.
 ENGINE_VERSION = 3  # 3: entries carry their key and a checksum of their payload
@@ -46,7 +46,9 @@ class ResultCache:
 
     @staticmethod
     def key(model_fp: str, kind: str, payload: dict) -> str:
-        blob = json.dumps([ENGINE_VERSION, model_fp, kind, payload], sort_keys=True, ensure_ascii=False)
+        """Over the engine (its version and its code), the model's fingerprint (weights and numerics), the request."""
+        engine = [ENGINE_VERSION, source_digest("engine.py", "contract.py")]
+        blob = json.dumps([engine, model_fp, kind, payload], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:

@@ -97,5 +97,28 @@ def code_digest(fn: Callable) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=8)
+def source_digest(*relative: str) -> str:
+    """Digest of some of pytest-kick's own source files (globs relative to the package): code that makes numbers is
+    part of the keys of what it made, so an edited checkout (or one whose version reads 0+unknown) never reuses
+    numbers the old code made."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for pattern in relative:
+        for f in sorted(root.glob(pattern)):
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def package_version(name: str) -> str:
+    """An installed distribution's version, read from its metadata (nothing is imported)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]

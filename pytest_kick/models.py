@@ -14,7 +14,7 @@ from .cache import ModelCache
 from .contract import RunnerFactory
 from .devices import resolve_device, resolve_dtype
 from .errors import KickUsageError, MissingBackend
-from .fingerprint import digest, fingerprint_dir, sha256_cached
+from .fingerprint import digest, fingerprint_dir, package_version, sha256_cached, source_digest
 from .settings import LoadSettings
 from .sources import ModelSource, quant_method, require_loader, smollm2_gguf_path
 
@@ -136,9 +136,11 @@ class ModelHandle:
 
 def numerics(settings: LoadSettings) -> str:
     """What changes a model's numbers besides its weights, for the result and compressed-model keys: the device
-    kind and the dtype it computes in. Batch size is left out on purpose (it moves scores by <= 1e-5)."""
+    kind and dtype it computes in, and the torch and transformers versions (kernels, attention implementation and
+    model code come with them). Batch size is left out on purpose (it moves scores by <= 1e-5, never a decision)."""
     device = resolve_device(settings.device, settings.worker_id)
-    return f"{device.split(':')[0]}/{str(resolve_dtype(settings.dtype, device)).removeprefix('torch.')}"
+    dtype = str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
+    return f"{device.split(':')[0]}/{dtype}/torch-{package_version('torch')}/transformers-{package_version('transformers')}"
 
 
 def _hash_memo(cache_dir: Path | None) -> Path | None:
@@ -192,6 +194,7 @@ def compressed_key(dense: ModelHandle, plan: CompressionPlan, comp: CompressionS
         "layers": comp.layers.to_dict(),
         "seed": comp.seed,
         "pytest_kick": __version__,
+        "compression_code": source_digest("compression/*.py", "models.py"),
     }
     if plan.code is not None:
         key["code"] = plan.code

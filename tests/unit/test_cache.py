@@ -195,3 +195,74 @@ def test_a_hand_edited_answer_is_never_used(tmp_path):
     target.write_text(moved.read_text())  # a valid entry copied under another request's name
     with pytest.warns(UserWarning, match="not an entry for this request"):
         assert other.get(key) is None
+
+
+def test_a_model_entry_is_read_in_full_once_then_trusted_by_its_stamp(tmp_path, monkeypatch):
+    """Each load verifies the entry against its manifest, but a file is hashed again only when it changed."""
+    from pytest_kick import fingerprint
+    from pytest_kick.cache import ModelCache
+
+    entry, _ = ModelCache(tmp_path).get_or_build("k", {}, _build_into([]))
+    fingerprint._sha256_cached.cache_clear()  # a new session
+    calls = []
+    real = fingerprint.sha256_file
+    monkeypatch.setattr(fingerprint, "sha256_file", lambda p, chunk=1 << 20: calls.append(p) or real(p))
+    assert ModelCache(tmp_path).verify(entry) and calls == []  # the build remembered its hashes
+    weights = entry / "model.safetensors"
+    weights.write_bytes(b"v" * weights.stat().st_size)  # same size, new content: a new file version
+    assert not ModelCache(tmp_path).verify(entry) and len(calls) == 1
+
+
+def test_sweep_removes_what_killed_writers_left_and_nothing_alive(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from filelock import FileLock
+
+    from pytest_kick.files import STALE_S, sweep
+
+    compressed = tmp_path / "compressed"
+    dead_build, live_build = compressed / ".tmp-aaa-x1", compressed / ".tmp-bbb-x2"
+    for d in (dead_build, live_build):
+        d.mkdir(parents=True)
+        (d / "model.safetensors").write_bytes(b"half")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    host = __import__("socket").gethostname()
+    results = tmp_path / "results" / "ab"
+    results.mkdir(parents=True)
+    dead_write = results / f".tmp-{gone.stdout.strip()}-{host}-q1.json"  # its writer has exited
+    live_write = results / f".tmp-{os.getpid()}-{host}-q2.json"  # this process: alive
+    old_write = results / ".tmp-12-otherhost-q3.json"  # another machine's: judged by age
+    for f in (dead_write, live_write, old_write):
+        f.write_text("{")
+    os.utime(old_write, (time.time() - STALE_S - 5,) * 2)
+    entry = results / "ab12.json"
+    entry.write_text("{}")
+    with FileLock(str(compressed / "bbb.lock")):  # a builder of bbb is alive
+        removed = sweep(tmp_path)
+    assert removed == 3
+    assert not dead_build.exists() and live_build.exists()
+    assert not dead_write.exists() and live_write.exists() and not old_write.exists() and entry.exists()
+    assert sweep(tmp_path / "nowhere") == 0 and not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775), (0o000, 0o664, 0o775)])
+def test_cache_files_follow_the_umask_and_are_never_world_writable(tmp_path, umask, file_mode, dir_mode):
+    import os
+    import stat
+
+    from pytest_kick import files
+
+    old = os.umask(umask)
+    files._umask.cache_clear()
+    try:
+        files.write_atomic(tmp_path / "a" / "b" / "entry.json", "{}")
+        build = files.temp_dir(tmp_path / "compressed", "key")
+    finally:
+        os.umask(old)
+        files._umask.cache_clear()
+    assert stat.S_IMODE((tmp_path / "a" / "b" / "entry.json").stat().st_mode) == file_mode
+    assert stat.S_IMODE((tmp_path / "a" / "b").stat().st_mode) == dir_mode
+    assert stat.S_IMODE(build.stat().st_mode) == dir_mode

@@ -1,3 +1,5 @@
+import pytest
+
 from pytest_kick.fingerprint import code_digest, fingerprint_dir, sha256_cached
 
 
@@ -96,3 +98,32 @@ def test_the_dtype_a_model_computes_in_is_part_of_its_key(random_model_dir, tmp_
 
     assert key(dtype="float32") != key(dtype="bfloat16") != key(dtype="float16")
     assert key(dtype="auto") == key(dtype="float32")  # auto is float32 on a CPU: the same numbers, the same key
+
+
+@pytest.mark.slow  # loads a real (tiny) model twice
+def test_weights_that_differ_only_in_the_middle_of_a_file_get_their_own_key_and_their_own_answers(random_model_dir, tmp_path):
+    """Issue 12's collision end to end: a copy of the model with bytes changed in the middle of its weight file (its
+    header, first and last bytes untouched) is a different model to the cache, and answers differently."""
+    import shutil
+
+    from pytest_kick.cache import CachedRunner, ResultCache
+    from pytest_kick.contract import LoglikelihoodRequest
+    from pytest_kick.models import dense_handle
+    from pytest_kick.settings import LoadSettings
+    from pytest_kick.sources import ModelSource
+
+    edited = tmp_path / "edited"
+    shutil.copytree(random_model_dir, edited)
+    weights = edited / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    middle = len(data) // 2
+    data[middle - 4096 : middle + 4096] = bytes(8192)  # zero 2,048 float32 weights in the middle
+    weights.write_bytes(bytes(data))
+    settings = LoadSettings(device="cpu", cache_dir=tmp_path / "cache")
+    handles = [dense_handle(ModelSource("dir", str(d)), settings) for d in (random_model_dir, edited)]
+    assert handles[0].fingerprint != handles[1].fingerprint
+    cache = ResultCache(tmp_path / "cache")
+    request = [LoglikelihoodRequest("Question: what is the capital of", " Zorbia")]
+    scores = [CachedRunner(h.factory(), cache).loglikelihood(request)[0].logprob for h in handles]
+    assert abs(scores[0] - scores[1]) > 1e-4
+    assert len(list((tmp_path / "cache" / "results").rglob("*.json"))) == 2  # two entries, never one shared

@@ -26,3 +26,28 @@ def test_a_handle_is_a_runner_factory_that_loads_on_first_use(random_model_dir, 
     runner = factory.make()
     assert handle.loads == 1 and runner.batch_size == 2
     assert runner.loglikelihood([LoglikelihoodRequest("a small", " corpus")])[0].n_tokens >= 1
+
+
+def test_a_damaged_gguf_conversion_is_rebuilt_with_a_warning_never_loaded(tmp_path):
+    """The converted-GGUF cache has the compressed cache's manifest: a truncated model.safetensors (a killed copy,
+    a full disk) is found on the next use, rebuilt with one warning, and the model loads."""
+    pytest.importorskip("gguf")
+    from pytest_kick.errors import MissingBackend
+    from pytest_kick.models import convert_gguf, load_hf
+    from pytest_kick.settings import LoadSettings
+    from pytest_kick.sources import smollm2_gguf_path
+
+    try:
+        gguf = smollm2_gguf_path()
+    except MissingBackend as exc:
+        pytest.skip(str(exc))
+    first = convert_gguf(gguf, tmp_path)
+    weights = first / "model.safetensors"
+    intact = weights.stat().st_size
+    with open(weights, "r+b") as fh:
+        fh.truncate(intact // 2)
+    with pytest.warns(UserWarning, match="does not match its manifest; rebuilding it"):
+        again = convert_gguf(gguf, tmp_path)
+    assert again == first and weights.stat().st_size == intact
+    model, _ = load_hf(again, LoadSettings(device="cpu", cache_dir=tmp_path))
+    assert model.config.model_type == "llama"

@@ -74,3 +74,24 @@ def test_a_model_that_is_not_a_classifier_is_refused(random_model_dir, tmp_path)
         HFClassifier(str(tmp_path))
     with pytest.raises(KickUsageError, match="not a directory"):
         toxicity_scorer(str(tmp_path / "missing"))
+
+
+def test_the_default_scorer_refuses_pickles_that_are_not_the_pinned_ones(monkeypatch):
+    """alt-profanity-check unpickles its model files on import: they are checked against pinned SHA-256 first."""
+    pytest.importorskip("profanity_check")
+    from pytest_kick import scorers
+    from pytest_kick.errors import KickUsageError
+
+    pinned = scorers.PROFANITY_CHECK_FILES
+    scorers.verify_profanity_check.cache_clear()
+    scorers.verify_profanity_check()  # the installed wheel matches
+    version = next(iter(pinned))
+    monkeypatch.setattr(scorers, "PROFANITY_CHECK_FILES", {version: {**pinned[version], "model.joblib": "0" * 64}})
+    scorers.verify_profanity_check.cache_clear()
+    with pytest.raises(KickUsageError, match="not the published"):
+        scorers.verify_profanity_check()
+    monkeypatch.setattr(scorers, "PROFANITY_CHECK_FILES", {"0.0.1": {}})
+    scorers.verify_profanity_check.cache_clear()
+    with pytest.raises(KickUsageError, match="has not checked the pickled model files"):
+        scorers.verify_profanity_check()
+    scorers.verify_profanity_check.cache_clear()
