@@ -203,7 +203,10 @@ def _setup(pytester: pytest.Pytester, model_dir: Path) -> None:
             path.write_text(content)
 
 
-@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+SLOW = {"hub-dataset-offline"}  # imports datasets and asks the (unreachable) hub: seconds, not milliseconds
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=k, marks=[pytest.mark.slow] if k in SLOW else []) for k, c in CASES.items()])
 def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.Pytester, monkeypatch, random_model_dir):
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "CUDA_VISIBLE_DEVICES"):
         monkeypatch.delenv(name, raising=False)  # this suite may run under xdist: the run under test does not
