@@ -39,6 +39,7 @@ class ResultCache:
     def __init__(self, root: Path | None) -> None:
         self.root = Path(root) / "results" if root is not None else None
         self.rejected = 0
+        self.unwritable = 0
 
     @staticmethod
     def checksum(payload: dict) -> str:
@@ -46,8 +47,9 @@ class ResultCache:
 
     @staticmethod
     def key(model_fp: str, kind: str, payload: dict) -> str:
-        """Over the engine (its version and its code), the model's fingerprint (weights and numerics), the request."""
-        engine = [ENGINE_VERSION, source_digest("engine.py", "contract.py")]
+        """Over the engine (its version, its code and the loading code), the model's fingerprint (weights and
+        numerics), the request."""
+        engine = [ENGINE_VERSION, source_digest("engine.py", "contract.py", "models.py")]
         blob = json.dumps([engine, model_fp, kind, payload], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -84,7 +86,14 @@ class ResultCache:
         if self.root is None:
             return
         entry = {"key": key, "sha256": self.checksum(value), "payload": value}
-        write_atomic(self._path(key), json.dumps(entry, ensure_ascii=False))
+        try:
+            write_atomic(self._path(key), json.dumps(entry, ensure_ascii=False))
+        except OSError as exc:  # a full disk, a cache folder another user owns: the answer stands, uncached
+            self.unwritable += 1
+            if self.unwritable == 1:
+                import warnings
+
+                warnings.warn(f"pytest-kick: could not write to the result cache ({exc}); this run's answers are not cached", stacklevel=2)
 
 
 @dataclass
@@ -163,19 +172,23 @@ class ModelCache:
         self.root = Path(root) / kind
         self.memo = Path(root) / "hashes"
 
-    def verify(self, entry: Path) -> bool:
+    def verify(self, entry: Path, meta: dict | None = None) -> bool:
+        """The entry's manifest lists exactly its files with their sizes and hashes, and (given `meta`) names the
+        key it was built for: a copied or misfiled entry is not this one."""
         try:
-            files = json.loads((entry / MANIFEST).read_text())["files"]
-            listed = {name: (int(meta["size"]), str(meta["sha256"])) for name, meta in files.items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return False
-        present = {f.relative_to(entry).as_posix() for f in entry.rglob("*") if f.is_file()} - {MANIFEST}
-        if present != set(listed):
-            return False
-        for name, (size, sha) in listed.items():
-            f = entry / name
-            if f.stat().st_size != size or sha256_cached(f, self.memo) != sha:
+            manifest = json.loads((entry / MANIFEST).read_text())
+            listed = {name: (int(m["size"]), str(m["sha256"])) for name, m in manifest["files"].items()}
+            if meta is not None and manifest.get("key") != json.loads(json.dumps(meta)):
                 return False
+            present = {f.relative_to(entry).as_posix() for f in entry.rglob("*") if f.is_file()} - {MANIFEST}
+            if present != set(listed):
+                return False
+            for name, (size, sha) in listed.items():
+                f = entry / name
+                if f.stat().st_size != size or sha256_cached(f, self.memo) != sha:
+                    return False
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable, or removed by a rebuild meanwhile
+            return False
         return True
 
     def get_or_build(self, key: str, meta: dict, build: Callable[[Path], None]) -> tuple[Path, bool]:
@@ -186,11 +199,11 @@ class ModelCache:
         from filelock import FileLock
 
         entry = self.root / key
-        if self.verify(entry):
+        if self.verify(entry, meta):
             return entry, False
         ensure_dir(self.root)
         with FileLock(str(entry) + ".lock"):
-            if self.verify(entry):  # another worker built it while we waited
+            if self.verify(entry, meta):  # another worker built it while we waited
                 return entry, False
             if entry.exists():
                 warnings.warn(f"pytest-kick: model cache entry {entry} does not match its manifest; rebuilding it", stacklevel=2)

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from pathlib import Path
 
 STALE_S = 600  # a result or hash temp file lives milliseconds; one this old belongs to a killed writer
+OLD_BUILD_S = 86_400  # a build folder not named after its entry (an older version's) is swept only after a day
 TMP = ".tmp-"
+BUILD = re.compile(r"\.tmp-(?P<key>[0-9a-f]{32}|gguf-[0-9a-f]{20}|[A-Za-z0-9_]+)-[a-z0-9_]{8}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,8 +44,7 @@ def ensure_dir(path: Path) -> Path:
         path = path.parent
     for p in reversed(missing):
         try:
-            p.mkdir(mode=dir_mode())
-            os.chmod(p, dir_mode())  # mkdir's mode is masked by the umask once more; say it exactly
+            p.mkdir(mode=dir_mode())  # the kernel keeps a setgid parent's bit (a team's group-owned cache)
         except FileExistsError:
             pass
     return missing[0] if missing else path
@@ -62,17 +65,27 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+@functools.lru_cache(maxsize=1)
+def _where() -> str:
+    """This process's pid namespace and host: containers sharing a hostname (host networking) have their own pids."""
+    try:
+        ns = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        ns = 0
+    return f"{ns}-{socket.gethostname()}"
+
+
 def _owner_prefix() -> str:
-    """`.tmp-<pid>-<host>-`: `sweep` removes a temp file at once when its writer is gone from this host."""
-    return f"{TMP}{os.getpid()}-{socket.gethostname()}-"
+    """`.tmp-<pid>-<pid namespace>-<host>-`: `sweep` removes a temp file at once when its writer is gone."""
+    return f"{TMP}{os.getpid()}-{_where()}-"
 
 
 def _orphaned(name: str, age: float) -> bool:
-    """A temp file's writer is dead (it ran on this host and its pid is gone), or the file is older than STALE_S."""
+    """A temp file's writer is dead (same pid namespace and host, pid gone), or the file is older than STALE_S."""
     if age > STALE_S:
         return True
     parts = name[len(TMP) :].split("-")
-    if len(parts) < 3 or not parts[0].isdigit() or "-".join(parts[1:-1]) != socket.gethostname():
+    if len(parts) < 4 or not parts[0].isdigit() or "-".join(parts[1:-1]) != _where():
         return False
     try:
         os.kill(int(parts[0]), 0)
@@ -88,7 +101,7 @@ def temp_dir(parent: Path, key: str) -> Path:
     entry's lock whether its builder is still alive); permissions as the umask says (mkdtemp makes 0700)."""
     ensure_dir(parent)
     tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f"{TMP}{key}-"))
-    os.chmod(tmp, dir_mode())
+    os.chmod(tmp, dir_mode() | (os.stat(parent).st_mode & stat.S_ISGID))  # mkdtemp makes 0700; keep a setgid bit
     return tmp
 
 
@@ -103,9 +116,14 @@ def sweep(cache_dir: Path | None, now: float | None = None) -> int:
     root, now, removed = Path(cache_dir), time.time() if now is None else now, 0
     for kind in ("compressed", "models"):
         for tmp in (root / kind).glob(f"{TMP}*"):
-            key = tmp.name[len(TMP) :].rsplit("-", 1)[0]
+            match = BUILD.fullmatch(tmp.name)
             try:
-                with FileLock(str(root / kind / f"{key}.lock"), timeout=0):
+                if match is None:  # not named by this version (an older one builds here too): by age only
+                    if now - tmp.stat().st_mtime > OLD_BUILD_S:
+                        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+                        removed += 1
+                    continue
+                with FileLock(str(root / kind / f"{match['key']}.lock"), timeout=0):
                     shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
                 removed += 1
             except (Timeout, OSError):

@@ -22,16 +22,27 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 def sha256_cached(path: Path, memo: Path | None = None) -> str:
     """Content hash of every byte, computed once per file version: remembered within the process and, with
-    `memo` (a folder in the cache), across sessions, by (path, size, mtime, inode). A remembered hash whose
-    file version does not match is ignored and recomputed."""
+    `memo` (a folder in the cache), across sessions, by the file's stamp (path, device, inode, size, mtime and
+    ctime: ctime cannot be set by programs, so a file rewritten with the same size and a forged mtime, e.g. from a
+    reproducible archive, still reads as a new version). A remembered hash whose stamp does not match is ignored."""
     p = Path(path).resolve()
+    return _sha256_cached(str(p), _stamp(p), str(memo) if memo else "")
+
+
+def _stamp(p: Path) -> tuple[int, ...]:
     st = p.stat()
-    return _sha256_cached(str(p), st.st_size, st.st_mtime_ns, st.st_ino, str(memo) if memo else "")
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+STAMP = ("dev", "inode", "size", "mtime_ns", "ctime_ns")
+SETTLED_NS = 2_000_000_000  # a file changed this recently may still be written to: its hash is not remembered
 
 
 @functools.lru_cache(maxsize=256)
-def _sha256_cached(path: str, size: int, mtime_ns: int, inode: int, memo: str) -> str:
-    key = {"path": path, "size": size, "mtime_ns": mtime_ns, "inode": inode}
+def _sha256_cached(path: str, stamp: tuple[int, ...], memo: str) -> str:
+    import time
+
+    key = {"path": path, **dict(zip(STAMP, stamp))}
     entry = _memo_entry(memo, path)
     if entry is not None:
         try:
@@ -41,20 +52,17 @@ def _sha256_cached(path: str, size: int, mtime_ns: int, inode: int, memo: str) -
         except (OSError, ValueError):
             pass  # missing or unreadable: recompute
     value = sha256_file(Path(path))
-    _write_memo(entry, key, value)
+    settled = time.time_ns() - max(stamp[3], stamp[4]) > SETTLED_NS
+    if settled and _stamp(Path(path)) == stamp:  # unchanged while it was read, and not being written now
+        _write_memo(entry, key, value)
     return value
 
 
 def remember(path: Path, value: str, memo: Path | None) -> None:
-    """Record a hash just computed for a file's current version (a cache entry after its build was renamed into
-    place), so the first load trusts it without reading the file again."""
+    """Record a hash just computed for a file's current version: a cache entry we wrote ourselves and renamed into
+    place (nobody else writes to it), so the first load trusts it without reading the file again."""
     p = Path(path).resolve()
-    st = p.stat()
-    _write_memo(
-        _memo_entry(str(memo) if memo else "", str(p)),
-        {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino},
-        value,
-    )
+    _write_memo(_memo_entry(str(memo) if memo else "", str(p)), {"path": str(p), **dict(zip(STAMP, _stamp(p)))}, value)
 
 
 def _memo_entry(memo: str, path: str) -> Path | None:
@@ -75,11 +83,12 @@ def _is_sha256(value: object) -> bool:
 
 
 def fingerprint_dir(path: Path, memo: Path | None = None) -> str:
-    """Content fingerprint of a model directory: every byte of every file (in subfolders too), by relative path.
+    """Content fingerprint of a model directory: every byte of every file (in subfolders too), by relative path;
+    hidden files and folders (.git, .cache/huggingface download metadata) are not part of the model.
     Whole-file hashes are remembered by file version (`sha256_cached`), so a model is read in full once."""
     root = Path(path)
     h = hashlib.sha256()
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+    for f in sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)):
         h.update(f.relative_to(root).as_posix().encode() + b"\0")
         h.update(sha256_cached(f, memo).encode())
     return h.hexdigest()

@@ -16,7 +16,7 @@ from .devices import resolve_device, resolve_dtype
 from .errors import KickUsageError, MissingBackend
 from .fingerprint import digest, fingerprint_dir, package_version, sha256_cached, source_digest
 from .settings import LoadSettings
-from .sources import ModelSource, quant_method, require_loader, smollm2_gguf_path
+from .sources import ModelSource, loader_versions, quant_method, require_loader, smollm2_gguf_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compression import CompressionSettings
@@ -46,7 +46,14 @@ def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
     """Dequantize a GGUF file to an fp32 safetensors directory in the cache (once; safe across xdist workers), kept
     with a manifest like compressed models: a damaged or truncated conversion is rebuilt, never loaded."""
     sha = sha256_cached(gguf, _hash_memo(cache_dir))
-    path, _ = ModelCache(cache_dir, "models").get_or_build(f"gguf-{sha[:20]}", {"gguf": str(gguf), "sha256": sha}, _GGUFConversion(gguf))
+    meta = {
+        "sha256": sha,  # the GGUF file, and everything that turns it into weights and a tokenizer
+        "transformers": package_version("transformers"),
+        "gguf": package_version("gguf"),
+        "code": source_digest("models.py"),
+    }
+    key = "gguf-" + digest(json.dumps(meta, sort_keys=True))[:20]
+    path, _ = ModelCache(cache_dir, "models").get_or_build(key, {**meta, "file": str(gguf)}, _GGUFConversion(gguf))
     return path
 
 
@@ -176,7 +183,9 @@ def checkpoint_handle(plan: CompressionPlan, settings: LoadSettings) -> ModelHan
         require_loader(fmt, path)
         handle = ModelHandle(
             name=path.name,
-            fingerprint=digest(f"checkpoint:{fmt}:{fingerprint_dir(path, _hash_memo(settings.cache_dir))}|{numerics(settings)}"),
+            fingerprint=digest(
+                f"checkpoint:{fmt}:{loader_versions(fmt)}:{fingerprint_dir(path, _hash_memo(settings.cache_dir))}|{numerics(settings)}"
+            ),
             _loader=lambda: load_hf(path, settings),
         )
     handle.name = f"{path.name} [checkpoint]"

@@ -28,6 +28,7 @@ CONFIG_KEY = pytest.StashKey[KickConfig]()
 REPORT_KEY = pytest.StashKey[Any]()  # the RunReport, made when a gate first records (the plugin stays light)
 OUTER_KEY = pytest.StashKey[tuple]()  # registrations made before this session, put back when it ends
 ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed, and their earlier values
+GIVEN_KEY = pytest.StashKey[set]()  # the kick options this run sets (command line or ini), not left at their defaults
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
 KICK_FIXTURES = PAIR_FIXTURES | {"kick_dense"}
 MARKER = "@pytest.mark.kick"
@@ -87,28 +88,43 @@ def pytest_configure(config: pytest.Config) -> None:
         ini_dir,
         Path(config.inipath).name if config.inipath else "the ini file",
     )
+    given = {opt.ini for opt in OPTIONS if config.getoption(opt.ini) is not None or config.getini(opt.ini) not in (None, "", opt.default)}
+    config.stash[GIVEN_KEY] = given
     try:
         config.hook.pytest_kick_register(config=config)
         kick = KickConfig.from_values(values.get)
-        warnings = check_files(kick)
+        # a cache folder the user named is checked now; the default one only once a test uses a kick fixture
+        warnings = check_files(kick, check_cache="kick_cache_dir" in given or bool(os.environ.get("PYTEST_KICK_CACHE")))
     except (KickUsageError, MissingBackend) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = kick
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
+    if not _is_worker(config):
         for text in warnings:
             config.issue_config_time_warning(pytest.PytestConfigWarning(f"pytest-kick: {text}"), stacklevel=2)
 
 
+def _is_worker(config: pytest.Config) -> bool:
+    """An xdist worker (told by xdist itself, not by an environment variable a subprocess could inherit)."""
+    return hasattr(config, "workerinput")
+
+
+def _worker_id(config: pytest.Config) -> str | None:
+    return getattr(config, "workerinput", {}).get("workerid")
+
+
 def _check_model(config: pytest.Config, plans) -> None:
-    """The torch-level start-up checks (device, layer options against the architecture), as a usage error."""
-    from .preflight import check_model, needs_model_checks
+    """The start-up checks that wait until kick tests are known: the default cache folder is writable, and (torch
+    level) the device and the layer options against the architecture. A failure is a usage error."""
+    from .preflight import check_model, check_writable, needs_model_checks
 
     kick = config.stash[CONFIG_KEY]
-    if needs_model_checks(kick, plans):
-        try:
+    try:
+        if kick.load.cache_dir is not None:
+            check_writable(Path(kick.load.cache_dir))
+        if needs_model_checks(kick, plans):
             check_model(kick, plans)
-        except (KickUsageError, MissingBackend) as exc:
-            raise pytest.UsageError(str(exc)) from None
+    except (KickUsageError, MissingBackend) as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -116,14 +132,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """In the process that starts the run (not in xdist workers): sweep what killed runs left in the cache, and
     under xdist run the model-level start-up checks here, before any worker starts."""
     config = session.config
-    if CONFIG_KEY not in config.stash or os.environ.get("PYTEST_XDIST_WORKER"):
+    if CONFIG_KEY not in config.stash or _is_worker(config):
         return
     kick = config.stash[CONFIG_KEY]
     if kick.load.cache_dir is not None:
         from .files import sweep
 
         sweep(kick.load.cache_dir)
-    if config.pluginmanager.hasplugin("dsession"):  # xdist controller: it collects nothing itself
+    # The xdist controller collects nothing, so it cannot see which tests use a kick fixture: it checks when the
+    # run sets a kick option (command line or ini), i.e. when it is a pytest-kick run.
+    if config.pluginmanager.hasplugin("dsession") and config.stash[GIVEN_KEY]:
         _check_model(config, kick.plans)
 
 
@@ -131,7 +149,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Without xdist: once the tests are known, and only when one uses a kick fixture, the model-level checks for
     every method the tests will use (a kick marker's own methods included)."""
     config = session.config
-    if CONFIG_KEY not in config.stash or os.environ.get("PYTEST_XDIST_WORKER") or config.pluginmanager.hasplugin("dsession"):
+    if CONFIG_KEY not in config.stash or _is_worker(config) or config.pluginmanager.hasplugin("dsession"):
         return
     kick_items = [i for i in session.items if KICK_FIXTURES & set(getattr(i, "fixturenames", ()))]
     if kick_items:
@@ -241,14 +259,14 @@ def kick_load_settings(kick_config: KickConfig, pytestconfig: pytest.Config) -> 
     --kick-cache-dir=none a scratch folder of this session's for converted and compressed models."""
     load = kick_config.load
     cache_dir = load.cache_dir if load.cache_dir is not None else _scratch_models(pytestconfig)
-    return replace(load, cache_dir=cache_dir, worker_id=os.environ.get("PYTEST_XDIST_WORKER"))
+    return replace(load, cache_dir=cache_dir, worker_id=_worker_id(pytestconfig))
 
 
 def _scratch_models(config: pytest.Config) -> Path:
     """With --kick-cache-dir=none, converted and compressed models live in the session's temporary folder (shared
     by its xdist workers: theirs are subfolders of the controller's) and are deleted when the session ends."""
     base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
-    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "kick-models"
+    return (base.parent if _is_worker(config) else base) / "kick-models"
 
 
 @pytest.fixture(scope="session")
@@ -355,7 +373,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
         shutil.rmtree(_scratch_models(config), ignore_errors=True)
     path = config.stash[CONFIG_KEY].report
-    if path is not None:
+    if path is not None and session.exitstatus != pytest.ExitCode.USAGE_ERROR:  # a run stopped at start-up wrote nothing
         from .files import write_atomic
 
         write_atomic(path, json.dumps(_run_report(config).to_json(), indent=1, allow_nan=False) + "\n")

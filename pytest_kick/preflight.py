@@ -27,8 +27,10 @@ WEIGHTS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf")
 
 
 # ---- layer 1: files and packages -----------------------------------------------------------------------------
-def check_files(kick: KickConfig) -> list[str]:
-    """Raise for the first problem in the files the options name; return warnings for options without effect."""
+def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
+    """Raise for the first problem in the files the options name; return warnings for options without effect.
+    `check_cache`: whether the cache folder is checked now (one the user named) or later (the default one, once a
+    test uses a kick fixture: a session without kick tests must not fail for it)."""
     if kick.model.kind == "dir":
         check_model_dir(Path(kick.model.ref), "--kick-model")
     elif kick.model.kind == "gguf":
@@ -45,9 +47,13 @@ def check_files(kick: KickConfig) -> list[str]:
         from .scorers import HFClassifier
 
         HFClassifier(kick.evaluation.toxicity_scorer)  # reads config.json only: architectures and labels
-    if kick.load.cache_dir is not None:
+    if check_cache and kick.load.cache_dir is not None:
         check_writable(Path(kick.load.cache_dir))
     warnings = []
+    layers = kick.compression.layers
+    if (layers.targets or layers.skip_first or layers.skip_last) and all(p.at_load or p.is_checkpoint for p in kick.plans):
+        methods = ", ".join(p.spec.id for p in kick.plans)
+        warnings.append(f"--kick-targets/--kick-skip-* have no effect on {methods}: they quantize (or were compressed) as a whole")
     calibration = kick.compression.calibration
     if calibration.source != "builtin" and not any(p.needs_calibration for p in kick.plans):
         methods = ", ".join(p.spec.id for p in kick.plans)
@@ -117,6 +123,8 @@ def check_model(kick: KickConfig, plans: Iterable[CompressionPlan]) -> None:
     from .compression.layers import target_linears
 
     model = meta_model(kick.model, kick.load.trust_remote_code)
+    if model is None:
+        return
     selected = target_linears(model, layers)
     for plan in plans:
         for what, width in _shape_rules(plan):
@@ -143,6 +151,8 @@ def meta_model(source: ModelSource, trust_remote_code: bool = False):
         with torch.device("meta"):
             return AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
     except Exception as exc:
+        if trust_remote_code:  # a model's own code may not build on the meta device: checked when it compresses
+            return None
         name = DEFAULT_MODEL if source.kind == "alias" else source.ref
         raise KickUsageError(
             f"--kick-model {name}: could not build the model's architecture from its configuration to check the "

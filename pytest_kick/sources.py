@@ -126,6 +126,15 @@ def checkpoint_format(path: Path) -> str:
     return method
 
 
+def loader_versions(fmt: str) -> str:
+    """The installed versions of the packages that load (and run the kernels of) a checkpoint format: part of the
+    checkpoint's key, since a new kernel can change its numbers."""
+    from .fingerprint import package_version
+
+    names = [re.split(r"[<>=\[]", pip.split()[-1].strip("'"))[0] for _, pip in CHECKPOINT_LOADERS.get(fmt, ())]
+    return ",".join(f"{n}-{package_version(n)}" for n in names)
+
+
 def require_loader(fmt: str, path: Path) -> None:
     """Name the missing package for a checkpoint format before transformers fails deep inside loading."""
     for module, pip in CHECKPOINT_LOADERS.get(fmt, ()):

@@ -101,6 +101,9 @@ CASES = {
     "skip-leaves-nothing": Case(
         ("--kick-skip-first=1", "--kick-skip-last=1"), ("--kick-skip-first=1", "leave none of the model's 2 blocks")
     ),
+    "targets-in-a-subprocess-of-an-xdist-worker": Case(
+        ("--kick-targets=nosuch",), ("--kick-targets pattern 'nosuch' matches no linear layer",), env={"PYTEST_XDIST_WORKER": "gw3"}
+    ),
     "skip-negative": Case(("--kick-skip-first=-1",), ("--kick-skip-first", "whole number >= 0")),
     "backend-unknown": Case(("--kick-backend=nope",), ("--kick-backend 'nope'", "valid values are")),
     "backend-auto-gptq": Case(("--kick-backend=auto-gptq",), ("auto-gptq is end-of-life", "--kick-backend=llmcompressor")),
@@ -232,3 +235,17 @@ def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.P
     assert cached == [], "the failed run cached something"
     if case.ret == USAGE:
         assert not cache.exists(), "a run stopped at start-up must not create the cache"
+
+
+def test_an_unwritable_default_cache_stops_only_runs_that_use_pytest_kick(pytester, monkeypatch):
+    """The default cache folder is checked once a test uses a kick fixture: a session without kick tests (the rest
+    of a team's suite, on a machine whose home is read-only) is not stopped by it."""
+    pytester.path.joinpath("a-file").write_text("not a folder")
+    monkeypatch.delenv("PYTEST_KICK_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(pytester.path / "a-file"))
+    pytester.makepyfile(test_plain="def test_plain(): pass\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.makepyfile(test_user=GATE)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == USAGE
+    result.stderr.fnmatch_lines(["ERROR: --kick-cache-dir *a-file/pytest-kick: *a-file is not a writable directory*"])

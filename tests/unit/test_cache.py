@@ -224,26 +224,29 @@ def test_sweep_removes_what_killed_writers_left_and_nothing_alive(tmp_path):
     from pytest_kick.files import STALE_S, sweep
 
     compressed = tmp_path / "compressed"
-    dead_build, live_build = compressed / ".tmp-aaa-x1", compressed / ".tmp-bbb-x2"
-    for d in (dead_build, live_build):
+    dead_build, live_build = compressed / f".tmp-{'a' * 32}-x1234567", compressed / f".tmp-{'b' * 32}-x2345678"
+    old_version = compressed / ".tmp-q9w8e7r6"  # an older pytest-kick's build folder: not named after its entry
+    for d in (dead_build, live_build, old_version):
         d.mkdir(parents=True)
         (d / "model.safetensors").write_bytes(b"half")
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
-    host = __import__("socket").gethostname()
+    from pytest_kick.files import _where
+
+    host = _where()
     results = tmp_path / "results" / "ab"
     results.mkdir(parents=True)
     dead_write = results / f".tmp-{gone.stdout.strip()}-{host}-q1.json"  # its writer has exited
     live_write = results / f".tmp-{os.getpid()}-{host}-q2.json"  # this process: alive
-    old_write = results / ".tmp-12-otherhost-q3.json"  # another machine's: judged by age
+    old_write = results / ".tmp-12-0-otherhost-q3.json"  # another machine's: judged by age
     for f in (dead_write, live_write, old_write):
         f.write_text("{")
     os.utime(old_write, (time.time() - STALE_S - 5,) * 2)
     entry = results / "ab12.json"
     entry.write_text("{}")
-    with FileLock(str(compressed / "bbb.lock")):  # a builder of bbb is alive
+    with FileLock(str(compressed / f"{'b' * 32}.lock")):  # a builder of bbb... is alive
         removed = sweep(tmp_path)
     assert removed == 3
-    assert not dead_build.exists() and live_build.exists()
+    assert not dead_build.exists() and live_build.exists() and old_version.exists()  # the old one: only after a day
     assert not dead_write.exists() and live_write.exists() and not old_write.exists() and entry.exists()
     assert sweep(tmp_path / "nowhere") == 0 and not (tmp_path / "nowhere").exists()
 
@@ -266,3 +269,30 @@ def test_cache_files_follow_the_umask_and_are_never_world_writable(tmp_path, uma
     assert stat.S_IMODE((tmp_path / "a" / "b" / "entry.json").stat().st_mode) == file_mode
     assert stat.S_IMODE((tmp_path / "a" / "b").stat().st_mode) == dir_mode
     assert stat.S_IMODE(build.stat().st_mode) == dir_mode
+
+
+def test_a_model_entry_built_for_another_key_is_not_served(tmp_path):
+    """A copied or misfiled entry: its manifest names the key it was built for."""
+    import shutil
+
+    from pytest_kick.cache import ModelCache
+
+    cache = ModelCache(tmp_path)
+    entry, _ = cache.get_or_build("a", {"spec": "rtn4"}, _build_into([]))
+    shutil.copytree(entry, cache.root / "b")
+    assert cache.verify(cache.root / "a", {"spec": "rtn4"}) and not cache.verify(cache.root / "b", {"spec": "rtn8"})
+
+
+def test_a_setgid_cache_folder_keeps_its_group_bit(tmp_path):
+    import os
+    import stat
+
+    from pytest_kick import files
+
+    shared = tmp_path / "team-cache"
+    shared.mkdir()
+    os.chmod(shared, 0o2775)
+    files.write_atomic(shared / "results" / "ab" / "x.json", "{}")
+    build = files.temp_dir(shared / "compressed", "k")
+    for folder in (shared / "results", shared / "results" / "ab", shared / "compressed", build):
+        assert folder.stat().st_mode & stat.S_ISGID, folder

@@ -53,6 +53,7 @@ def test_whole_file_hashes_are_remembered_across_sessions_and_checked(tmp_path, 
 
     from pytest_kick import fingerprint
 
+    monkeypatch.setattr(fingerprint, "SETTLED_NS", 0)  # the file was just written: trust it at once here
     f = tmp_path / "w.bin"
     f.write_bytes(b"weights" * 1000)
     memo = tmp_path / "memo"
@@ -71,8 +72,9 @@ def test_whole_file_hashes_are_remembered_across_sessions_and_checked(tmp_path, 
     assert fingerprint.sha256_cached(f, memo) == "0" * 64 and len(calls) == 2
 
 
-def test_a_checkpoint_never_shares_the_dense_models_key(random_model_dir, tmp_path):
+def test_a_checkpoint_never_shares_the_dense_models_key(random_model_dir, tmp_path, monkeypatch):
     """The same directory given as --kick-model and as --kick-compressed: two keys, by construction."""
+    from pytest_kick import fingerprint
     from pytest_kick.compression import CompressionSettings
     from pytest_kick.compression.plan import plan_method
     from pytest_kick.compression.spec import CheckpointSpec
@@ -80,6 +82,8 @@ def test_a_checkpoint_never_shares_the_dense_models_key(random_model_dir, tmp_pa
     from pytest_kick.settings import LoadSettings
     from pytest_kick.sources import ModelSource
 
+    monkeypatch.setattr(fingerprint, "SETTLED_NS", 0)
+    fingerprint._sha256_cached.cache_clear()
     settings = LoadSettings(cache_dir=tmp_path / "cache")
     dense = dense_handle(ModelSource("dir", str(random_model_dir)), settings)
     checkpoint = checkpoint_handle(plan_method(CheckpointSpec(str(random_model_dir)), CompressionSettings()), settings)
@@ -127,3 +131,35 @@ def test_weights_that_differ_only_in_the_middle_of_a_file_get_their_own_key_and_
     scores = [CachedRunner(h.factory(), cache).loglikelihood(request)[0].logprob for h in handles]
     assert abs(scores[0] - scores[1]) > 1e-4
     assert len(list((tmp_path / "cache" / "results").rglob("*.json"))) == 2  # two entries, never one shared
+
+
+def test_a_file_rewritten_with_the_same_size_and_mtime_is_a_new_version(tmp_path, monkeypatch):
+    """A model unpacked again from an archive with fixed mtimes (same path, size and mtime, maybe the same inode):
+    its ctime moves, so the remembered hash of the old content is not used."""
+    import os
+
+    from pytest_kick import fingerprint
+
+    monkeypatch.setattr(fingerprint, "SETTLED_NS", 0)
+    fingerprint._sha256_cached.cache_clear()
+    memo = tmp_path / "memo"
+    folder = tmp_path / "model"
+    folder.mkdir()
+    f = folder / "w.bin"
+    f.write_bytes(b"a" * 4096)
+    os.utime(f, ns=(0, 0))
+    first = fingerprint.sha256_cached(f, memo)
+    f.unlink()
+    f.write_bytes(b"b" * 4096)
+    os.utime(f, ns=(0, 0))
+    assert fingerprint.sha256_cached(f, memo) != first
+
+
+def test_a_hash_of_a_file_still_being_written_is_not_remembered(tmp_path):
+    from pytest_kick import fingerprint
+
+    fingerprint._sha256_cached.cache_clear()
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"fresh")
+    fingerprint.sha256_cached(f, tmp_path / "memo")
+    assert not (tmp_path / "memo").exists()  # changed in the last two seconds: may not be complete
