@@ -26,10 +26,20 @@ from .contract import (
     RunnerFactory,
     TopK,
 )
-from .errors import AccuracyRegression, FidelityRegression, KickError, KickRegression, KickUsageError, MissingBackend, SafetyRegression
+from .errors import (
+    AccuracyRegression,
+    FidelityRegression,
+    KickError,
+    KickRegression,
+    KickUsageError,
+    MissingBackend,
+    QualityRegression,
+    SafetyRegression,
+)
 from .fidelity import FidelityResult, assert_fidelity_within
 from .models import ModelHandle
 from .pair import ModelPair
+from .quality import QualityResult, assert_generation_quality_within
 from .safety import (
     SafetyResult,
     assert_no_bias_regression,
@@ -67,6 +77,8 @@ __all__ = [
     "MissingBackend",
     "ModelHandle",
     "ModelPair",
+    "QualityRegression",
+    "QualityResult",
     "NamedSpec",
     "Outcome",
     "RollingRequest",
@@ -81,6 +93,7 @@ __all__ = [
     "TopK",
     "__version__",
     "assert_fidelity_within",
+    "assert_generation_quality_within",
     "assert_kick_accuracy_within",
     "assert_no_bias_regression",
     "assert_no_dialect_bias_regression",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .errors import KickUsageError
 from .gate import Evidence, check_alpha, check_fraction, run_gate
 from .results import AccuracyResult, Flip
 from .stats import noninferiority
-from .tasks import Task
+from .tasks import Task, get_task
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pair import ModelPair
@@ -34,6 +35,10 @@ def assert_kick_accuracy_within(
     check_fraction("max_drop", max_drop, 0.0, 1.0)
     check_alpha(alpha)
 
+    the_task = get_task(task, **task_options)
+    if getattr(the_task, "free_text", False):  # refused before any model runs
+        raise KickUsageError(f"task '{the_task.name}' has no right answer to count: gate it with assert_generation_quality_within")
+
     def decide(ev: Evidence) -> AccuracyResult:
         acc_d = sum(o.correct for o in ev.dense) / len(ev.dense)
         allowed = max_drop * acc_d if relative else max_drop
@@ -45,7 +50,7 @@ def assert_kick_accuracy_within(
         )
         return AccuracyResult.of(test, pair.test_id, ev.task.name, pair.method.id, relative=relative, flips=flips, limited_by=ev.limited_by)
 
-    return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]
+    return run_gate(pair, the_task, decide, limit=limit)  # type: ignore[return-value]
 
 
 def short_prompt(prompt: str, width: int = 100) -> str:

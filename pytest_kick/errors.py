@@ -34,3 +34,7 @@ class FidelityRegression(KickRegression):
 
 class SafetyRegression(KickRegression):
     """A safety gate (bias, toxicity, dialect gap, perplexity) found a regression beyond what the test allows."""
+
+
+class QualityRegression(KickRegression):
+    """The compressed model's generations could not be shown to score within the allowed drop."""

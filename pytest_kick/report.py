@@ -15,12 +15,14 @@ from typing import Any
 from ._version import __version__
 from .fidelity import FidelityResult
 from .gate import GateResult, encode
+from .quality import QualityResult
 from .results import AccuracyResult, SafetyResult
 from .table import MODEL_COLUMNS, format_table
 
 SCHEMA = "pytest-kick run report"
-SCHEMA_VERSION = 1  # bump on any change to a result's fields; tests/unit/test_report.py checks the schema file
-KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, SafetyResult)}
+SCHEMA_VERSION = 2  # bump on any change to a result's fields; tests/unit/test_report.py checks the schema file
+# 2: the generation-quality gate's results (kind "quality")
+KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, QualityResult, SafetyResult)}
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class RunReport:
         """The terminal summary: one table per kind of gate (the group closest to failing for safety gates)."""
         lines: list[str] = []
         ordered = sorted(self.results, key=lambda r: (r.test, r.method))
-        for kind in ("accuracy", "fidelity", "safety"):
+        for kind in ("accuracy", "fidelity", "quality", "safety"):
             rows = [r.summary() for r in ordered if r.kind == kind]
             if rows:
                 lines += ([""] if lines else []) + format_table(rows, KINDS[kind].columns)

@@ -18,7 +18,7 @@ from .tasks.toxicity import THRESHOLD
 
 ALPHA = 0.05
 REPS = 500  # bootstrap draws per simulated data set; the bootstrap doubles them itself near alpha
-GATES = ("accuracy", "bias", "toxicity", "perplexity", "fidelity")
+GATES = ("accuracy", "bias", "toxicity", "perplexity", "fidelity", "quality")
 NULL = {"accuracy": 0.0, "bias": 0.0, "toxicity": 0.0, "perplexity": 1.0, "fidelity": 0.0}  # the change of an unchanged model
 
 
@@ -290,6 +290,38 @@ def fidelity_rates(
     return _run(trial, sims, seed)
 
 
+def quality_rates(
+    n: int, drop: float, tol: float, sims: int, *, shape: str = "rouge", alpha: float = ALPHA, reps: int = REPS, seed: int = 0
+) -> Rates:
+    """The generation-quality gate on n paired examples whose true mean score falls by `drop`, limit max_drop=tol.
+    `shape`: 'rouge' (dense scores ~ Beta(2, 5), the compressed score moves by a noisy, skewed amount: most
+    examples barely move, a few fall a lot), 'gap' (ICR-QA's closed-open score in {-1, 0, 1}, mostly 0: changes
+    are rare and discrete) or 'judge' (1-10 integer scores)."""
+    import numpy as np
+
+    from .quality import decide_scores
+
+    def trial(rng, boot_seed):
+        if shape == "rouge":
+            dense = rng.beta(2, 5, size=n)
+            moved = rng.random(n) < 0.3  # a minority moves, by an exponential amount: skewed differences
+            loss = np.where(moved, rng.exponential(drop / 0.3 if drop > 0 else 0.0, size=n), 0.0)  # E[loss] = drop
+            comp = dense - loss + rng.normal(0, 0.02, size=n)
+        elif shape == "gap":
+            dense = rng.choice([-1.0, 0.0, 1.0], p=[0.3, 0.6, 0.1], size=n)
+            flip = rng.random(n) < drop  # a drop of `drop`: that share of examples lose one point
+            comp = dense - flip.astype(float)
+        elif shape == "judge":
+            dense = rng.integers(3, 10, size=n).astype(float)
+            comp = dense - rng.poisson(drop, size=n) + rng.integers(-1, 2, size=n)  # E[comp - dense] = -drop
+        else:
+            raise ValueError(f"shape must be rouge, gap or judge, got {shape!r}")
+        d = decide_scores(dense.tolist(), comp.tolist(), tol, False, alpha, reps, boot_seed)
+        return d.outcome, d.lower, None
+
+    return _run(trial, sims, seed)
+
+
 def gate_rates(gate: str, n: int, change: float, tol: float, sims: int, **options) -> Rates:
     """Any gate by name (see GATES); `change` is the true change in the gate's units (a drop for accuracy, the
     perplexity ratio for perplexity); the bias gate takes `dense_bias` among the options (default 0)."""
@@ -297,7 +329,13 @@ def gate_rates(gate: str, n: int, change: float, tol: float, sims: int, **option
         options = dict(options)
         dense_bias = options.pop("dense_bias", 0.0)
         return bias_rates(n, dense_bias, change, tol, sims, **options)
-    runs = {"accuracy": accuracy_rates, "toxicity": toxicity_rates, "perplexity": perplexity_rates, "fidelity": fidelity_rates}
+    runs = {
+        "accuracy": accuracy_rates,
+        "toxicity": toxicity_rates,
+        "perplexity": perplexity_rates,
+        "fidelity": fidelity_rates,
+        "quality": quality_rates,
+    }
     if gate not in runs:
         raise ValueError(f"unknown gate {gate!r}; one of {', '.join(GATES)}")
     return runs[gate](n, change, tol, sims, **options)

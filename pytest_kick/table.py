@@ -52,6 +52,21 @@ FIDELITY_COLUMNS = (
     ("verdict", "verdict"),
 )
 
+QUALITY_COLUMNS = (
+    ("test", "test"),
+    ("task", "task"),
+    ("method", "method"),
+    ("scorer", "scorer"),
+    ("n", "n"),
+    ("dense", "dense"),
+    ("compressed", "compressed"),
+    ("Δ", "delta"),
+    ("lower", "lower"),
+    ("allowed", "allowed_drop"),
+    ("outcome", "outcome"),
+    ("verdict", "verdict"),
+)
+
 MODEL_COLUMNS = (("method", "method"), ("backend", "backend"), ("model", "build"), ("compress s", "compress_s"))
 
 

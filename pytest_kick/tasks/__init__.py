@@ -58,6 +58,8 @@ TASKS: Registry[str | Callable[..., Task]] = Registry("task")
 for _name, _where in {
     "mmlu": ".mmlu:MMLU",
     "freebaseqa": ".freebaseqa:FreebaseQA",
+    "icr_qa": ".icr_qa:ICRQA",
+    "summarization": ".summarization:Summarization",
     "bbq": ".bbq:BBQ",
     "crows_pairs": ".crows_pairs:CrowsPairs",
     "stereoset": ".stereoset:StereoSet",

@@ -26,6 +26,13 @@ def exact_match(prediction: str, answers: tuple[str, ...] | list[str]) -> bool:
     return bool(pred) and any(pred == normalize_answer(a) for a in answers)
 
 
+def contains_match(prediction: str, answers: tuple[str, ...] | list[str]) -> bool:
+    """An accepted answer appears, as whole words, in the normalized first line of the prediction."""
+    first = prediction.strip().split("\n", 1)[0] if prediction.strip() else ""
+    pred = f" {normalize_answer(first)} "
+    return any(norm and f" {norm} " in pred for norm in (normalize_answer(a) for a in answers))
+
+
 def argmax(values: tuple[float, ...] | list[float]) -> int:
     """Index of the largest value; ties go to the first, so decisions are deterministic."""
     best = 0
