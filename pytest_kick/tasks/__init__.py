@@ -60,6 +60,7 @@ for _name, _where in {
     "freebaseqa": ".freebaseqa:FreebaseQA",
     "icr_qa": ".icr_qa:ICRQA",
     "summarization": ".summarization:Summarization",
+    "truthfulqa": ".truthfulqa:TruthfulQA",
     "bbq": ".bbq:BBQ",
     "crows_pairs": ".crows_pairs:CrowsPairs",
     "stereoset": ".stereoset:StereoSet",
