@@ -22,6 +22,7 @@ from .contract import (
     Runner,
     RunnerFactory,
     decode,
+    plain_chat,
 )
 from .files import ensure_dir, temp_dir, write_atomic
 from .fingerprint import remember, sha256_cached, sha256_file, source_digest
@@ -111,6 +112,10 @@ class CachedRunner:
         self.cache = cache if factory.fingerprint is not None else ResultCache(None)
         self.stats = RunnerStats()
         self._runner: Runner | None = None
+
+    def chat_prompt(self, messages) -> str:
+        """The model's chat template applied to `messages` (its tokenizer only: no weights are loaded)."""
+        return self.factory.chat(messages) if self.factory.chat is not None else plain_chat(messages)
 
     @property
     def runner(self) -> Runner:

@@ -26,17 +26,19 @@ from .options import (
     _device,
     _dtype,
     _flag,
+    _judge_key_env,
     _limit,
     _methods,
     _model,
     _report,
     _seed,
     _targets,
+    _text,
     _toxicity_scorer,
     parse_gpus,
     positive,
 )
-from .settings import EvalSettings, LoadSettings
+from .settings import EvalSettings, JudgeSpec, LoadSettings
 from .sources import ModelSource
 
 __all__ = ["OPTIONS", "KickConfig", "Value", "option_values", "parse_gpus", "positive"]
@@ -98,6 +100,7 @@ OPTIONS = (
         "comma-separated module patterns to compress, e.g. mlp or q_proj,v_proj (default: every linear layer but the LM head)",
         None,
         _targets,
+        _text,
     ),
     Option(
         "--kick-skip-first",
@@ -155,6 +158,29 @@ OPTIONS = (
         "(default $PYTEST_KICK_CACHE, else ~/.cache/pytest-kick)",
         None,
         _cache_dir,
+    ),
+    Option(
+        "--kick-judge",
+        "kick_judge",
+        "a judge for generation gates: an OpenAI-compatible endpoint URL (with --kick-judge-model), or a local model "
+        "(dir, .gguf, hub id or alias)",
+        None,
+        _text,
+    ),
+    Option("--kick-judge-model", "kick_judge_model", "the model name to ask at the --kick-judge endpoint", None, _text),
+    Option(
+        "--kick-judge-key-env",
+        "kick_judge_key_env",
+        "the NAME of the environment variable holding the judge endpoint's key (default OPENAI_API_KEY; never the key)",
+        None,
+        _judge_key_env,
+    ),
+    Option(
+        "--kick-judge-prompt",
+        "kick_judge_prompt",
+        "judge prompt: a name (pairwise-scores, summary-scores) or PATH:NAME of a JSONL file (e.g. FastChat's judge_prompts.jsonl)",
+        None,
+        _text,
     ),
     Option("--kick-report", "kick_report", "write the whole run (every gate, group and number) as JSON to this path", None, _report),
     Option("--kick-trust-remote-code", "kick_trust_remote_code", "allow model code from the hub (off by default)", "false", _flag, "flag"),
@@ -224,6 +250,7 @@ class KickConfig:
                 batch_size=v["kick_batch_size"],
                 cache_dir=v["kick_cache_dir"],
                 toxicity_scorer=v["kick_toxicity_scorer"],
+                judge=_judge_spec(v, raw),
             ),
             compression=compression,
             gpus=v["kick_gpus"],
@@ -232,6 +259,32 @@ class KickConfig:
 
 
 OPTION = {opt.ini: opt for opt in OPTIONS}
+
+
+def _judge_spec(v: dict, raw: dict) -> JudgeSpec | None:
+    """--kick-judge and its companions, checked together: an endpoint needs a model name; a local judge is any
+    --kick-model reference; a key variable named on purpose must be set."""
+    import os
+
+    from .options import _model
+
+    target, model = v["kick_judge"], v["kick_judge_model"]
+    if target is None:
+        return None
+    prompt = v["kick_judge_prompt"] or "pairwise-scores"
+    if target.startswith(("http://", "https://")):
+        if not model:
+            raise KickUsageError(
+                f"--kick-judge {target}: name the model to ask with --kick-judge-model (e.g. gpt-4o, or the served model's path)"
+            )
+        if raw["kick_judge_key_env"].given and v["kick_judge_key_env"] not in os.environ:
+            raise KickUsageError(f"--kick-judge-key-env: the environment variable {v['kick_judge_key_env']} is not set")
+        return JudgeSpec(model, target, v["kick_judge_key_env"], prompt)
+    try:
+        source = _model(raw["kick_judge"])
+    except KickUsageError as exc:
+        raise KickUsageError(f"--kick-judge: {exc}".replace("--kick-model ", "")) from None
+    return JudgeSpec(source.ref, None, v["kick_judge_key_env"], prompt)
 
 
 def _parse(opt: Option, value: Value) -> Any:

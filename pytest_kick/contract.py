@@ -136,6 +136,20 @@ class Runner(Protocol):
     def distribution(self, requests: Sequence[DistributionRequest]) -> list[DistributionResult]: ...
 
 
+def plain_chat(messages: Sequence[dict]) -> str:
+    """Chat messages as plain text, for a model without a chat template: 'User: ...\nAssistant: ...', ending with
+    'Assistant:' for the reply to come."""
+    names = {"system": "System", "user": "User", "assistant": "Assistant"}
+    lines = [f"{names.get(m['role'], m['role'].title())}: {m['content']}" for m in messages]
+    return "\n".join(lines) + "\nAssistant:"
+
+
+def chat_prompt(runner: Any, messages: Sequence[dict]) -> str:
+    """The prompt a runner's model expects for `messages` (its chat template), or `plain_chat` without one."""
+    render = getattr(runner, "chat_prompt", None)
+    return render(messages) if callable(render) else plain_chat(messages)
+
+
 @dataclass
 class RunnerFactory:
     """How to get one model's runner, and what identifies its answers.
@@ -149,6 +163,7 @@ class RunnerFactory:
     make: Callable[[], Runner]
     fingerprint: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    chat: Callable[[Sequence[dict]], str] | None = None  # renders chat messages with the model's template (tokenizer only)
 
     @classmethod
     def of(cls, runner: Runner, name: str | None = None) -> RunnerFactory:

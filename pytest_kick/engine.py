@@ -33,6 +33,16 @@ class _Row:
     targets: list[tuple[int, int, tuple[int, ...]]]  # (request index, first scored position, continuation tokens)
 
 
+def render_chat(tokenizer: Any, messages) -> str:
+    """`messages` through the tokenizer's chat template, ready for the reply; plain 'User:/Assistant:' text when the
+    tokenizer has no template."""
+    from .contract import plain_chat
+
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+    return plain_chat(messages)
+
+
 class Engine:
     """Runs one model. Decisions (argmax choice, greedy text) do not depend on batch size."""
 
@@ -46,6 +56,9 @@ class Engine:
         params = inspect.signature(model.forward).parameters
         self._keep = "logits_to_keep" in params
         self.forward_calls = 0  # evidence for tests: how many forward passes the engine made
+
+    def chat_prompt(self, messages) -> str:
+        return render_chat(self.tokenizer, messages)
 
     # ---- tokenization -------------------------------------------------------------------------------
     def _encode(self, text: str) -> list[int]:

@@ -113,6 +113,7 @@ class ModelHandle:
     _loaded: tuple[Any, Any] | None = None
     _engine: Engine | None = None
     loads: int = 0
+    chat: Callable[[Any], str] | None = None  # the chat template, from the tokenizer alone
 
     def load(self) -> tuple[Any, Any]:
         if self._loaded is None:
@@ -138,7 +139,23 @@ class ModelHandle:
 
     def factory(self, batch_size: int | str = "auto") -> RunnerFactory:
         """This model as the evaluation contract sees it: its engine, made on the first cache miss."""
-        return RunnerFactory(self.name, lambda: self.engine(batch_size), self.fingerprint, self.info)
+        return RunnerFactory(self.name, lambda: self.engine(batch_size), self.fingerprint, self.info, self.chat)
+
+
+def tokenizer_chat(folder: Callable[[], Path], trust_remote_code: bool = False) -> Callable[[Any], str]:
+    """Render chat messages with the tokenizer in `folder()` (loaded once, on first use; no weights)."""
+    loaded: list = []
+
+    def render(messages) -> str:
+        from .engine import render_chat
+
+        if not loaded:
+            from transformers import AutoTokenizer
+
+            loaded.append(AutoTokenizer.from_pretrained(str(folder()), trust_remote_code=trust_remote_code))
+        return render_chat(loaded[0], messages)
+
+    return render
 
 
 def numerics(settings: LoadSettings) -> str:
@@ -168,6 +185,7 @@ def dense_handle(source: ModelSource, settings: LoadSettings) -> ModelHandle:
         fingerprint=digest(f"{fp}|{numerics(settings)}"),
         _loader=lambda: load_hf(materialize(source, settings), settings),
         info={"source": source.kind, "ref": source.ref},
+        chat=tokenizer_chat(lambda: materialize(source, settings), settings.trust_remote_code),
     )
 
 
@@ -187,6 +205,7 @@ def checkpoint_handle(plan: CompressionPlan, settings: LoadSettings) -> ModelHan
                 f"checkpoint:{fmt}:{loader_versions(fmt)}:{fingerprint_dir(path, _hash_memo(settings.cache_dir))}|{numerics(settings)}"
             ),
             _loader=lambda: load_hf(path, settings),
+            chat=tokenizer_chat(lambda: path, settings.trust_remote_code),
         )
     handle.name = f"{path.name} [checkpoint]"
     handle.info.update({"method": spec.id, "format": fmt, "backend": f"checkpoint ({fmt})"})
@@ -233,7 +252,7 @@ def compressed_handle(
         info["compress_s"] = ModelCache.build_seconds(path)  # compress + save, as measured when it was built
         return load_compressed(path, settings)
 
-    return ModelHandle(name=f"{source.name} [{plan.spec.id}]", fingerprint=fp, _loader=load, info=info)
+    return ModelHandle(name=f"{source.name} [{plan.spec.id}]", fingerprint=fp, _loader=load, info=info, chat=dense.chat)
 
 
 def _quantize_while_loading(source: ModelSource, plan: CompressionPlan, settings: LoadSettings, info: dict):

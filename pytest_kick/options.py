@@ -198,3 +198,17 @@ def _flag(v: Value) -> bool:
     if text in ("", "0", "false", "no", "off"):
         return False
     raise KickUsageError(f"{text!r} is not a truth value: use true or false (also 1/0, yes/no, on/off).")
+
+
+def _judge_key_env(v: Value) -> str:
+    text = str(v.text).strip() if v.given else "OPENAI_API_KEY"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):  # never echo it: it may be a key pasted by mistake
+        raise KickUsageError(
+            f"{v.origin or '--kick-judge-key-env'}: give the NAME of the environment variable that holds the judge's key "
+            "(e.g. OPENAI_API_KEY), never the key itself."
+        )
+    return text
+
+
+def _text(v: Value) -> str | None:
+    return str(v.text).strip() if v.given else None

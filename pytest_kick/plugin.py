@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .compression import FAMILIES, parse_specs
+from .compression import FAMILIES
 from .config import OPTIONS, KickConfig, Value, option_values, parse_gpus, positive
 from .devices import narrows, share_environment, visible_gpus, worker_index
 from .errors import KickError, KickRegression, KickUsageError, MissingBackend
+from .marker import check_marker, marker_methods, marker_limit
 from .preflight import check_files
-from .settings import Limit, LoadSettings, check_limit
+from .settings import LoadSettings
 from .tasks import TASKS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,7 +32,6 @@ ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed,
 GIVEN_KEY = pytest.StashKey[set]()  # the kick options this run sets (command line or ini), not left at their defaults
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
 KICK_FIXTURES = PAIR_FIXTURES | {"kick_dense"}
-MARKER = "@pytest.mark.kick"
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -185,49 +185,11 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
-def _methods_for(metafunc: pytest.Metafunc, kick: KickConfig) -> tuple[CompressionSpec, ...]:
-    marker = metafunc.definition.get_closest_marker("kick")
-    wanted = marker.kwargs.get("methods") if marker else None
-    if wanted is None or kick.plans[0].is_checkpoint:
-        return kick.methods
-    text = wanted if isinstance(wanted, str) else ",".join(wanted)
-    try:
-        specs = parse_specs(text)
-        for spec in specs:  # the same start-up checks as --kick-method (backend installed, calibration file)
-            kick.plan(spec)
-    except (KickUsageError, MissingBackend) as exc:
-        pytest.fail(f"{MARKER}(methods=...) in {metafunc.definition.nodeid}: {exc}", pytrace=False)
-    return specs
-
-
-MARKER_KEYWORDS = ("limit", "methods")
-
-
-def _check_marker(metafunc: pytest.Metafunc) -> None:
-    """A typo in the kick marker (limt=, method=) must not silently run with the command-line values."""
-    import difflib
-
-    for marker in metafunc.definition.iter_markers("kick"):
-        if marker.args:
-            pytest.fail(
-                f"{MARKER} in {metafunc.definition.nodeid} takes keywords only (limit=..., methods=...), got {marker.args!r}", pytrace=False
-            )
-        for key in marker.kwargs:
-            if key not in MARKER_KEYWORDS:
-                hint = difflib.get_close_matches(key, MARKER_KEYWORDS, n=1)
-                did = f" Did you mean {hint[0]}=?" if hint else ""
-                pytest.fail(
-                    f"{MARKER}({key}=...) in {metafunc.definition.nodeid}: unknown keyword '{key}'.{did} "
-                    f"It takes {', '.join(k + '=' for k in MARKER_KEYWORDS)}.",
-                    pytrace=False,
-                )
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    _check_marker(metafunc)
+    check_marker(metafunc)
     if PAIR_FIXTURES & set(metafunc.fixturenames):
         kick = metafunc.config.stash[CONFIG_KEY]
-        specs = _methods_for(metafunc, kick)
+        specs = marker_methods(metafunc, kick)
         metafunc.parametrize("kick_method", specs, ids=[s.id for s in specs], indirect=True, scope="session")
 
 
@@ -296,15 +258,16 @@ def kick_compressed(
     return _clean(compressed_handle, kick_config.model, kick_dense, plan, kick_load_settings, kick_config.compression)
 
 
-def _test_limit(node: pytest.Item, configured: Limit | None) -> Limit | None:
-    """The test's kick marker wins over --kick-limit, which wins over the ini value."""
-    marker = node.get_closest_marker("kick")
-    value = marker.kwargs.get("limit") if marker else None
-    if value is None:
-        return configured
-    knob = f"{MARKER}(limit=...)"
-    _clean(check_limit, value, knob)
-    return Limit(value, knob)
+@pytest.fixture(scope="session")
+def kick_judge(kick_config: KickConfig, kick_load_settings: LoadSettings):
+    """The judge --kick-judge configures (an endpoint or a local model), for
+    `assert_generation_quality_within(..., scorer=kick_judge)`; a test that asks for it is skipped without one."""
+    spec = kick_config.evaluation.judge
+    if spec is None:
+        pytest.skip("no judge configured: pass --kick-judge=<OpenAI-compatible endpoint URL or local model> (see the README)")
+    from .judges import configured_judge
+
+    return _clean(configured_judge, spec, kick_config.evaluation, kick_load_settings)
 
 
 @pytest.fixture
@@ -334,7 +297,7 @@ def kick_pair(
         dense=kick_dense.factory(settings.batch_size),
         compressed=kick_compressed.factory(settings.batch_size),
         method=kick_method,
-        settings=replace(settings, limit=_test_limit(node, settings.limit)),
+        settings=replace(settings, limit=marker_limit(node, settings.limit)),
         test_id=node.nodeid,
         recorder=record,
     )

@@ -47,6 +47,14 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
         from .scorers import HFClassifier
 
         HFClassifier(kick.evaluation.toxicity_scorer)  # reads config.json only: architectures and labels
+    judge = kick.evaluation.judge
+    if judge is not None and judge.prompt != "pairwise-scores":
+        from .judges import judge_prompt
+
+        try:
+            judge_prompt(judge.prompt)
+        except OSError as exc:
+            raise KickUsageError(f"--kick-judge-prompt {judge.prompt}: cannot read it ({exc.strerror})") from None
     if check_cache and kick.load.cache_dir is not None:
         check_writable(Path(kick.load.cache_dir))
     warnings = []

@@ -174,6 +174,8 @@ def _scores(scorer: TextScorer, ev: Evidence) -> tuple[list[float], list[float]]
     prompts = [ex.prompt for ex in ev.examples]
     dense_text = [o.prediction for o in ev.dense]
     comp_text = [o.prediction for o in ev.compressed]
+    if scorer.against == "dense" and callable(getattr(scorer, "score_pair", None)):  # a judge: head to head
+        return scorer.score_pair(dense_text, comp_text, prompts)  # type: ignore[attr-defined]
     if scorer.against == "dense":
         return scorer.score(dense_text, dense_text, prompts), scorer.score(comp_text, dense_text, prompts)
     refs = [o.reference for o in ev.dense]

@@ -62,6 +62,17 @@ def effective_limit(argument: int | None, configured: Limit | None) -> Limit | N
 
 
 @dataclass(frozen=True)
+class JudgeSpec:
+    """--kick-judge: an OpenAI-compatible endpoint (`url` and `model`) or a local model (`model`, a --kick-model
+    style reference); `key_env` names the environment variable holding the endpoint's key (never the key)."""
+
+    model: str
+    url: str | None = None
+    key_env: str = "OPENAI_API_KEY"
+    prompt: str = "pairwise-scores"  # a prompt name, or PATH:NAME of a JSONL file of judge prompts
+
+
+@dataclass(frozen=True)
 class EvalSettings:
     """How gates evaluate: where benchmark data lives, how many examples (see `Limit`), the seed, the engine's
     batch size, where per-request results are cached (None: not cached), and the toxicity scorer."""
@@ -72,3 +83,4 @@ class EvalSettings:
     batch_size: int | str = "auto"
     cache_dir: Path | None = None
     toxicity_scorer: str | None = None
+    judge: JudgeSpec | None = None

@@ -51,6 +51,12 @@ class FakeRunner:
         self.calls = 0
 
     @staticmethod
+    def chat_prompt(messages) -> str:
+        from .contract import plain_chat
+
+        return plain_chat(messages)
+
+    @staticmethod
     def tokens(text: str) -> int:
         return max(1, len(text.split()))
 

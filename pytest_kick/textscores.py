@@ -8,6 +8,7 @@ compressed scores example by example. A judge (`pytest_kick.judges`) is the same
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -41,8 +42,11 @@ def _rouge(kind: str):
 
 
 def rouge(prediction: str, reference: str, kind: str = "rougeL") -> float:
-    """ROUGE F-measure of `prediction` against `reference` (0 when either is empty)."""
-    if not prediction.strip() or not reference.strip():
+    """ROUGE F-measure of `prediction` against `reference`: 0 for an empty prediction, NaN (cannot be scored) when
+    there is no reference."""
+    if not reference.strip():
+        return math.nan
+    if not prediction.strip():
         return 0.0
     return float(_rouge(kind).score(reference, prediction)[kind].fmeasure)
 
