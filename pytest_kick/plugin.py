@@ -15,7 +15,7 @@ from .compression import FAMILIES
 from .config import OPTIONS, KickConfig, Value, option_values, parse_gpus, positive
 from .devices import narrows, share_environment, visible_gpus, worker_index
 from .errors import KickError, KickRegression, KickUsageError, MissingBackend
-from .marker import check_marker, marker_methods, marker_limit
+from .marker import check_marker, marker_limit, marker_methods
 from .preflight import check_files
 from .settings import LoadSettings
 from .tasks import TASKS
