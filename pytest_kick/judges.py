@@ -194,11 +194,14 @@ class Judge:
 
     def _pairwise(self, questions: Sequence[str], firsts: Sequence[str], seconds: Sequence[str]) -> tuple[list[float], list[float]]:
         """Both answers' scores, each the mean over the two orders (NaN if either order is unreadable)."""
-        forward = self._judge([self.prompt.render(q, a, b, b) for q, a, b in zip(questions, firsts, seconds)])
+        forward = [self.prompt.render(q, a, b, b) for q, a, b in zip(questions, firsts, seconds)]
         if not self.both_orders:
-            return [f[0] for f in forward], [f[1] for f in forward]
-        backward = self._judge([self.prompt.render(q, b, a, b) for q, a, b in zip(questions, firsts, seconds)])
-        return [(f[0] + b[1]) / 2 for f, b in zip(forward, backward)], [(f[1] + b[0]) / 2 for f, b in zip(forward, backward)]
+            verdicts = self._judge(forward)
+            return [f[0] for f in verdicts], [f[1] for f in verdicts]
+        backward = [self.prompt.render(q, b, a, b) for q, a, b in zip(questions, firsts, seconds)]
+        verdicts = self._judge(forward + backward)  # one batch: the endpoint's concurrency covers both orders
+        fw, bw = verdicts[: len(forward)], verdicts[len(forward) :]
+        return [(f[0] + b[1]) / 2 for f, b in zip(fw, bw)], [(f[1] + b[0]) / 2 for f, b in zip(fw, bw)]
 
     def score(self, predictions: Sequence[str], references: Sequence[str], prompts: Sequence[str]) -> list[float]:
         """Each prediction's score against its reference (an example without reference cannot be scored: NaN)."""
