@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -36,9 +37,10 @@ def lm_eval_tasks(lm_eval_bin: str, data_file: Path, out: Path) -> Path:
     shutil.copy(src / "utils.py", task / "utils.py")
     local = f"dataset_path: json\ndataset_kwargs:\n  data_files:\n    validation: {data_file}\n"
     mc1 = (src / "truthfulqa_mc1.yaml").read_text()
-    mc1 = mc1.replace("task: truthfulqa_mc1\n", "task: truthfulqa_mc1_local\n").replace(
-        "dataset_path: truthful_qa\ndataset_name: multiple_choice\n", local
-    )
+    mc1 = mc1.replace("task: truthfulqa_mc1\n", "task: truthfulqa_mc1_local\n")
+    mc1 = re.sub(r"dataset_path: \S*truthful_qa\ndataset_name: multiple_choice\n", lambda _: local, mc1)
+    if local not in mc1:
+        raise SystemExit(f"lm-eval's truthfulqa_mc1.yaml has an unexpected dataset block:\n{mc1[:400]}")
     mc1 = mc1.replace("group:\n  - truthfulqa\n", "").replace("tag:\n  - truthfulqa\n", "")
     (task / "truthfulqa_mc1_local.yaml").write_text(mc1)
     mc2 = (src / "truthfulqa_mc2.yaml").read_text()

@@ -25,7 +25,9 @@ from pytest_kick import assert_generation_quality_within
 
 
 def test_summaries(kick_pair, kick_judge):
-    assert_generation_quality_within(kick_pair, "summarization", scorer=kick_judge, max_drop=1.0, max_new_tokens=12, limit=2, source="builtin")
+    assert_generation_quality_within(
+        kick_pair, "summarization", scorer=kick_judge, max_drop=1.0, max_new_tokens=12, limit=2, source="builtin"
+    )
 """
 TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
 

@@ -51,3 +51,26 @@ def test_a_damaged_gguf_conversion_is_rebuilt_with_a_warning_never_loaded(tmp_pa
     assert again == first and weights.stat().st_size == intact
     model, _ = load_hf(again, LoadSettings(device="cpu", cache_dir=tmp_path))
     assert model.config.model_type == "llama"
+
+
+def test_chat_prompts_come_from_the_tokenizer_alone(random_model_dir, tmp_path):
+    """A task asks for the model's chat template before any answer is cached: no weights are loaded for it."""
+    import json
+    import shutil
+
+    from pytest_kick.cache import CachedRunner, ResultCache
+    from pytest_kick.models import dense_handle
+    from pytest_kick.settings import LoadSettings
+    from pytest_kick.sources import ModelSource
+
+    model = tmp_path / "chat-model"
+    shutil.copytree(random_model_dir, model)
+    cfg = model / "tokenizer_config.json"
+    template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "chat_template": template}))
+    handle = dense_handle(ModelSource("dir", str(model)), LoadSettings(device="cpu", cache_dir=tmp_path / "cache"))
+    runner = CachedRunner(handle.factory(), ResultCache(tmp_path / "cache"))
+    assert runner.chat_prompt([{"role": "user", "content": "Hi"}]) == "<user>Hi<assistant>"
+    assert handle.loads == 0
+    plain = dense_handle(ModelSource("dir", str(random_model_dir)), LoadSettings(device="cpu", cache_dir=tmp_path / "cache"))
+    assert CachedRunner(plain.factory(), ResultCache(None)).chat_prompt([{"role": "user", "content": "Hi"}]) == "User: Hi\nAssistant:"
