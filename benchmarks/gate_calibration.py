@@ -63,6 +63,15 @@ SECTIONS = [
     ("perplexity ratio: 200-800 tokens per article, per-article log-ratio sd 0.05", "perplexity", 1.10, [("", {}, FULL)]),
     ("fidelity flip rate: flips ~ Bernoulli(f), exact bound", "fidelity", 0.10, [("", {"metric": "flip_rate"}, FULL)]),
     ("fidelity mean KL: per-example KL ~ Gamma(shape 0.5), bootstrap bound", "fidelity", 0.05, [("", {"metric": "kl"}, FULL)]),
+    (
+        "generation quality: paired bootstrap-t of mean(compressed - dense) per-example score",
+        "quality",
+        0.03,
+        [
+            ("ROUGE-like: 30% of examples lose Exp(drop/0.3)", {"shape": "rouge"}, FULL),
+            ("ICR-QA gap: rare discrete one-point losses", {"shape": "gap"}, FULL),
+        ],
+    ),
 ]
 
 # (gate, setting, tolerance, n_pilot, options): pilots chosen so that unchanged models are mostly inconclusive

@@ -19,7 +19,14 @@ from .tasks.toxicity import THRESHOLD
 ALPHA = 0.05
 REPS = 500  # bootstrap draws per simulated data set; the bootstrap doubles them itself near alpha
 GATES = ("accuracy", "bias", "toxicity", "perplexity", "fidelity", "quality")
-NULL = {"accuracy": 0.0, "bias": 0.0, "toxicity": 0.0, "perplexity": 1.0, "fidelity": 0.0}  # the change of an unchanged model
+NULL = {
+    "accuracy": 0.0,
+    "bias": 0.0,
+    "toxicity": 0.0,
+    "perplexity": 1.0,
+    "fidelity": 0.0,
+    "quality": 0.0,
+}  # the change of an unchanged model
 
 
 @dataclass(frozen=True)

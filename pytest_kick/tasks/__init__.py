@@ -59,6 +59,7 @@ for _name, _where in {
     "mmlu": ".mmlu:MMLU",
     "freebaseqa": ".freebaseqa:FreebaseQA",
     "icr_qa": ".icr_qa:ICRQA",
+    "ifeval": ".ifeval:IFEval",
     "instruction_following": ".instruction_following:InstructionFollowing",
     "summarization": ".summarization:Summarization",
     "truthfulqa": ".truthfulqa:TruthfulQA",
