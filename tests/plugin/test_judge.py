@@ -76,7 +76,7 @@ def requests_served(log: Path) -> int:
 def test_a_summarization_gate_judged_by_a_served_model(pytester, kick_args, judge_server, monkeypatch, tmp_path):
     url, model, log, server = judge_server
     monkeypatch.setenv("KICK_JUDGE_KEY", SECRET)
-    pytester.makepyfile(test_gate=GATE)
+    pytester.makepyfile(test_judged_summaries=GATE)
     report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
     args = [*kick_args, "--kick-method=rtn8", f"--kick-judge={url}", f"--kick-judge-model={model}", "--kick-judge-key-env=KICK_JUDGE_KEY"]
     first = pytester.runpytest(*args, f"--kick-report={report}", f"--junitxml={junit}")
