@@ -11,7 +11,7 @@ local file), runs lm-eval offline with --log_samples, runs pytest-kick's `truthf
 and mc2) on the same questions and model, and prints, per mode, the largest per-example difference of the scores
 (MC1: 0/1 correctness; MC2: the normalised true mass) and of the answers' log-likelihoods. Questions whose true
 answers are not listed first (lm-eval splits MC2 at the first false label; pytest-kick reads the labels) are
-reported apart. The model defaults to the default model's converted directory (fp32, CPU)."""
+reported apart. The model defaults to the default model's converted directory, on CPU, in float64 (see --dtype)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,13 @@ def main() -> None:
     ap.add_argument("--model-dir", type=Path, default=None, help="an HF model dir (default: the default model, converted)")
     ap.add_argument("--n", type=int, default=120)
     ap.add_argument("--batch-size", default="8")
+    ap.add_argument(
+        "--dtype",
+        default="float64",
+        choices=("float64", "float32"),
+        help="float64 (default): both tools compute in double precision, so batch shapes and padding cannot move the "
+        "log-likelihoods by more than ~1e-12 and the comparison shows the scoring logic alone; float32: as run in practice",
+    )
     args = ap.parse_args()
 
     from pytest_kick.cache import CachedRunner, ResultCache
@@ -91,18 +98,18 @@ def main() -> None:
 
     started = time.perf_counter()
     subprocess.run(
-        [args.lm_eval, "--model", "hf", "--model_args", f"pretrained={model_dir},dtype=float32", "--device", "cpu",
+        [args.lm_eval, "--model", "hf", "--model_args", f"pretrained={model_dir},dtype={args.dtype}", "--device", "cpu",
          "--batch_size", args.batch_size, "--include_path", str(tasks), "--tasks", "truthfulqa_mc1_local,truthfulqa_mc2_local",
          "--log_samples", "--output_path", str(work / "out")],
         check=True, env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     lm_s = time.perf_counter() - started
 
-    settings = LoadSettings(device="cpu", dtype="float32")
+    settings = LoadSettings(device="cpu", dtype=args.dtype)
     handle = ModelHandle("model", None, lambda: load_hf(Path(model_dir), settings))  # type: ignore[arg-type]
     runner = CachedRunner(handle.factory(), ResultCache(None))
     started = time.perf_counter()
-    print(f"model: {model_dir}\nquestions: {len(records)} (first of {args.data_dir / 'truthfulqa/data/mc_task.json'})")
+    print(f"model: {model_dir} ({args.dtype})\nquestions: {len(records)} (first of {args.data_dir / 'truthfulqa/data/mc_task.json'})")
     for mode in ("mc1", "mc2"):
         task = get_task("truthfulqa", mode=mode, source="dir")
         examples = task.load(work / "data")
