@@ -61,8 +61,8 @@ def read_story(path: Path, bucket: str) -> Story:
 @dataclass(frozen=True)
 class Summarization:
     """Options: `buckets` (e.g. ('small',); default all), `max_new_tokens` (default 200: about 150 words),
-    `source`. The prompt is LLM-KICK's instruction, the story, then 'Summary:'; generation is greedy and stops at
-    a blank line."""
+    `source`. The prompt is LLM-KICK's instruction, the story, then 'Summary:'; generation is greedy, and the
+    summary is the text up to the first blank line after any leading whitespace."""
 
     buckets: tuple[str, ...] | None = None
     max_new_tokens: int = 200
@@ -97,5 +97,7 @@ class Summarization:
         ]
 
     def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:
-        texts = runner.generate([GenerationRequest(ex.prompt, ("\n\n",), self.max_new_tokens) for ex in examples])
-        return [Outcome(ex.id, False, t.strip(), ex.answers[0]) for ex, t in zip(examples, texts)]
+        # No stop string: a model often opens its summary with a blank line. The summary is what follows the
+        # leading whitespace, up to the first blank line after it.
+        texts = runner.generate([GenerationRequest(ex.prompt, (), self.max_new_tokens) for ex in examples])
+        return [Outcome(ex.id, False, t.strip().split("\n\n", 1)[0].strip(), ex.answers[0]) for ex, t in zip(examples, texts)]
