@@ -171,6 +171,12 @@ def hub_dataset(task: str, name: str, config: str | None, split: str):
         ) from None
 
 
+# ggml tensor types: (elements per block, bytes per block), from the GGUF format's type table.
+_GGML_BLOCKS = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 9: (32, 36),
+    10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
+    24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 30: (1, 2),
+}  # fmt: skip
 _GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 
 
@@ -185,8 +191,9 @@ def check_gguf(path: Path, flag: str) -> None:
         data, starts = reader.walk()
     if not starts:
         raise reader.bad("it holds no tensors")
-    if data + max(starts) >= size:
-        raise reader.bad(f"its last tensor starts at byte {data + max(starts)} but the file has {size} bytes: truncated")
+    end = max(data + offset + nbytes for offset, nbytes in starts)
+    if end > size:
+        raise reader.bad(f"its tensors end at byte {end} but the file has {size} bytes: truncated")
 
 
 class _GGUFHeader:
@@ -222,7 +229,7 @@ class _GGUFHeader:
         raise self.bad(f"unknown metadata type {kind}")
 
     def walk(self) -> tuple[int, list[int]]:
-        """(where the tensor data starts, each tensor's offset in it)."""
+        """(where the tensor data starts, each tensor's (offset in it, size in bytes))."""
         if self.fh.read(4) != b"GGUF":
             raise self.bad("no 'GGUF' magic")
         version = self.take("I")
@@ -243,8 +250,9 @@ class _GGUFHeader:
             dims = self.take("I")
             if dims > 8:
                 raise self.bad(f"a tensor with {dims} dimensions")
+            count = 1
             for _ in range(dims):
-                self.take("Q")
-            self.take("I")
-            starts.append(self.take("Q"))
+                count *= self.take("Q")
+            block, size = _GGML_BLOCKS.get(self.take("I"), (1, 1))  # a type not listed here: its first byte at least
+            starts.append((self.take("Q"), -(-count // block) * size))
         return -(-self.fh.tell() // alignment) * alignment, starts
