@@ -31,6 +31,7 @@ from .options import (
     _methods,
     _model,
     _report,
+    _save_name,
     _seed,
     _targets,
     _text,
@@ -100,7 +101,6 @@ OPTIONS = (
         "comma-separated module patterns to compress, e.g. mlp or q_proj,v_proj (default: every linear layer but the LM head)",
         None,
         _targets,
-        _text,
     ),
     Option(
         "--kick-skip-first",
@@ -182,6 +182,29 @@ OPTIONS = (
         None,
         _text,
     ),
+    Option(
+        "--kick-save",
+        "kick_save",
+        "save this run's per-example outcomes as .kick/NAME.json (in the rootdir) for later comparison",
+        None,
+        _save_name,
+    ),
+    Option(
+        "--kick-compare",
+        "kick_compare",
+        "compare each gate with a saved run (NAME in .kick/, or a path): the same paired test between this "
+        "compressed model and the saved one",
+        None,
+        _text,
+    ),
+    Option(
+        "--kick-compare-fail",
+        "kick_compare_fail",
+        "fail a test whose comparison with the saved run is not shown within its allowance",
+        "false",
+        _flag,
+        "flag",
+    ),
     Option("--kick-report", "kick_report", "write the whole run (every gate, group and number) as JSON to this path", None, _report),
     Option("--kick-trust-remote-code", "kick_trust_remote_code", "allow model code from the hub (off by default)", "false", _flag, "flag"),
 )
@@ -199,6 +222,9 @@ class KickConfig:
     compression: CompressionSettings = field(default_factory=CompressionSettings)
     gpus: tuple[str, ...] | None = None
     report: Path | None = None
+    save: str | None = None
+    compare: str | None = None
+    compare_fail: bool = False
     _marker_plans: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -255,6 +281,9 @@ class KickConfig:
             compression=compression,
             gpus=v["kick_gpus"],
             report=v["kick_report"],
+            save=v["kick_save"],
+            compare=v["kick_compare"],
+            compare_fail=v["kick_compare_fail"],
         )
 
 

@@ -114,9 +114,11 @@ def run_gate(
     the_task = get_task(task, **(task_options or {}))
     evidence = collect(pair, the_task, limit, per_group=per_group, groups=groups)
     result = decide(evidence)
-    pair.record(result)
+    extra = pair.record(result, evidence)
     if not result.passed:
         raise result.failure(result.explain(), result)
+    if isinstance(extra, KickRegression):  # the gate passed, but a comparison it must pass did not
+        raise extra
     return result
 
 
@@ -178,7 +180,8 @@ def encode(obj: Any) -> Any:
 
 def decode(cls: Any, data: Any) -> Any:
     """The inverse of `encode`, driven by the type hints of `cls` (unknown keys are an error: a schema change)."""
-    hints = typing.get_type_hints(cls)
+    # the globals the class was defined with (its module may have been imported again since: pytester's runs)
+    hints = typing.get_type_hints(cls, globalns=getattr(cls.__init__, "__globals__", None))
     names = {f.name for f in dataclasses.fields(cls)}
     extra = set(data) - names
     if extra:

@@ -212,3 +212,11 @@ def _judge_key_env(v: Value) -> str:
 
 def _text(v: Value) -> str | None:
     return str(v.text).strip() if v.given else None
+
+
+def _save_name(v: Value) -> str | None:
+    if not v.given:
+        return None
+    from .baseline import check_name
+
+    return check_name(str(v.text).strip())

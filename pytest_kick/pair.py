@@ -80,6 +80,15 @@ class ModelPair:
     def toxicity_scorer(self) -> str | None:
         return self.settings.toxicity_scorer
 
-    def record(self, result: Any) -> None:
-        if self.recorder is not None:
-            self.recorder(result)
+    def record(self, result: Any, evidence: Any = None) -> Any:
+        """Hand a finished gate to the recorder (the run report, a saved run, a comparison); returns what it says
+        about the gate beyond its own verdict (a failed comparison with a saved release, with --kick-compare-fail)."""
+        if self.recorder is None:
+            return None
+        import inspect
+
+        try:
+            takes_two = len(inspect.signature(self.recorder).parameters) >= 2
+        except (TypeError, ValueError):  # pragma: no cover - builtins
+            takes_two = True
+        return self.recorder(result, evidence) if takes_two else self.recorder(result)  # a recorder of (result) alone

@@ -29,6 +29,10 @@ CONFIG_KEY = pytest.StashKey[KickConfig]()
 REPORT_KEY = pytest.StashKey[Any]()  # the RunReport, made when a gate first records (the plugin stays light)
 OUTER_KEY = pytest.StashKey[tuple]()  # registrations made before this session, put back when it ends
 ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed, and their earlier values
+SAVED_KEY = pytest.StashKey[list]()  # gates kept for --kick-save (baseline.SavedGate)
+COMPARED_KEY = pytest.StashKey[list]()  # --kick-compare lines
+BASELINE_KEY = pytest.StashKey[Any]()
+SAVED_PATH_KEY = pytest.StashKey[Path]()  # the saved run --kick-compare names, read at start-up
 GIVEN_KEY = pytest.StashKey[set]()  # the kick options this run sets (command line or ini), not left at their defaults
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
 KICK_FIXTURES = PAIR_FIXTURES | {"kick_dense"}
@@ -98,6 +102,13 @@ def pytest_configure(config: pytest.Config) -> None:
     except (KickUsageError, MissingBackend) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = kick
+    if kick.compare is not None:  # the saved run must be readable before anything runs
+        from . import baseline
+
+        try:
+            baseline.load_for(config, kick.compare)
+        except KickUsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
     if not _is_worker(config):
         for text in warnings:
             config.issue_config_time_warning(pytest.PytestConfigWarning(f"pytest-kick: {text}"), stacklevel=2)
@@ -284,7 +295,7 @@ def kick_pair(
     node = request.node
     settings = kick_config.evaluation
 
-    def record(result: Any) -> None:
+    def record(result: Any, evidence: Any = None) -> Any:
         _run_report(request.config).add(result, kick_compressed.info)
         for key, value in result.summary().items():  # JUnit XML: the summary row, and every group's test
             node.user_properties.append((f"kick_{key}", value))
@@ -292,6 +303,11 @@ def kick_pair(
         for key in ("backend", "build", "compress_s"):  # and how this worker got its compressed model
             if key in kick_compressed.info:
                 node.user_properties.append((f"kick_{key}", kick_compressed.info[key]))
+        if kick_config.save is not None or kick_config.compare is not None:
+            from . import baseline
+
+            return baseline.on_gate(request.config, kick_config, result, evidence, kick_dense.name)
+        return None
 
     return ModelPair(
         dense=kick_dense.factory(settings.batch_size),
@@ -330,7 +346,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workeroutput"):  # xdist worker: hand the typed report over, serialised only here
         if REPORT_KEY in config.stash:
             config.workeroutput["kick_report"] = json.dumps(_run_report(config).to_json())
+        if config.stash[CONFIG_KEY].save is not None or config.stash[CONFIG_KEY].compare is not None:
+            from . import baseline
+
+            config.workeroutput.update(baseline.worker_output(config))
         return
+    kick = config.stash[CONFIG_KEY]
+    if kick.save is not None and session.exitstatus != pytest.ExitCode.USAGE_ERROR:
+        from . import baseline
+
+        baseline.save(config, kick.save)
     if config.stash[CONFIG_KEY].load.cache_dir is None:  # --kick-cache-dir=none: the session's models go with it
         import shutil
 
@@ -344,11 +369,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    data = getattr(node, "workeroutput", {}).get("kick_report")
-    if data:
+    output = getattr(node, "workeroutput", {})
+    if output.get("kick_report"):
         from .report import RunReport
 
-        _run_report(node.config).merge(RunReport.from_json(json.loads(data)))
+        _run_report(node.config).merge(RunReport.from_json(json.loads(output["kick_report"])))
+    if output.get("kick_saved"):
+        from . import baseline
+
+        baseline.merge_worker(node.config, output)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -359,5 +388,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_sep("=", "pytest-kick summary")
         for line in lines:
             terminalreporter.write_line(line)
-    if config.stash[CONFIG_KEY].report is not None:
-        terminalreporter.write_line(f"pytest-kick report: {config.stash[CONFIG_KEY].report}")
+    kick = config.stash[CONFIG_KEY]
+    if kick.save is not None or kick.compare is not None:
+        from . import baseline
+
+        baseline.summary(config, terminalreporter)
+    if kick.report is not None:
+        terminalreporter.write_line(f"pytest-kick report: {kick.report}")

@@ -1,0 +1,277 @@
+"""Saved runs and release-over-release comparison (pytest-benchmark's habit): `--kick-save=NAME` keeps, per gate,
+the compressed model's per-example outcomes with the identity of model, method, task, data slice and package
+version, as versioned JSON in `.kick/NAME.json`; `--kick-compare=NAME|PATH` runs the same paired test between this
+run's compressed model and the saved one on the examples both have, and says how many it could not match.
+
+Accuracy gates compare right/wrong per example (Tango's paired test, the gate's own allowance and alpha);
+quality gates compare per-example scores (the paired bootstrap-t). Other gates are saved but not compared yet."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._version import __version__
+from .errors import KickRegression, KickUsageError
+from .gate import decode, encode
+
+SCHEMA = "pytest-kick saved run"
+SCHEMA_VERSION = 1
+SHOW = 5
+
+
+class ComparisonRegression(KickRegression):
+    """This release's compressed model could not be shown within the allowance of a saved release's."""
+
+
+@dataclass(frozen=True)
+class SavedExample:
+    id: str
+    correct: bool
+    score: float | None
+    prediction: str
+
+
+@dataclass(frozen=True)
+class SavedGate:
+    """One gate of a saved run: where it came from and the compressed model's outcome on each example."""
+
+    test: str  # the test's node id without its method parameter
+    kind: str
+    task: str
+    method: str
+    model: str
+    allowed: float
+    alpha: float
+    examples: tuple[SavedExample, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.test, self.task)
+
+
+@dataclass
+class SavedRun:
+    name: str
+    created: str = ""
+    pytest_kick: str = __version__
+    gates: list[SavedGate] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"schema": SCHEMA, "version": SCHEMA_VERSION, "name": self.name, "created": self.created,
+                "pytest_kick": self.pytest_kick, "gates": [encode(g) for g in self.gates]}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str) -> SavedRun:
+        if not isinstance(data, Mapping) or data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
+            raise KickUsageError(f"{where}: not a {SCHEMA} of version {SCHEMA_VERSION} (saved by another pytest-kick?)")
+        try:
+            return cls(data["name"], data.get("created", ""), data.get("pytest_kick", ""), [decode(SavedGate, g) for g in data["gates"]])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KickUsageError(f"{where}: a saved gate is malformed ({exc})") from None
+
+    @classmethod
+    def load(cls, path: Path) -> SavedRun:
+        try:
+            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")), str(path))
+        except OSError as exc:
+            raise KickUsageError(f"--kick-compare {path}: cannot read it ({exc.strerror})") from None
+        except ValueError as exc:
+            raise KickUsageError(f"--kick-compare {path}: not JSON ({exc})") from None
+
+    def find(self, gate: SavedGate) -> SavedGate | None:
+        return next((g for g in self.gates if g.key == gate.key), None)
+
+
+def unparametrized(nodeid: str) -> str:
+    """`test_x.py::test_recall[rtn4]` -> `test_x.py::test_recall`: a gate is matched across methods and releases."""
+    return re.sub(r"\[[^\]]*\]$", "", nodeid)
+
+
+def saved_gate(result: Any, evidence: Any, model: str) -> SavedGate | None:
+    """What a finished gate leaves for a saved run (accuracy and quality gates: those that compare)."""
+    if evidence is None or result.kind not in ("accuracy", "quality"):
+        return None
+    allowed = result.allowed_drop if result.kind == "accuracy" else result.allowed
+    examples = tuple(
+        SavedExample(ex.id, bool(o.correct), float(o.values["score"]) if "score" in o.values else None, o.prediction[:500])
+        for ex, o in zip(evidence.examples, evidence.compressed)
+    )
+    return SavedGate(
+        unparametrized(result.test), result.kind, result.task, result.method, model, float(allowed), float(result.alpha), examples
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """This run's gate against the saved one on the examples both have."""
+
+    test: str
+    task: str
+    baseline: str
+    saved_method: str
+    method: str
+    matched: int
+    unmatched: int
+    saved_value: float
+    value: float
+    lower: float
+    allowed: float
+    outcome: str
+    lost: tuple[str, ...] = ()  # examples right in the saved run and wrong now (accuracy gates)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "within"
+
+    def line(self) -> str:
+        verdict = "pass" if self.passed else "FAIL"
+        lost = f"; lost: {', '.join(self.lost[:SHOW])}{' …' if len(self.lost) > SHOW else ''}" if self.lost else ""
+        return (
+            f"{self.test} [{self.task}] {self.method} vs {self.baseline}'s {self.saved_method}: {self.saved_value:.3f} -> "
+            f"{self.value:.3f} (Δ {self.value - self.saved_value:+.3f}, lower bound {self.lower:+.3f}, allowed drop {self.allowed:g}) "
+            f"on {self.matched} matched examples ({self.unmatched} unmatched): {self.outcome} {verdict}{lost}"
+        )
+
+
+def compare(now: SavedGate, saved: SavedGate, baseline: str, seed: int = 0) -> Comparison:
+    from .quality import decide_scores
+    from .stats import noninferiority
+
+    theirs = {e.id: e for e in saved.examples}
+    pairs = [(theirs[e.id], e) for e in now.examples if e.id in theirs]
+    unmatched = len(now.examples) - len(pairs) + len(saved.examples) - len(pairs)
+    if not pairs:
+        return Comparison(
+            now.test, now.task, baseline, saved.method, now.method, 0, unmatched, math.nan, math.nan, math.nan, now.allowed, "inconclusive"
+        )
+    if now.kind == "accuracy":
+        test = noninferiority([s.correct for s, _ in pairs], [c.correct for _, c in pairs], now.allowed, now.alpha)
+        lost = tuple(c.id for s, c in pairs if s.correct and not c.correct)
+        saved_v = sum(s.correct for s, _ in pairs) / len(pairs)
+        value = sum(c.correct for _, c in pairs) / len(pairs)
+        return Comparison(
+            now.test,
+            now.task,
+            baseline,
+            saved.method,
+            now.method,
+            len(pairs),
+            unmatched,
+            saved_v,
+            value,
+            test.lower,
+            now.allowed,
+            test.outcome,
+            lost,
+        )
+    d = decide_scores([_score(s) for s, _ in pairs], [_score(c) for _, c in pairs], now.allowed, False, now.alpha, 2000, seed)
+    return Comparison(
+        now.test,
+        now.task,
+        baseline,
+        saved.method,
+        now.method,
+        d.n,
+        unmatched,
+        d.dense_mean,
+        d.compressed_mean,
+        d.lower,
+        d.allowed,
+        d.outcome,
+    )
+
+
+def _score(e: SavedExample) -> float:
+    return e.score if e.score is not None else math.nan
+
+
+def baseline_path(value: str, folder: Path) -> Path:
+    """--kick-compare: a saved run's name (in the .kick folder) or a path to its file."""
+    path = Path(value)
+    if path.suffix == ".json" or len(path.parts) > 1:
+        return path
+    return folder / f"{value}.json"
+
+
+def check_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or name.endswith(".json"):
+        raise KickUsageError(f"--kick-save {name!r}: a name of letters, digits, '.', '_' and '-' (saved as .kick/<name>.json)")
+    return name
+
+
+def write(run: SavedRun, folder: Path) -> Path:
+    from .files import write_atomic
+
+    run.created = run.created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    path = Path(folder) / f"{run.name}.json"
+    write_atomic(path, json.dumps(run.to_json(), indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+def merge(gates: Sequence[SavedGate]) -> list[SavedGate]:
+    """Workers' gates, in a stable order."""
+    return sorted(gates, key=lambda g: (g.test, g.task, g.method))
+
+
+# ---- the plugin's side: what a session keeps, hands over from xdist workers, writes and prints ------------------
+SAVED_KEY = pytest.StashKey[list]()  # SavedGate of every finished gate (this process)
+COMPARED_KEY = pytest.StashKey[list]()  # comparison lines (this process)
+BASELINE_KEY = pytest.StashKey[SavedRun]()  # the run --kick-compare names, read at start-up
+SAVED_PATH_KEY = pytest.StashKey[Path]()
+
+
+def load_for(config: pytest.Config, value: str) -> None:
+    config.stash[BASELINE_KEY] = SavedRun.load(baseline_path(value, config.rootpath / ".kick"))
+
+
+def on_gate(config: pytest.Config, kick: Any, result: Any, evidence: Any, model: str) -> ComparisonRegression | None:
+    """Keep the gate for --kick-save; compare it with --kick-compare's saved gate. Returns the failed comparison
+    for run_gate to raise (with --kick-compare-fail)."""
+    gate = saved_gate(result, evidence, model)
+    if gate is None:
+        return None
+    config.stash.setdefault(SAVED_KEY, []).append(gate)
+    baseline = config.stash.get(BASELINE_KEY, None)
+    saved = baseline.find(gate) if baseline is not None else None
+    if saved is None:
+        return None
+    comparison = compare(gate, saved, baseline.name, kick.evaluation.seed)
+    config.stash.setdefault(COMPARED_KEY, []).append(comparison.line())
+    if kick.compare_fail and not comparison.passed:
+        return ComparisonRegression(f"against the saved run '{baseline.name}': {comparison.line()}")
+    return None
+
+
+def worker_output(config: pytest.Config) -> dict[str, str]:
+    return {
+        "kick_saved": json.dumps([encode(g) for g in config.stash.get(SAVED_KEY, [])]),
+        "kick_compared": json.dumps(config.stash.get(COMPARED_KEY, [])),
+    }
+
+
+def merge_worker(config: pytest.Config, output: Mapping[str, str]) -> None:
+    config.stash.setdefault(SAVED_KEY, []).extend(decode(SavedGate, g) for g in json.loads(output["kick_saved"]))
+    config.stash.setdefault(COMPARED_KEY, []).extend(json.loads(output.get("kick_compared", "[]")))
+
+
+def save(config: pytest.Config, name: str) -> None:
+    config.stash[SAVED_PATH_KEY] = write(SavedRun(name, gates=merge(config.stash.get(SAVED_KEY, []))), config.rootpath / ".kick")
+
+
+def summary(config: pytest.Config, terminal: Any) -> None:
+    if BASELINE_KEY in config.stash:
+        terminal.write_sep("=", f"pytest-kick comparison with '{config.stash[BASELINE_KEY].name}'")
+        lines = sorted(config.stash.get(COMPARED_KEY, []))
+        for line in lines or ["no gate of this run matched a saved gate (by test and task)"]:
+            terminal.write_line(line)
+    if SAVED_PATH_KEY in config.stash:
+        terminal.write_line(f"pytest-kick saved run: {config.stash[SAVED_PATH_KEY]}")
