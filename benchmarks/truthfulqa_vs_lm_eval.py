@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -71,6 +72,7 @@ def main() -> None:
     ap.add_argument("--model-dir", type=Path, default=None, help="an HF model dir (default: the default model, converted)")
     ap.add_argument("--n", type=int, default=120)
     ap.add_argument("--batch-size", default="8")
+    ap.add_argument("--reuse", type=Path, default=None, help="the work dir of an earlier run (same --n): lm-eval is not run again")
     ap.add_argument(
         "--dtype",
         default="float64",
@@ -88,22 +90,23 @@ def main() -> None:
 
     model_dir = args.model_dir or convert_gguf(smollm2_gguf_path(), default_cache_dir())
     records = json.loads((args.data_dir / "truthfulqa" / "data" / "mc_task.json").read_text())[: args.n]
-    work = Path(tempfile.mkdtemp(prefix="truthfulqa-vs-lmeval-"))
+    work = args.reuse or Path(tempfile.mkdtemp(prefix="truthfulqa-vs-lmeval-"))
     data_file = work / "questions.jsonl"
     data_file.write_text("".join(json.dumps(hub_layout(r)) + "\n" for r in records))
     ours_dir = work / "data" / "truthfulqa" / "data"
-    ours_dir.mkdir(parents=True)
+    ours_dir.mkdir(parents=True, exist_ok=True)
     (ours_dir / "mc_task.json").write_text(json.dumps(records))
-    tasks = lm_eval_tasks(args.lm_eval, data_file, work)
-
-    started = time.perf_counter()
-    subprocess.run(
-        [args.lm_eval, "--model", "hf", "--model_args", f"pretrained={model_dir},dtype={args.dtype}", "--device", "cpu",
-         "--batch_size", args.batch_size, "--include_path", str(tasks), "--tasks", "truthfulqa_mc1_local,truthfulqa_mc2_local",
-         "--log_samples", "--output_path", str(work / "out")],
-        check=True, env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
-    lm_s = time.perf_counter() - started
+    lm_s = math.nan
+    if args.reuse is None:  # with --reuse, lm-eval's samples from the earlier run are read again
+        tasks = lm_eval_tasks(args.lm_eval, data_file, work)
+        started = time.perf_counter()
+        subprocess.run(
+            [args.lm_eval, "--model", "hf", "--model_args", f"pretrained={model_dir},dtype={args.dtype}", "--device", "cpu",
+             "--batch_size", args.batch_size, "--include_path", str(tasks), "--tasks", "truthfulqa_mc1_local,truthfulqa_mc2_local",
+             "--log_samples", "--output_path", str(work / "out")],
+            check=True, env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        lm_s = time.perf_counter() - started
 
     settings = LoadSettings(device="cpu", dtype=args.dtype)
     handle = ModelHandle("model", None, lambda: load_hf(Path(model_dir), settings))  # type: ignore[arg-type]

@@ -200,7 +200,8 @@ class Engine:
             else:
                 logits = self.model(**kwargs).logits[:, index]
             self.forward_calls += 1
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            # at least float32 (bf16/fp16 logits are widened; a float64 model keeps its precision)
+            logprobs = torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
             col = {p: j for j, p in enumerate(wanted)}
             for b, r in enumerate(batch):
                 for i, start, cont in r.targets:
