@@ -180,8 +180,10 @@ def encode(obj: Any) -> Any:
 
 def decode(cls: Any, data: Any) -> Any:
     """The inverse of `encode`, driven by the type hints of `cls` (unknown keys are an error: a schema change)."""
-    # the globals the class was defined with (its module may have been imported again since: pytester's runs)
-    hints = typing.get_type_hints(cls, globalns=getattr(cls.__init__, "__globals__", None))
+    try:
+        hints = typing.get_type_hints(cls)
+    except NameError:  # its module was imported again since (pytester's in-process runs): the globals it was made with
+        hints = typing.get_type_hints(cls, globalns=getattr(cls.__init__, "__globals__", None))
     names = {f.name for f in dataclasses.fields(cls)}
     extra = set(data) - names
     if extra:

@@ -42,6 +42,7 @@ class ModelPair:
     settings: EvalSettings = field(default_factory=EvalSettings)
     test_id: str = ""
     recorder: Callable[[Any], None] | None = None
+    observer: Callable[[Any, Any], Any] | None = None
     _runners: dict[str, CachedRunner] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,14 +82,9 @@ class ModelPair:
         return self.settings.toxicity_scorer
 
     def record(self, result: Any, evidence: Any = None) -> Any:
-        """Hand a finished gate to the recorder (the run report, a saved run, a comparison); returns what it says
-        about the gate beyond its own verdict (a failed comparison with a saved release, with --kick-compare-fail)."""
-        if self.recorder is None:
-            return None
-        import inspect
-
-        try:
-            takes_two = len(inspect.signature(self.recorder).parameters) >= 2
-        except (TypeError, ValueError):  # pragma: no cover - builtins
-            takes_two = True
-        return self.recorder(result, evidence) if takes_two else self.recorder(result)  # a recorder of (result) alone
+        """Hand a finished gate to the recorder (the run report) and its evidence to the observer (a saved run, a
+        comparison); returns what the observer says beyond the gate's own verdict (a failed comparison with a saved
+        release, with --kick-compare-fail)."""
+        if self.recorder is not None:
+            self.recorder(result)
+        return self.observer(result, evidence) if self.observer is not None else None

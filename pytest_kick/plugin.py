@@ -295,7 +295,7 @@ def kick_pair(
     node = request.node
     settings = kick_config.evaluation
 
-    def record(result: Any, evidence: Any = None) -> Any:
+    def record(result: Any) -> None:
         _run_report(request.config).add(result, kick_compressed.info)
         for key, value in result.summary().items():  # JUnit XML: the summary row, and every group's test
             node.user_properties.append((f"kick_{key}", value))
@@ -303,11 +303,11 @@ def kick_pair(
         for key in ("backend", "build", "compress_s"):  # and how this worker got its compressed model
             if key in kick_compressed.info:
                 node.user_properties.append((f"kick_{key}", kick_compressed.info[key]))
-        if kick_config.save is not None or kick_config.compare is not None:
-            from . import baseline
 
-            return baseline.on_gate(request.config, kick_config, result, evidence, kick_dense.name)
-        return None
+    def observe(result: Any, evidence: Any) -> Any:  # --kick-save / --kick-compare
+        from . import baseline
+
+        return baseline.on_gate(request.config, kick_config, result, evidence, kick_dense.name)
 
     return ModelPair(
         dense=kick_dense.factory(settings.batch_size),
@@ -316,6 +316,7 @@ def kick_pair(
         settings=replace(settings, limit=marker_limit(node, settings.limit)),
         test_id=node.nodeid,
         recorder=record,
+        observer=observe if kick_config.save is not None or kick_config.compare is not None else None,
     )
 
 
