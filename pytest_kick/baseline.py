@@ -263,8 +263,11 @@ def merge_worker(config: pytest.Config, output: Mapping[str, str]) -> None:
     config.stash.setdefault(COMPARED_KEY, []).extend(json.loads(output.get("kick_compared", "[]")))
 
 
-def save(config: pytest.Config, name: str) -> None:
-    config.stash[SAVED_PATH_KEY] = write(SavedRun(name, gates=merge(config.stash.get(SAVED_KEY, []))), config.rootpath / ".kick")
+def finish(config: pytest.Config, name: str | None) -> list[str]:
+    """At the end of the session (controller): write the saved run when asked; return the comparison lines."""
+    if name is not None:
+        config.stash[SAVED_PATH_KEY] = write(SavedRun(name, gates=merge(config.stash.get(SAVED_KEY, []))), config.rootpath / ".kick")
+    return sorted(config.stash.get(COMPARED_KEY, []))
 
 
 def summary(config: pytest.Config, terminal: Any) -> None:

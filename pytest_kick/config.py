@@ -205,6 +205,13 @@ OPTIONS = (
         _flag,
         "flag",
     ),
+    Option(
+        "--kick-html",
+        "kick_html",
+        "write the run as one self-contained HTML page (tables, flipped examples, plots) to this path",
+        None,
+        _report,
+    ),
     Option("--kick-report", "kick_report", "write the whole run (every gate, group and number) as JSON to this path", None, _report),
     Option("--kick-trust-remote-code", "kick_trust_remote_code", "allow model code from the hub (off by default)", "false", _flag, "flag"),
 )
@@ -222,6 +229,7 @@ class KickConfig:
     compression: CompressionSettings = field(default_factory=CompressionSettings)
     gpus: tuple[str, ...] | None = None
     report: Path | None = None
+    html: Path | None = None
     save: str | None = None
     compare: str | None = None
     compare_fail: bool = False
@@ -281,6 +289,7 @@ class KickConfig:
             compression=compression,
             gpus=v["kick_gpus"],
             report=v["kick_report"],
+            html=v["kick_html"],
             save=v["kick_save"],
             compare=v["kick_compare"],
             compare_fail=v["kick_compare_fail"],

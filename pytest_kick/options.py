@@ -187,7 +187,8 @@ def _cache_dir(v: Value) -> Path | None:
 
 def _report(v: Value) -> Path | None:
     if v.given and v.path().is_dir():
-        raise KickUsageError(f"{v.origin} {v.text}: is a directory; give the path of the JSON file to write, e.g. kick-report.json")
+        example = "kick-report.html" if "html" in v.origin else "kick-report.json"
+        raise KickUsageError(f"{v.origin} {v.text}: is a directory; give the path of the file to write, e.g. {example}")
     return v.path() if v.given else None
 
 

@@ -119,10 +119,6 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def _worker_id(config: pytest.Config) -> str | None:
-    return getattr(config, "workerinput", {}).get("workerid")
-
-
 def _check_model(config: pytest.Config, plans) -> None:
     """The start-up checks that wait until kick tests are known: the default cache folder is writable, and (torch
     level) the device and the layer options against the architecture. A failure is a usage error."""
@@ -232,7 +228,7 @@ def kick_load_settings(kick_config: KickConfig, pytestconfig: pytest.Config) -> 
     --kick-cache-dir=none a scratch folder of this session's for converted and compressed models."""
     load = kick_config.load
     cache_dir = load.cache_dir if load.cache_dir is not None else _scratch_models(pytestconfig)
-    return replace(load, cache_dir=cache_dir, worker_id=_worker_id(pytestconfig))
+    return replace(load, cache_dir=cache_dir, worker_id=getattr(pytestconfig, "workerinput", {}).get("workerid"))
 
 
 def _scratch_models(config: pytest.Config) -> Path:
@@ -353,19 +349,25 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             config.workeroutput.update(baseline.worker_output(config))
         return
     kick = config.stash[CONFIG_KEY]
-    if kick.save is not None and session.exitstatus != pytest.ExitCode.USAGE_ERROR:
-        from . import baseline
-
-        baseline.save(config, kick.save)
-    if config.stash[CONFIG_KEY].load.cache_dir is None:  # --kick-cache-dir=none: the session's models go with it
+    if kick.load.cache_dir is None:  # --kick-cache-dir=none: the session's models go with it
         import shutil
 
         shutil.rmtree(_scratch_models(config), ignore_errors=True)
-    path = config.stash[CONFIG_KEY].report
-    if path is not None and session.exitstatus != pytest.ExitCode.USAGE_ERROR:  # a run stopped at start-up wrote nothing
-        from .files import write_atomic
+    if session.exitstatus == pytest.ExitCode.USAGE_ERROR:  # a run stopped at start-up writes nothing
+        return
+    from .files import write_atomic
 
-        write_atomic(path, json.dumps(_run_report(config).to_json(), indent=1, allow_nan=False) + "\n")
+    compared: list[str] = []
+    if kick.save is not None or kick.compare is not None:
+        from . import baseline
+
+        compared = baseline.finish(config, kick.save)
+    if kick.html is not None:
+        from .html import render
+
+        write_atomic(kick.html, render(_run_report(config), compared))
+    if kick.report is not None:
+        write_atomic(kick.report, json.dumps(_run_report(config).to_json(), indent=1, allow_nan=False) + "\n")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -387,12 +389,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     lines = config.stash[REPORT_KEY].lines() if REPORT_KEY in config.stash else []
     if lines:
         terminalreporter.write_sep("=", "pytest-kick summary")
-        for line in lines:
-            terminalreporter.write_line(line)
+        terminalreporter.write_line("\n".join(lines))
     kick = config.stash[CONFIG_KEY]
     if kick.save is not None or kick.compare is not None:
         from . import baseline
 
         baseline.summary(config, terminalreporter)
-    if kick.report is not None:
-        terminalreporter.write_line(f"pytest-kick report: {kick.report}")
+    for label, path in (("report", kick.report), ("HTML report", kick.html)):
+        if path is not None:
+            terminalreporter.write_line(f"pytest-kick {label}: {path}")

@@ -59,3 +59,23 @@ def test_the_report_holds_every_gate_of_every_worker_and_validates(pytester, kic
         line = next(x for x in summary.splitlines() if r.test.split("::")[-1] in x and f" {r.method} " in x)
         assert line.rstrip().endswith(r.verdict), line
         assert (f"PASSED {r.test}" in result.stdout.str()) == r.passed  # and pytest's own outcome agrees
+
+
+@pytest.mark.slow  # a real (tiny) model
+def test_kick_html_writes_one_self_contained_page(pytester, kick_args, gate_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    page = tmp_path / "kick.html"
+    result = pytester.runpytest(*kick_args, "--kick-method=rtn8", f"--kick-html={page}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"pytest-kick HTML report: {page}"])
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "test_recall" in text and text.count("src='data:image/png;base64,") == 1
+    assert "http://" not in text and "https://" not in text  # nothing to fetch
+
+
+def test_kick_html_refuses_a_directory(pytester):
+    pytester.mkdir("out")
+    pytester.makepyfile(test_x="def test_x(kick_pair): pass")
+    result = pytester.runpytest("--kick-html=out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --kick-html out: is a directory*kick-report.html*"])
