@@ -8,7 +8,9 @@ import pytest
 
 from pytest_kick.html import render
 
-pytest.importorskip("matplotlib")
+# Loaded at collection, before any in-process pytester run: those runs put sys.modules back as they found it, and a
+# matplotlib half imported inside one would leave two copies of its classes behind.
+pytest.importorskip("matplotlib.pyplot")
 
 
 class Page(HTMLParser):
