@@ -5,6 +5,7 @@ import io
 from html.parser import HTMLParser
 
 import pytest
+from gate_reports import report  # noqa: F401, F811 - the fixture
 
 from pytest_kick.html import render
 
@@ -28,7 +29,7 @@ class Page(HTMLParser):
             self.links.append(attrs)
 
 
-def test_the_page_is_self_contained_with_a_plot_per_kind_of_gate(report):
+def test_the_page_is_self_contained_with_a_plot_per_kind_of_gate(report):  # noqa: F811
     import matplotlib.image
 
     text = render(report, ["a comparison line"])

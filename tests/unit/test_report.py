@@ -6,13 +6,14 @@ import math
 from pathlib import Path
 
 import pytest
+from gate_reports import report  # noqa: F401, F811 - the fixture
 
 from pytest_kick.report import SCHEMA_VERSION, RunReport, json_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "pytest_kick" / "report.schema.json"
 
 
-def test_the_json_validates_against_the_committed_schema(report):
+def test_the_json_validates_against_the_committed_schema(report):  # noqa: F811
     jsonschema = pytest.importorskip("jsonschema")
     data = json.loads(json.dumps(report.to_json(), allow_nan=False))  # strict JSON: NaN is written as null
     schema = json.loads(SCHEMA_FILE.read_text())
@@ -24,7 +25,7 @@ def test_the_json_validates_against_the_committed_schema(report):
         jsonschema.validate(broken, schema, cls=jsonschema.Draft202012Validator)
 
 
-def test_round_trip_into_the_typed_report(report):
+def test_round_trip_into_the_typed_report(report):  # noqa: F811
     data = json.loads(json.dumps(report.to_json(), allow_nan=False))
     back = RunReport.from_json(data)
     assert back.to_json() == data
@@ -37,7 +38,7 @@ def test_round_trip_into_the_typed_report(report):
     assert back.models["rtn4"].compress_s == 1.5
 
 
-def test_every_result_has_outcomes_rows_and_a_summary(report):
+def test_every_result_has_outcomes_rows_and_a_summary(report):  # noqa: F811
     for r in report.results:
         assert set(r.outcomes().values()) <= {"within", "inconclusive", "regressed"}
         assert r.rows() and r.summary()["verdict"] == r.verdict
@@ -51,7 +52,7 @@ def test_the_committed_schema_is_the_derived_one():
     )
 
 
-def test_other_versions_and_kinds_are_refused(report):
+def test_other_versions_and_kinds_are_refused(report):  # noqa: F811
     data = report.to_json()
     with pytest.raises(ValueError, match=f"version {SCHEMA_VERSION}"):
         RunReport.from_json({**data, "version": SCHEMA_VERSION + 1})

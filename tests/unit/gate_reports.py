@@ -1,4 +1,4 @@
-"""Shared unit-test fixtures: a run report holding passing and failing results of every kind."""
+"""A run report holding passing and failing results of every kind (the `report` fixture of test_report and test_html)."""
 
 import pytest
 
