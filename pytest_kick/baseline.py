@@ -8,6 +8,7 @@ quality gates compare per-example scores (the paired bootstrap-t). Other gates a
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -149,45 +150,16 @@ def compare(now: SavedGate, saved: SavedGate, baseline: str, seed: int = 0) -> C
     theirs = {e.id: e for e in saved.examples}
     pairs = [(theirs[e.id], e) for e in now.examples if e.id in theirs]
     unmatched = len(now.examples) - len(pairs) + len(saved.examples) - len(pairs)
+    made = functools.partial(Comparison, now.test, now.task, baseline, saved.method, now.method)
     if not pairs:
-        return Comparison(
-            now.test, now.task, baseline, saved.method, now.method, 0, unmatched, math.nan, math.nan, math.nan, now.allowed, "inconclusive"
-        )
+        return made(0, unmatched, math.nan, math.nan, math.nan, now.allowed, "inconclusive")
     if now.kind == "accuracy":
         test = noninferiority([s.correct for s, _ in pairs], [c.correct for _, c in pairs], now.allowed, now.alpha)
         lost = tuple(c.id for s, c in pairs if s.correct and not c.correct)
-        saved_v = sum(s.correct for s, _ in pairs) / len(pairs)
-        value = sum(c.correct for _, c in pairs) / len(pairs)
-        return Comparison(
-            now.test,
-            now.task,
-            baseline,
-            saved.method,
-            now.method,
-            len(pairs),
-            unmatched,
-            saved_v,
-            value,
-            test.lower,
-            now.allowed,
-            test.outcome,
-            lost,
-        )
+        t = test.counts
+        return made(t.n, unmatched, t.acc_dense, t.acc_compressed, test.lower, now.allowed, test.outcome, lost)
     d = decide_scores([_score(s) for s, _ in pairs], [_score(c) for _, c in pairs], now.allowed, False, now.alpha, 2000, seed)
-    return Comparison(
-        now.test,
-        now.task,
-        baseline,
-        saved.method,
-        now.method,
-        d.n,
-        unmatched,
-        d.dense_mean,
-        d.compressed_mean,
-        d.lower,
-        d.allowed,
-        d.outcome,
-    )
+    return made(d.n, unmatched, d.dense_mean, d.compressed_mean, d.lower, d.allowed, d.outcome)
 
 
 def _score(e: SavedExample) -> float:

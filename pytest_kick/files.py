@@ -35,10 +35,10 @@ def dir_mode() -> int:
     return 0o777 & ~_umask() & ~0o002
 
 
-def ensure_dir(path: Path) -> Path:
+def ensure_dir(path: Path) -> None:
     """mkdir -p, each new level with the umask's permissions (never world-writable)."""
-    path = Path(path)
     missing = []
+    path = Path(path)
     while not path.exists() and path != path.parent:
         missing.append(path)
         path = path.parent
@@ -47,7 +47,6 @@ def ensure_dir(path: Path) -> Path:
             p.mkdir(mode=dir_mode())  # the kernel keeps a setgid parent's bit (a team's group-owned cache)
         except FileExistsError:
             pass
-    return missing[0] if missing else path
 
 
 def write_atomic(path: Path, text: str) -> None:

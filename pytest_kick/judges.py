@@ -60,14 +60,10 @@ class JudgePrompt:
         """A prompt by name from a JSONL file of `{"name", "prompt_template", "output_format", "system_prompt"}`
         (ours by default; FastChat's judge_prompts.jsonl works too: '[[rating]]' and '[[A]]' formats)."""
         path = Path(path) if path is not None else PROMPTS
+        from .tasks import jsonl_records
+
         names = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                raise KickUsageError(f"{path}:{n}: not a JSON object") from None
+        for _, rec in jsonl_records(path):
             names.append(rec.get("name"))
             if rec.get("name") == name:
                 fmt = {"[[rating]]": "rating", "[[A]]": "verdict"}.get(rec.get("output_format"), rec.get("output_format", "scores"))

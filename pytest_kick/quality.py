@@ -6,6 +6,7 @@ the boundary is checked by simulation (tests/unit/test_simulate.py, benchmarks/g
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -228,8 +229,8 @@ def assert_generation_quality_within(
             for i in order[:SHOW_WORST]
         )
         return QualityResult(
-            pair.test_id, ev.task.name, pair.method.id, chosen.name, d.n, d.unscored, d.dense_mean, d.compressed_mean,
-            d.lower, d.upper, d.allowed, relative, alpha, d.outcome, worst, ev.limited_by,
+            pair.test_id, ev.task.name, pair.method.id, chosen.name, **dataclasses.asdict(d),
+            relative=relative, alpha=alpha, worst=worst, limited_by=ev.limited_by,
         )  # fmt: skip
 
     return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]
