@@ -30,16 +30,18 @@ from .options import (
     _limit,
     _methods,
     _model,
+    _ray,
     _report,
     _save_name,
     _seed,
     _targets,
     _text,
     _toxicity_scorer,
+    number,
     parse_gpus,
     positive,
 )
-from .settings import EvalSettings, JudgeSpec, LoadSettings
+from .settings import EvalSettings, JudgeSpec, LoadSettings, RaySettings
 from .sources import ModelSource
 
 __all__ = ["OPTIONS", "KickConfig", "Value", "option_values", "parse_gpus", "positive"]
@@ -212,6 +214,34 @@ OPTIONS = (
         None,
         _report,
     ),
+    Option(
+        "--kick-ray",
+        "kick_ray",
+        "evaluate on a Ray cluster: local (start one here), auto (join the running one) or HOST:PORT / ray://HOST:PORT",
+        None,
+        _ray,
+    ),
+    Option(
+        "--kick-ray-replicas",
+        "kick_ray_replicas",
+        "model replicas (Ray actors) per model (default: as many as the cluster fits, shared among xdist workers)",
+        None,
+        positive("--kick-ray-replicas"),
+    ),
+    Option(
+        "--kick-ray-gpus-per-replica",
+        "kick_ray_gpus_per_replica",
+        "GPUs each replica asks for (default 0: CPU replicas)",
+        "0",
+        number("--kick-ray-gpus-per-replica", 0.0, 0.0, strict=False),
+    ),
+    Option(
+        "--kick-ray-cpus-per-replica",
+        "kick_ray_cpus_per_replica",
+        "CPUs each replica asks for (default 1)",
+        "1",
+        number("--kick-ray-cpus-per-replica", 1.0, 0.0, strict=True),
+    ),
     Option("--kick-report", "kick_report", "write the whole run (every gate, group and number) as JSON to this path", None, _report),
     Option("--kick-trust-remote-code", "kick_trust_remote_code", "allow model code from the hub (off by default)", "false", _flag, "flag"),
 )
@@ -233,6 +263,7 @@ class KickConfig:
     save: str | None = None
     compare: str | None = None
     compare_fail: bool = False
+    ray: RaySettings | None = None
     _marker_plans: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -260,6 +291,7 @@ class KickConfig:
             from .devices import gpu_share
 
             gpu_share(v["kick_gpus"], 0, v["kick_gpus_per_worker"])  # raises, naming both options
+        ray = _ray_settings(v)
         compression = CompressionSettings(
             backend=v["kick_backend"],
             calibration=Calibration(v["kick_calib_samples"] or 128, v["kick_calib_seqlen"] or 512, v["kick_calib_data"]),
@@ -271,7 +303,8 @@ class KickConfig:
             model=v["kick_model"],
             plans=tuple(plan_method(spec, compression) for spec in methods),
             load=LoadSettings(
-                device=v["kick_device"],
+                device=ray.device if ray else v["kick_device"],
+                remote=ray is not None,
                 dtype=v["kick_dtype"],
                 cache_dir=v["kick_cache_dir"],
                 trust_remote_code=v["kick_trust_remote_code"],
@@ -293,10 +326,24 @@ class KickConfig:
             save=v["kick_save"],
             compare=v["kick_compare"],
             compare_fail=v["kick_compare_fail"],
+            ray=ray,
         )
 
 
 OPTION = {opt.ini: opt for opt in OPTIONS}
+
+
+def _ray_settings(v: dict) -> RaySettings | None:
+    """--kick-ray and its companions; under Ray the replicas' device is the one results are computed (and keyed) on."""
+    if v["kick_ray"] is None:
+        return None
+    ray = RaySettings(v["kick_ray"], v["kick_ray_replicas"], v["kick_ray_gpus_per_replica"], v["kick_ray_cpus_per_replica"])
+    if v["kick_device"] not in ("auto", ray.device):
+        raise KickUsageError(
+            f"--kick-device={v['kick_device']} with --kick-ray: replicas compute on {ray.device} "
+            f"(--kick-ray-gpus-per-replica={ray.gpus_per_replica:g}); Ray assigns each replica its GPUs, so leave --kick-device at auto."
+        )
+    return ray
 
 
 def _judge_spec(v: dict, raw: dict) -> JudgeSpec | None:

@@ -114,6 +114,7 @@ class ModelHandle:
     _engine: Engine | None = None
     loads: int = 0
     chat: Callable[[Any], str] | None = None  # the chat template, from the tokenizer alone
+    replica: Callable[[], tuple[Path, str, dict, LoadSettings]] | None = None  # for Ray: (dir, loader, kwargs, settings)
 
     def load(self) -> tuple[Any, Any]:
         if self._loaded is None:
@@ -162,9 +163,18 @@ def numerics(settings: LoadSettings) -> str:
     """What changes a model's numbers besides its weights, for the result and compressed-model keys: the device
     kind and dtype it computes in, and the torch and transformers versions (kernels, attention implementation and
     model code come with them). Batch size is left out on purpose (it moves scores by <= 1e-5, never a decision)."""
-    device = resolve_device(settings.device, settings.worker_id)
-    dtype = str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
-    return f"{device.split(':')[0]}/{dtype}/torch-{package_version('torch')}/transformers-{package_version('transformers')}"
+    device = settings.device if settings.remote else resolve_device(settings.device, settings.worker_id)  # Ray: the replicas'
+    versions = f"torch-{package_version('torch')}/transformers-{package_version('transformers')}"
+    return f"{device.split(':')[0]}/{replica_dtype(settings, device)}/{versions}"
+
+
+def replica_dtype(settings: LoadSettings, device: str | None = None) -> str:
+    """The dtype a model computes in, by name. For Ray replicas (`remote`) 'auto' is decided here, not on a node:
+    bfloat16 on GPUs, float32 on CPUs; replicas load exactly that and report it back."""
+    device = device or (settings.device if settings.remote else resolve_device(settings.device, settings.worker_id))
+    if settings.remote and settings.dtype == "auto":
+        return "bfloat16" if device.startswith("cuda") else "float32"
+    return str(resolve_dtype(settings.dtype, device)).removeprefix("torch.")
 
 
 def _hash_memo(cache_dir: Path | None) -> Path | None:
@@ -186,6 +196,7 @@ def dense_handle(source: ModelSource, settings: LoadSettings) -> ModelHandle:
         _loader=lambda: load_hf(materialize(source, settings), settings),
         info={"source": source.kind, "ref": source.ref},
         chat=tokenizer_chat(lambda: materialize(source, settings), settings.trust_remote_code),
+        replica=lambda: (materialize(source, settings), "hf", {}, settings),
     )
 
 
@@ -206,6 +217,7 @@ def checkpoint_handle(plan: CompressionPlan, settings: LoadSettings) -> ModelHan
             ),
             _loader=lambda: load_hf(path, settings),
             chat=tokenizer_chat(lambda: path, settings.trust_remote_code),
+            replica=lambda: (path, "hf", {}, settings),
         )
     handle.name = f"{path.name} [checkpoint]"
     handle.info.update({"method": spec.id, "format": fmt, "backend": f"checkpoint ({fmt})"})
@@ -242,17 +254,22 @@ def compressed_handle(
     if not plan.at_load:  # a model built in an earlier session: its build time is in the cache's manifest
         info["compress_s"] = ModelCache.build_seconds(ModelCache(settings.cache_dir).root / fp)
 
-    def load():
-        if plan.at_load:
-            return _quantize_while_loading(source, plan, settings, info)
-        builder = _Builder(source, plan, settings, comp)
-        path, built = ModelCache(settings.cache_dir).get_or_build(fp, key, builder)
+    def build() -> Path:
+        path, built = ModelCache(settings.cache_dir).get_or_build(fp, key, _Builder(source, plan, settings, comp))
         info["build"] = "compressed" if built else "loaded from cache"
         info["cache_entry"] = str(path)
         info["compress_s"] = ModelCache.build_seconds(path)  # compress + save, as measured when it was built
-        return load_compressed(path, settings)
+        return path
 
-    return ModelHandle(name=f"{source.name} [{plan.spec.id}]", fingerprint=fp, _loader=load, info=info, chat=dense.chat)
+    def load():
+        return _quantize_while_loading(source, plan, settings, info) if plan.at_load else load_compressed(build(), settings)
+
+    def replica():  # Ray: built here once; replicas load the cache entry (bitsandbytes quantizes as each loads)
+        if plan.at_load:
+            return materialize(source, settings), "hf", plan.compressor()(plan.spec, resolve_dtype(replica_dtype(settings), "")), settings
+        return build(), "compressed", {}, settings
+
+    return ModelHandle(f"{source.name} [{plan.spec.id}]", fp, load, info, chat=dense.chat, replica=replica)
 
 
 def _quantize_while_loading(source: ModelSource, plan: CompressionPlan, settings: LoadSettings, info: dict):

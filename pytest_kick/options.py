@@ -4,6 +4,7 @@ path in it is relative to."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,6 +119,40 @@ def _device(v: Value) -> str:
     if not re.fullmatch(r"auto|cpu|cuda|cuda:\d+", device):
         raise KickUsageError(f"--kick-device {device!r}: valid forms are auto, cpu, cuda, cuda:N (e.g. cuda:1).")
     return device
+
+
+def _ray(v: Value) -> str | None:
+    """--kick-ray: local | auto | a cluster address (HOST:PORT or ray://HOST:PORT); ray must be installed."""
+    if not v.given:
+        return None
+    text = str(v.text).strip()
+    if not re.fullmatch(r"local|auto|(ray://)?[A-Za-z0-9_.\-\[\]:]+:\d+", text):
+        raise KickUsageError(
+            f"--kick-ray {text!r}: valid forms are local (start a cluster on this machine), auto (join the running one) "
+            "and a cluster address HOST:PORT or ray://HOST:PORT."
+        )
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        from .errors import MissingBackend
+
+        raise MissingBackend("--kick-ray needs Ray: pip install 'pytest-kick[ray]' (ray==2.60.0) on this machine and every node.")
+    return text
+
+
+def number(flag: str, default: float, minimum: float, strict: bool) -> Callable[[Value], float]:
+    """A real number >= minimum (> minimum when `strict`)."""
+
+    def parse(v: Value) -> float:
+        try:
+            value = float(str(v.text).strip()) if v.given else default
+        except ValueError:
+            value = float("nan")
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise KickUsageError(f"{flag} {v.text!r}: must be a number {'>' if strict else '>='} {minimum:g}.")
+        return value
+
+    return parse
 
 
 def _dtype(v: Value) -> str:

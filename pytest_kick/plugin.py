@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import reporting
 from .compression import FAMILIES
 from .config import OPTIONS, KickConfig, Value, option_values, parse_gpus, positive
 from .devices import narrows, share_environment, visible_gpus, worker_index
@@ -26,13 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .pair import ModelPair
 
 CONFIG_KEY = pytest.StashKey[KickConfig]()
-REPORT_KEY = pytest.StashKey[Any]()  # the RunReport, made when a gate first records (the plugin stays light)
 OUTER_KEY = pytest.StashKey[tuple]()  # registrations made before this session, put back when it ends
 ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed, and their earlier values
-SAVED_KEY = pytest.StashKey[list]()  # gates kept for --kick-save (baseline.SavedGate)
-COMPARED_KEY = pytest.StashKey[list]()  # --kick-compare lines
-BASELINE_KEY = pytest.StashKey[Any]()
-SAVED_PATH_KEY = pytest.StashKey[Path]()  # the saved run --kick-compare names, read at start-up
 GIVEN_KEY = pytest.StashKey[set]()  # the kick options this run sets (command line or ini), not left at their defaults
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
 KICK_FIXTURES = PAIR_FIXTURES | {"kick_dense"}
@@ -150,6 +147,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # run sets a kick option (command line or ini), i.e. when it is a pytest-kick run.
     if config.pluginmanager.hasplugin("dsession") and config.stash[GIVEN_KEY]:
         _check_model(config, kick.plans)
+    if kick.ray is not None and kick.ray.address == "local" and config.pluginmanager.hasplugin("dsession"):
+        from .fanout import ADDRESS_ENV, start_local  # one cluster for the whole run: the workers join it
+
+        config.stash.setdefault(ENV_KEY, {}).setdefault(ADDRESS_ENV, os.environ.get(ADDRESS_ENV))
+        os.environ[ADDRESS_ENV] = start_local()  # inherited by the workers xdist starts next
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -292,7 +294,7 @@ def kick_pair(
     settings = kick_config.evaluation
 
     def record(result: Any) -> None:
-        _run_report(request.config).add(result, kick_compressed.info)
+        reporting.run_report(request.config).add(result, kick_compressed.info)
         for key, value in result.summary().items():  # JUnit XML: the summary row, and every group's test
             node.user_properties.append((f"kick_{key}", value))
         node.user_properties.append(("kick_rows", json.dumps(result.rows())))
@@ -306,14 +308,26 @@ def kick_pair(
         return baseline.on_gate(request.config, kick_config, result, evidence, kick_dense.name)
 
     return ModelPair(
-        dense=kick_dense.factory(settings.batch_size),
-        compressed=kick_compressed.factory(settings.batch_size),
+        dense=_runner_factory(request.config, kick_dense),
+        compressed=_runner_factory(request.config, kick_compressed),
         method=kick_method,
         settings=replace(settings, limit=marker_limit(node, settings.limit)),
         test_id=node.nodeid,
         recorder=record,
         observer=observe if kick_config.save is not None or kick_config.compare is not None else None,
     )
+
+
+def _runner_factory(config: pytest.Config, handle: ModelHandle):
+    """How a model answers: its engine in this process, or with --kick-ray a pool of replicas on the cluster (an
+    xdist worker's pool takes its share of the cluster)."""
+    kick = config.stash[CONFIG_KEY]
+    if kick.ray is None:
+        return handle.factory(kick.evaluation.batch_size)
+    from .fanout import factory
+
+    drivers = getattr(config, "workerinput", {}).get("workercount", 1)
+    return factory(handle, kick.ray, kick.evaluation.batch_size, drivers)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -327,74 +341,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     return report
 
 
-def _run_report(config: pytest.Config):
-    """This process's typed run report (workers hand theirs to the controller at the end)."""
-    if REPORT_KEY not in config.stash:
-        from .report import RunReport
-
-        config.stash[REPORT_KEY] = RunReport()
-    return config.stash[REPORT_KEY]
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if CONFIG_KEY not in config.stash:
         return
-    if hasattr(config, "workeroutput"):  # xdist worker: hand the typed report over, serialised only here
-        if REPORT_KEY in config.stash:
-            config.workeroutput["kick_report"] = json.dumps(_run_report(config).to_json())
-        if config.stash[CONFIG_KEY].save is not None or config.stash[CONFIG_KEY].compare is not None:
-            from . import baseline
-
-            config.workeroutput.update(baseline.worker_output(config))
-        return
     kick = config.stash[CONFIG_KEY]
+    if kick.ray is not None and "pytest_kick.fanout" in sys.modules:  # replicas stop; a cluster started here too
+        sys.modules["pytest_kick.fanout"].shutdown()
+    if hasattr(config, "workeroutput"):  # xdist worker: hand the typed report over, serialised only here
+        reporting.worker_output(config, kick)
+        return
     if kick.load.cache_dir is None:  # --kick-cache-dir=none: the session's models go with it
         import shutil
 
         shutil.rmtree(_scratch_models(config), ignore_errors=True)
-    if session.exitstatus == pytest.ExitCode.USAGE_ERROR:  # a run stopped at start-up writes nothing
-        return
-    from .files import write_atomic
-
-    compared: list[str] = []
-    if kick.save is not None or kick.compare is not None:
-        from . import baseline
-
-        compared = baseline.finish(config, kick.save)
-    if kick.html is not None:
-        from .html import render
-
-        write_atomic(kick.html, render(_run_report(config), compared))
-    if kick.report is not None:
-        write_atomic(kick.report, json.dumps(_run_report(config).to_json(), indent=1, allow_nan=False) + "\n")
+    if session.exitstatus != pytest.ExitCode.USAGE_ERROR:  # a run stopped at start-up writes nothing
+        reporting.write_files(config, kick)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    output = getattr(node, "workeroutput", {})
-    if output.get("kick_report"):
-        from .report import RunReport
-
-        _run_report(node.config).merge(RunReport.from_json(json.loads(output["kick_report"])))
-    if output.get("kick_saved"):
-        from . import baseline
-
-        baseline.merge_worker(node.config, output)
+    reporting.node_down(node)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if CONFIG_KEY not in config.stash or hasattr(config, "workeroutput"):
-        return
-    lines = config.stash[REPORT_KEY].lines() if REPORT_KEY in config.stash else []
-    if lines:
-        terminalreporter.write_sep("=", "pytest-kick summary")
-        terminalreporter.write_line("\n".join(lines))
-    kick = config.stash[CONFIG_KEY]
-    if kick.save is not None or kick.compare is not None:
-        from . import baseline
-
-        baseline.summary(config, terminalreporter)
-    for label, path in (("report", kick.report), ("HTML report", kick.html)):
-        if path is not None:
-            terminalreporter.write_line(f"pytest-kick {label}: {path}")
+    if CONFIG_KEY in config.stash and not hasattr(config, "workeroutput"):
+        reporting.terminal_summary(terminalreporter, config, config.stash[CONFIG_KEY])

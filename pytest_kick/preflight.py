@@ -104,7 +104,8 @@ def needs_model_checks(kick: KickConfig, plans: Iterable[CompressionPlan]) -> bo
     """Whether `check_model` has anything to check (it costs importing torch and transformers)."""
     layers = kick.compression.layers
     shaped = any(_shape_rules(p) for p in plans if not p.is_checkpoint and not p.at_load)
-    return kick.load.device.startswith("cuda") or shaped or bool(layers.targets or layers.skip_first or layers.skip_last)
+    local_gpu = kick.load.device.startswith("cuda") and not kick.load.remote  # Ray replicas' GPUs are checked as they start
+    return local_gpu or shaped or bool(layers.targets or layers.skip_first or layers.skip_last)
 
 
 def _shape_rules(plan: CompressionPlan) -> list[tuple[str, int]]:
@@ -123,7 +124,8 @@ def check_model(kick: KickConfig, plans: Iterable[CompressionPlan]) -> None:
     """The device exists; every method's layer selection selects something and fits its shape rules."""
     from .devices import resolve_device
 
-    resolve_device(kick.load.device)
+    if not kick.load.remote:  # with --kick-ray the device is the replicas': checked when they start
+        resolve_device(kick.load.device)
     plans = [p for p in plans if not p.is_checkpoint and not p.at_load]
     layers = kick.compression.layers
     if not plans or not (any(_shape_rules(p) for p in plans) or layers.targets or layers.skip_first or layers.skip_last):

@@ -20,8 +20,8 @@ from .results import AccuracyResult, SafetyResult
 from .table import MODEL_COLUMNS, format_table
 
 SCHEMA = "pytest-kick run report"
-SCHEMA_VERSION = 2  # bump on any change to a result's fields; tests/unit/test_report.py checks the schema file
-# 2: the generation-quality gate's results (kind "quality")
+SCHEMA_VERSION = 3  # bump on any change to a result's fields; tests/unit/test_report.py checks the schema file
+# 2: the generation-quality gate's results (kind "quality"); 3: where each compressed model was evaluated
 KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, QualityResult, SafetyResult)}
 
 
@@ -33,6 +33,7 @@ class ModelBuild:
     backend: str = ""
     build: str = ""
     compress_s: float = math.nan
+    evaluated_on: str = "this process"  # or the Ray replicas that answered (--kick-ray)
 
     @classmethod
     def of(cls, info: Mapping[str, Any]) -> ModelBuild:
@@ -42,6 +43,7 @@ class ModelBuild:
             str(info.get("backend") or ""),
             str(info.get("build") or ""),
             float(seconds) if seconds is not None else math.nan,
+            str(info.get("ray") or "this process"),
         )
 
 

@@ -32,6 +32,24 @@ class LoadSettings:
     trust_remote_code: bool = False
     worker_id: str | None = None
     gpus_per_worker: int = 1
+    remote: bool = False  # `device` is where Ray replicas compute (--kick-ray), not necessarily this process
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """--kick-ray: where the cluster is ('local' starts one on this machine, 'auto' joins the running one, else
+    an address), how many model replicas (None: as many as the cluster fits, shared among xdist workers) and what
+    each asks for."""
+
+    address: str
+    replicas: int | None = None
+    gpus_per_replica: float = 0.0
+    cpus_per_replica: float = 1.0
+
+    @property
+    def device(self) -> str:
+        """The device kind replicas compute on (and so the one in every result key)."""
+        return "cuda" if self.gpus_per_replica > 0 else "cpu"
 
 
 def check_limit(value: Any, knob: str) -> int:

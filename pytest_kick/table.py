@@ -67,7 +67,13 @@ QUALITY_COLUMNS = (
     ("verdict", "verdict"),
 )
 
-MODEL_COLUMNS = (("method", "method"), ("backend", "backend"), ("model", "build"), ("compress s", "compress_s"))
+MODEL_COLUMNS = (
+    ("method", "method"),
+    ("backend", "backend"),
+    ("model", "build"),
+    ("compress s", "compress_s"),
+    ("evaluated on", "evaluated_on"),
+)
 
 
 P_KEYS = ("p", "p_value", "p_holm", "p_within", "p_regressed", "kl", "kl_bound")  # shown to 3 significant digits
