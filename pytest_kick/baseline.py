@@ -13,7 +13,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,15 +194,39 @@ def merge(gates: Sequence[SavedGate]) -> list[SavedGate]:
     return sorted(gates, key=lambda g: (g.test, g.task, g.method))
 
 
+@dataclass(frozen=True)
+class Compared(Sequence[str]):
+    """What the session's end hands the reports: the comparison lines (it reads as their sequence) and, for a
+    --kick-compare run, what the HTML trend needs: the compared run's folder, this run's gates, and the file this
+    run saved (that one is this run, not a past release)."""
+
+    lines: tuple[str, ...] = ()
+    folder: Path | None = None
+    gates: tuple[SavedGate, ...] = ()
+    written: Path | None = None
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.lines[index]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.lines)
+
+
 # ---- the plugin's side: what a session keeps, hands over from xdist workers, writes and prints ------------------
 SAVED_KEY = pytest.StashKey[list]()  # SavedGate of every finished gate (this process)
 COMPARED_KEY = pytest.StashKey[list]()  # comparison lines (this process)
 BASELINE_KEY = pytest.StashKey[SavedRun]()  # the run --kick-compare names, read at start-up
 SAVED_PATH_KEY = pytest.StashKey[Path]()
+BASELINE_PATH_KEY = pytest.StashKey[Path]()  # its file: the trend reads the other saved runs beside it
 
 
 def load_for(config: pytest.Config, value: str) -> None:
-    config.stash[BASELINE_KEY] = SavedRun.load(baseline_path(value, config.rootpath / ".kick"))
+    path = baseline_path(value, config.rootpath / ".kick")
+    config.stash[BASELINE_KEY] = SavedRun.load(path)
+    config.stash[BASELINE_PATH_KEY] = path.resolve()
 
 
 def on_gate(config: pytest.Config, kick: Any, result: Any, evidence: Any, model: str) -> ComparisonRegression | None:
@@ -235,11 +259,15 @@ def merge_worker(config: pytest.Config, output: Mapping[str, str]) -> None:
     config.stash.setdefault(COMPARED_KEY, []).extend(json.loads(output.get("kick_compared", "[]")))
 
 
-def finish(config: pytest.Config, name: str | None) -> list[str]:
-    """At the end of the session (controller): write the saved run when asked; return the comparison lines."""
+def finish(config: pytest.Config, name: str | None) -> Compared:
+    """At the end of the session (controller): write the saved run when asked; return the comparison lines, with
+    what the HTML trend needs."""
+    gates = merge(config.stash.get(SAVED_KEY, []))
     if name is not None:
-        config.stash[SAVED_PATH_KEY] = write(SavedRun(name, gates=merge(config.stash.get(SAVED_KEY, []))), config.rootpath / ".kick")
-    return sorted(config.stash.get(COMPARED_KEY, []))
+        config.stash[SAVED_PATH_KEY] = write(SavedRun(name, gates=gates), config.rootpath / ".kick")
+    compared = config.stash.get(BASELINE_PATH_KEY, None)
+    folder = compared.parent if compared is not None else None
+    return Compared(tuple(sorted(config.stash.get(COMPARED_KEY, []))), folder, tuple(gates), config.stash.get(SAVED_PATH_KEY, None))
 
 
 def summary(config: pytest.Config, terminal: Any) -> None:

@@ -32,6 +32,26 @@ def test_an_unchanged_model_matches_its_saved_run_and_a_worse_one_fails_naming_e
     assert "FAIL" in line and "lost: freebaseqa" not in line and "lost: FreebaseQA-eval/" in line
 
 
+def test_the_html_page_of_a_compare_run_plots_the_trend_across_saved_runs(pytester, kick_args, gate_file, tmp_path):
+    # pyplot imported here, before the in-process runs: each puts sys.modules back as it found it, and a pyplot
+    # imported inside one would leave two copies of matplotlib's classes for the next
+    pytest.importorskip("matplotlib.pyplot")
+    for name in ("v1", "v2"):
+        pytester.runpytest(*kick_args, "--kick-method=rtn8", f"--kick-save={name}").assert_outcomes(passed=1)
+    (pytester.path / ".kick" / "notes.json").write_text("[]")
+    page = tmp_path / "kick.html"
+    args = ("--kick-method=rtn8", "--kick-compare=v1", "--kick-save=v3", f"--kick-html={page}")
+    pytester.runpytest(*kick_args, *args).assert_outcomes(passed=1)
+    text = page.read_text()
+    trend = text.split("<h2>trend across saved runs</h2>")[1].split("<h2>")[0]
+    assert "notes.json left out of the trend: " in trend and trend.count("src='data:image/png;base64,") == 1
+    assert text.count("src='data:image/png;base64,") == 2  # the trend and the accuracy plot
+
+    page.unlink()  # a method no saved run has: nothing to trend, and the page says so
+    pytester.runpytest(*kick_args, "--kick-method=rtn4", "--kick-compare=v1", f"--kick-html={page}")
+    assert "no gate of this run is in a saved run of" in page.read_text()
+
+
 def test_a_missing_saved_run_stops_at_start_up(pytester, kick_args, gate_file):
     result = pytester.runpytest(*kick_args, "--kick-compare=nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

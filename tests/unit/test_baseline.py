@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from pytest_kick.baseline import SavedExample, SavedGate, SavedRun, baseline_path, check_name, compare, unparametrized
+from pytest_kick.baseline import Compared, SavedExample, SavedGate, SavedRun, baseline_path, check_name, compare, unparametrized
 from pytest_kick.errors import KickUsageError
 
 
@@ -58,3 +58,9 @@ def test_names_and_paths():
         check_name("../escape")
     assert baseline_path("v1", __import__("pathlib").Path(".kick")).as_posix() == ".kick/v1.json"
     assert baseline_path("runs/v1.json", __import__("pathlib").Path(".kick")).as_posix() == "runs/v1.json"
+
+
+def test_what_the_session_end_hands_over_reads_as_its_comparison_lines():
+    compared = Compared(("b line", "a line"), None, (gate([True]),))
+    assert list(compared) == ["b line", "a line"] and len(compared) == 2 and compared[1] == "a line"
+    assert "\n".join(compared) == "b line\na line" and not Compared()
