@@ -102,9 +102,10 @@ def saved_gate(result: Any, evidence: Any, model: str) -> SavedGate | None:
     if evidence is None or result.kind not in ("accuracy", "quality"):
         return None
     allowed = result.allowed_drop if result.kind == "accuracy" else result.allowed
+    scores = evidence.scores.get("compressed") or [o.values.get("score") for o in evidence.compressed]
     examples = tuple(
-        SavedExample(ex.id, bool(o.correct), float(o.values["score"]) if "score" in o.values else None, o.prediction[:500])
-        for ex, o in zip(evidence.examples, evidence.compressed)
+        SavedExample(ex.id, bool(o.correct), float(s) if s is not None and math.isfinite(s) else None, o.prediction[:500])
+        for ex, o, s in zip(evidence.examples, evidence.compressed, scores, strict=True)
     )
     return SavedGate(
         unparametrized(result.test), result.kind, result.task, result.method, model, float(allowed), float(result.alpha), examples

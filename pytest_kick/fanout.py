@@ -151,6 +151,21 @@ def connect(settings: RaySettings) -> Any:
     return ray
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A cluster address answers on its port (a few milliseconds), so that a typo fails at start-up instead of
+    after Ray's own minutes of retries. 'local' and 'auto' are left to ray.init."""
+    if address in ("local", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise KickUsageError(
+            f"--kick-ray={address}: nothing answers at {host}:{port} ({exc.strerror or exc}). Start the cluster "
+            "(`ray start --head`), check the address (ray://HOST:10001 for Ray Client, HOST:6379 for the GCS), or use --kick-ray=local."
+        ) from None
+
+
 def start_local() -> str:
     """Start a cluster on this machine (the xdist controller does, once) and return its address for the workers."""
     import ray

@@ -8,7 +8,7 @@ import math
 import types
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import KickRegression, KickUsageError
@@ -76,6 +76,7 @@ class Evidence:
     dense: list[Outcome]
     compressed: list[Outcome]
     limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
+    scores: dict[str, list[float]] = field(default_factory=dict)  # per-example scores a gate computed ("dense", "compressed")
 
 
 def collect(pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = False, groups: Sequence[str] | None = None) -> Evidence:

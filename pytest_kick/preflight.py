@@ -57,6 +57,10 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
             raise KickUsageError(f"--kick-judge-prompt {judge.prompt}: cannot read it ({exc.strerror})") from None
     if check_cache and kick.load.cache_dir is not None:
         check_writable(Path(kick.load.cache_dir))
+    if kick.ray is not None:
+        from .fanout import check_reachable
+
+        check_reachable(kick.ray.address)
     warnings = []
     layers = kick.compression.layers
     if (layers.targets or layers.skip_first or layers.skip_last) and all(p.at_load or p.is_checkpoint for p in kick.plans):

@@ -212,6 +212,7 @@ def assert_generation_quality_within(
 
     def decide(ev: Evidence) -> QualityResult:
         dense, comp = _scores(chosen, ev)
+        ev.scores.update(dense=list(dense), compressed=list(comp))  # kept for a saved run (--kick-save)
         d = decide_scores(dense, comp, max_drop, relative, alpha, reps, pair.seed)
         order = sorted(
             (i for i in range(len(dense)) if math.isfinite(dense[i]) and math.isfinite(comp[i]) and comp[i] < dense[i]),

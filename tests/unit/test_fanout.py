@@ -148,3 +148,14 @@ def test_the_pool_answers_like_the_engine_and_survives_a_killed_replica(cluster,
     assert again == local.generate(gens)  # every answer once, in order
     assert pool.lost == 1 and pool.retried >= 1 and len(pool.slots) == 2 and victim not in pool.slots
     assert "1 lost" in pool.describe()
+
+
+def test_without_ray_installed_the_option_names_the_extra(monkeypatch):
+    import importlib.util
+
+    from pytest_kick.errors import MissingBackend
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    with pytest.raises(MissingBackend, match=r"pip install 'pytest-kick\[ray\]'"):
+        KickConfig.from_values({"kick_ray": "local"}.get)

@@ -85,3 +85,21 @@ def test_the_result_round_trips_through_json():
     except QualityRegression as exc:
         result = exc.result
     assert QualityResult.from_json(result.to_json()) == result
+
+
+def test_a_scorers_per_example_scores_reach_a_saved_run():
+    """--kick-save keeps what the gate scored (ROUGE here), so --kick-compare can test releases on it."""
+    from pytest_kick.baseline import compare, saved_gate
+
+    seen = []
+    dense, worse = summarizer(lambda ref: ref), summarizer(lambda ref: ref.split()[0])
+    for comp in (dense, worse):
+        pair = ModelPair(dense, comp, method="rtn8", observer=lambda r, ev: seen.append(saved_gate(r, ev, "m")))
+        try:
+            assert_generation_quality_within(pair, "summarization", scorer="rougeL", max_drop=0.05)
+        except QualityRegression:
+            pass
+    before, after = seen
+    assert all(e.score is not None for e in before.examples) and before.examples[0].score == pytest.approx(1.0)
+    assert compare(before, before, "v1").outcome == "within"
+    assert compare(after, before, "v1").outcome != "within" and compare(after, before, "v1").matched == len(before.examples)
