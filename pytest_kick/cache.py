@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import progress
 from .contract import (
     KINDS,
     DistributionRequest,
@@ -139,7 +140,8 @@ class CachedRunner:
         self.stats.hits += len(requests) - len(missing)
         self.stats.misses += len(missing)
         if missing:
-            results = compute([requests[i] for i in missing])
+            todo, batch = [requests[i] for i in missing], getattr(self.runner, "batch_size", None)
+            results = progress.chunked(compute, todo, f"{self.factory.name} {kind}", batch)  # progress between chunks
             for i, res in zip(missing, results, strict=True):  # a runner owes one result per request
                 out[i] = res
                 if keys[i]:

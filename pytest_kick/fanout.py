@@ -24,115 +24,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .contract import KINDS, decode
+from .contract import decode
 from .errors import KickError, KickUsageError
-from .fingerprint import sha256_cached
-from .settings import LoadSettings, RaySettings
+from .replica import Replica, ReplicaSpec, listing, memo
+from .settings import RaySettings
 
 MODELS_PER_REPLICA = 2
 SHARDS_PER_REPLICA = 4  # shards per replica and call: enough to balance uneven shards, few enough to batch well
 MAX_SHARD = 256
-METHODS = {"loglikelihood": "loglikelihood", "rolling": "loglikelihood_rolling", "generate": "generate", "distribution": "distribution"}
 ADDRESS_ENV = "PYTEST_KICK_RAY_ADDRESS"  # set in xdist workers: the cluster the controller started
 
 
 class ReplicaLost(KickError):
     """Every replica of a model died and none could be started again."""
-
-
-@dataclass(frozen=True)
-class ReplicaSpec:
-    """What one replica loads: a directory (its files' relative names, sizes and SHA-256 fix its contents), with
-    which loader, settings and extra arguments, and the numerics the result keys assume it computes in."""
-
-    name: str
-    path: str
-    files: tuple[tuple[str, int, str], ...]
-    loader: str  # "hf" or "compressed"
-    settings: LoadSettings
-    numerics: str
-    batch_size: int | str = "auto"
-    kwargs: dict = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}|{self.path}|{self.batch_size}"
-
-
-def listing(path: Path, memo: Path | None = None) -> tuple[tuple[str, int, str], ...]:
-    """(relative name, size, SHA-256) of every file a model directory holds (hidden ones excluded, as in keys)."""
-    root = Path(path)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(root).parts))
-    return tuple((f.relative_to(root).as_posix(), f.stat().st_size, sha256_cached(f, memo)) for f in files)
-
-
-# ---- the replica (a Ray actor; a plain class, so it is tested without Ray) -----------------------------------
-class Replica:
-    """One slot of the cluster holding up to MODELS_PER_REPLICA models (a test compares two: dense and compressed).
-    `prepare` loads one (in place, or from shipped files), `run` answers one shard with it, `drop` forgets one."""
-
-    def __init__(self) -> None:
-        self.engines: dict[str, Any] = {}
-        self.scratch: dict[str, Path] = {}
-
-    def prepare(self, spec: ReplicaSpec, blobs: dict | None = None) -> dict:
-        where = {"host": socket.gethostname(), "pid": os.getpid()}
-        path = Path(spec.path)
-        if blobs is not None:
-            path = self._unpack(spec, blobs)
-        elif not (path.is_dir() and listing(path, _memo(spec.settings)) == spec.files):
-            return {"status": "missing", **where}
-        from .engine import Engine
-        from .models import load_compressed, load_hf, numerics
-
-        load = load_compressed if spec.loader == "compressed" else load_hf
-        model, tok = load(path, spec.settings, **spec.kwargs)
-        self.engines[spec.key] = Engine(model, tok, batch_size=spec.batch_size)
-        return {"status": "loaded", "numerics": numerics(spec.settings), "shipped": blobs is not None, **where}
-
-    def _unpack(self, spec: ReplicaSpec, blobs: dict) -> Path:
-        """Write shipped files into a scratch folder of this process's, each checked against its size and hash."""
-        import hashlib
-        import tempfile
-
-        folder = self.scratch[spec.key] = Path(tempfile.mkdtemp(prefix="kick-replica-"))
-        for name, size, sha in spec.files:
-            data = blobs[name] if isinstance(blobs[name], bytes) else _fetch(blobs[name])
-            if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
-                raise KickError(f"{spec.name}: shipped file {name} does not match its hash (damaged in transit)")
-            out = folder / name
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(data)
-        return folder
-
-    def run(self, key: str, kind: str, requests: Sequence[Any]) -> list[dict]:
-        """One shard's answers as the cache's JSON payloads (checked again on arrival)."""
-        results = getattr(self.engines[key], METHODS[kind])(list(requests))
-        return [KINDS[kind].encode(r) for r in results]
-
-    def drop(self, key: str) -> None:
-        import gc
-        import shutil
-
-        self.engines.pop(key, None)
-        shutil.rmtree(self.scratch.pop(key, Path("/nonexistent")), ignore_errors=True)
-        gc.collect()
-
-    def close(self) -> None:
-        for key in list(self.engines):
-            self.drop(key)
-
-
-def _fetch(ref: Any) -> bytes:
-    import ray
-
-    return ray.get(ref)
-
-
-def _memo(settings: LoadSettings) -> Path | None:
-    """Remembered file hashes, when this node has the cache folder (a replica never creates one)."""
-    memo = Path(settings.cache_dir) / "hashes" if settings.cache_dir is not None else None
-    return memo if memo is not None and memo.is_dir() else None
 
 
 # ---- connecting ----------------------------------------------------------------------------------------------
@@ -329,6 +233,7 @@ class PoolRunner:
     pool: ReplicaPool
     spec: ReplicaSpec
     info: dict
+    batch_size: int = MAX_SHARD * 4  # progress chunks the cache hands over are multiples of this: room for every replica
 
     def _run(self, kind: str, requests: Sequence[Any]) -> list:
         try:
@@ -385,7 +290,7 @@ def replica_spec(handle: Any, batch_size: int | str, ray_settings: RaySettings) 
         dtype=replica_dtype(settings),
         gpus_per_worker=max(1, math.ceil(ray_settings.gpus_per_replica)),  # more than one: spread with a device map
     )
-    return ReplicaSpec(handle.name, str(path), listing(Path(path), _memo(settings)), loader, remote, numerics(settings), batch_size, kwargs)
+    return ReplicaSpec(handle.name, str(path), listing(Path(path), memo(settings)), loader, remote, numerics(settings), batch_size, kwargs)
 
 
 def shutdown() -> None:

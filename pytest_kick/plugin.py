@@ -81,6 +81,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kick(limit=None, methods=None): per-test pytest-kick overrides (examples per task, methods)")
+    from . import progress
+
+    progress.install(config)  # progress lines for long evaluations (quiet under -q)
     ini_dir = Path(config.inipath).parent if config.inipath else Path(config.invocation_params.dir)
     values = option_values(
         {opt.ini: config.getoption(opt.ini) for opt in OPTIONS},
