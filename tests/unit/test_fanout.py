@@ -14,8 +14,8 @@ from pytest_kick.config import KickConfig
 from pytest_kick.contract import GenerationRequest, LoglikelihoodRequest
 from pytest_kick.errors import KickUsageError
 from pytest_kick.fanout import replicas_that_fit, shards
-from pytest_kick.replica import Replica, ReplicaSpec, listing
 from pytest_kick.models import numerics
+from pytest_kick.replica import Replica, ReplicaSpec, listing
 from pytest_kick.settings import LoadSettings, RaySettings
 
 
