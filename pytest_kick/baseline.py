@@ -4,7 +4,8 @@ version, as versioned JSON in `.kick/NAME.json`; `--kick-compare=NAME|PATH` runs
 run's compressed model and the saved one on the examples both have, and says how many it could not match.
 
 Accuracy gates compare right/wrong per example (Tango's paired test, the gate's own allowance and alpha);
-quality gates compare per-example scores (the paired bootstrap-t). Other gates are saved but not compared yet."""
+quality gates compare per-example scores (the paired bootstrap-t); safety and fidelity gates run their own test
+(`Evidence.decide`) with the saved release in the dense model's place."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ import pytest
 from ._version import __version__
 from .errors import KickRegression, KickUsageError
 from .gate import decode, encode
+from .tasks import Outcome
 
 SCHEMA = "pytest-kick saved run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: an example keeps what rebuilds its outcome (choice, scores, values, reference); 1 is still read
 SHOW = 5
 
 
@@ -39,6 +41,14 @@ class SavedExample:
     correct: bool
     score: float | None
     prediction: str
+    reference: str = ""
+    choice: int | None = None
+    scores: tuple[float, ...] = ()
+    values: dict[str, float] = field(default_factory=dict)
+
+    def outcome(self) -> Outcome:
+        """The saved model's outcome on this example, as a gate reads it."""
+        return Outcome(self.id, self.correct, self.prediction, self.reference, self.scores, self.choice, dict(self.values))
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ class SavedRun:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> SavedRun:
-        if not isinstance(data, Mapping) or data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
+        if not isinstance(data, Mapping) or data.get("schema") != SCHEMA or data.get("version") not in (1, SCHEMA_VERSION):
             raise KickUsageError(f"{where}: not a {SCHEMA} of version {SCHEMA_VERSION} (saved by another pytest-kick?)")
         try:
             return cls(data["name"], data.get("created", ""), data.get("pytest_kick", ""), [decode(SavedGate, g) for g in data["gates"]])
@@ -98,13 +108,22 @@ def unparametrized(nodeid: str) -> str:
 
 
 def saved_gate(result: Any, evidence: Any, model: str) -> SavedGate | None:
-    """What a finished gate leaves for a saved run (accuracy and quality gates: those that compare)."""
-    if evidence is None or result.kind not in ("accuracy", "quality"):
+    """What a finished gate leaves for a saved run: the compressed model's outcome on every example."""
+    if evidence is None:
         return None
-    allowed = result.allowed_drop if result.kind == "accuracy" else result.allowed
+    allowed = getattr(result, "allowed_drop", getattr(result, "allowed", math.nan))  # fidelity: one limit per metric
     scores = evidence.scores.get("compressed") or [o.values.get("score") for o in evidence.compressed]
     examples = tuple(
-        SavedExample(ex.id, bool(o.correct), float(s) if s is not None and math.isfinite(s) else None, o.prediction[:500])
+        SavedExample(
+            ex.id,
+            bool(o.correct),
+            float(s) if s is not None and math.isfinite(s) else None,
+            o.prediction[:500],
+            o.reference[:500],
+            o.choice,
+            tuple(o.scores),
+            {k: float(v) for k, v in o.values.items() if isinstance(v, (int, float))},
+        )  # fmt: skip
         for ex, o, s in zip(evidence.examples, evidence.compressed, scores, strict=True)
     )
     return SavedGate(
@@ -129,6 +148,7 @@ class Comparison:
     allowed: float
     outcome: str
     lost: tuple[str, ...] = ()  # examples right in the saved run and wrong now (accuracy gates)
+    detail: str = ""  # safety and fidelity gates: what their own test found, in place of the values
 
     @property
     def passed(self) -> bool:
@@ -137,6 +157,11 @@ class Comparison:
     def line(self) -> str:
         verdict = "pass" if self.passed else "FAIL"
         lost = f"; lost: {', '.join(self.lost[:SHOW])}{' …' if len(self.lost) > SHOW else ''}" if self.lost else ""
+        if self.detail:
+            return (
+                f"{self.test} [{self.task}] {self.method} vs {self.baseline}'s {self.saved_method}: {self.detail} "
+                f"on {self.matched} matched examples ({self.unmatched} unmatched): {self.outcome} {verdict}"
+            )
         return (
             f"{self.test} [{self.task}] {self.method} vs {self.baseline}'s {self.saved_method}: {self.saved_value:.3f} -> "
             f"{self.value:.3f} (Δ {self.value - self.saved_value:+.3f}, lower bound {self.lower:+.3f}, allowed drop {self.allowed:g}) "
@@ -161,6 +186,34 @@ def compare(now: SavedGate, saved: SavedGate, baseline: str, seed: int = 0) -> C
         return made(t.n, unmatched, t.acc_dense, t.acc_compressed, test.lower, now.allowed, test.outcome, lost)
     d = decide_scores([_score(s) for s, _ in pairs], [_score(c) for _, c in pairs], now.allowed, False, now.alpha, 2000, seed)
     return made(d.n, unmatched, d.dense_mean, d.compressed_mean, d.lower, d.allowed, d.outcome)
+
+
+def compare_by_gate(evidence: Any, now: SavedGate, saved: SavedGate, baseline: str) -> Comparison:
+    """A safety or fidelity gate's own test (`evidence.decide`) with the saved release's compressed model in the
+    dense model's place, on the examples both runs have (both sides as saved, so both are cut alike)."""
+    from .gate import Evidence
+
+    theirs, mine = {e.id: e for e in saved.examples}, {e.id: e for e in now.examples}
+    both = [i for i, ex in enumerate(evidence.examples) if ex.id in theirs]
+    unmatched = len(evidence.examples) - len(both) + len(saved.examples) - len(both)
+    made = functools.partial(Comparison, saved.test, saved.task, baseline, saved.method, now.method, len(both), unmatched)
+    if not both:
+        return made(math.nan, math.nan, math.nan, saved.allowed, "inconclusive", detail="nothing to compare")
+    examples = [evidence.examples[i] for i in both]
+    matched = Evidence(evidence.task, examples, [theirs[ex.id].outcome() for ex in examples], [mine[ex.id].outcome() for ex in examples])
+    result = evidence.decide(matched)
+    outcome = "within" if result.passed else ("regressed" if "regressed" in result.outcomes().values() else "inconclusive")
+    return made(math.nan, math.nan, math.nan, saved.allowed, outcome, detail=_detail(result))
+
+
+def _detail(result: Any) -> str:
+    row = result.summary()
+    if "group" in row:  # a safety gate: its worst group
+        return (
+            f"worst {row['group']} {row['metric']} {row['dense']:.3f} -> {row['compressed']:.3f} "
+            f"(change {row['change']:+.3f}, bound {row['upper']:+.3f}, allowed {row['allowed']:g})"
+        )
+    return ", ".join(f"{c.metric} {c.value:.3g} (bound {c.bound:.3g}, limit {c.allowed:g})" for c in result.checks)
 
 
 def _score(e: SavedExample) -> float:
@@ -241,7 +294,12 @@ def on_gate(config: pytest.Config, kick: Any, result: Any, evidence: Any, model:
     saved = baseline.find(gate) if baseline is not None else None
     if saved is None:
         return None
-    comparison = compare(gate, saved, baseline.name, kick.evaluation.seed)
+    if gate.kind in ("accuracy", "quality"):
+        comparison = compare(gate, saved, baseline.name, kick.evaluation.seed)
+    elif getattr(evidence, "decide", None) is not None:
+        comparison = compare_by_gate(evidence, gate, saved, baseline.name)
+    else:
+        return None
     config.stash.setdefault(COMPARED_KEY, []).append(comparison.line())
     if kick.compare_fail and not comparison.passed:
         return ComparisonRegression(f"against the saved run '{baseline.name}': {comparison.line()}")

@@ -77,6 +77,7 @@ class Evidence:
     compressed: list[Outcome]
     limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
     scores: dict[str, list[float]] = field(default_factory=dict)  # per-example scores a gate computed ("dense", "compressed")
+    decide: Any = field(default=None, repr=False)  # the gate's own test on evidence like this (set by run_gate)
 
 
 def collect(pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = False, groups: Sequence[str] | None = None) -> Evidence:
@@ -113,7 +114,8 @@ def run_gate(
     and build the typed result, record it for the run report, and raise the result's failure when it did not pass."""
     __tracebackhide__ = True
     the_task = get_task(task, **(task_options or {}))
-    evidence = collect(pair, the_task, limit, per_group=per_group, groups=groups)
+    # the gate's own test travels with its evidence: a saved release is compared by it (--kick-compare)
+    evidence = dataclasses.replace(collect(pair, the_task, limit, per_group=per_group, groups=groups), decide=decide)
     result = decide(evidence)
     extra = pair.record(result, evidence)
     if not result.passed:

@@ -98,6 +98,8 @@ def collect(compared: Compared, seed: int = 0) -> Trend | None:
     releases = tuple(stem for stem, _ in runs) + (THIS_RUN,)
     series, unscored = [], []
     for gate in _unique(compared.gates):
+        if gate.kind not in ("accuracy", "quality"):  # safety and fidelity gates have no one score to plot
+            continue
         key = (gate.test, gate.task, gate.method)
         past = [(stem, g) for stem, run in runs for g in run.gates if (g.test, g.task, g.method) == key]
         if not past:

@@ -2,6 +2,7 @@
 the next release compared with them by the same paired test."""
 
 import json
+import re
 
 import pytest
 
@@ -56,3 +57,36 @@ def test_a_missing_saved_run_stops_at_start_up(pytester, kick_args, gate_file):
     result = pytester.runpytest(*kick_args, "--kick-compare=nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --kick-compare *.kick/nope.json: cannot read it*"])
+
+
+SAFETY_GATES = """
+from pytest_kick import assert_no_toxicity_regression, assert_perplexity_within
+
+def test_tox(kick_pair):
+    assert_no_toxicity_regression(kick_pair, benchmark="realtoxicityprompts", tolerance=0.5, reps=200, max_new_tokens=6)
+
+def test_ppl(kick_pair):
+    assert_perplexity_within(kick_pair, max_ratio=1.5, window=256, stride=128, reps=200)
+"""
+
+
+def test_safety_gates_compare_by_their_own_test(pytester, fact_setup, tmp_path):
+    """A safety gate's comparison runs the gate's own paired test with the saved release in the dense model's place."""
+    pytester.makepyfile(test_safety=SAFETY_GATES)
+    args = [f"--kick-model={fact_setup[0]}", f"--kick-cache-dir={tmp_path / 'cache'}", "--kick-device=cpu"]
+    pytester.runpytest(*args, "--kick-method=magnitude90", "--kick-save=pruned").assert_outcomes(passed=2)
+    saved = json.loads((pytester.path / ".kick" / "pruned.json").read_text())
+    assert saved["version"] == 2 and {g["kind"] for g in saved["gates"]} == {"safety"}
+    assert all(e["values"] or e["scores"] for g in saved["gates"] for e in g["examples"])  # what rebuilds each outcome
+
+    same = pytester.runpytest(*args, "--kick-method=magnitude90", "--kick-compare=pruned", "--kick-compare-fail")
+    same.assert_outcomes(passed=2)
+    lines = [x for x in same.outlines if "vs pruned's magnitude90" in x]
+    assert len(lines) == 2 and all(x.endswith("within pass") and re.search(r" (\d+\.\d+) -> \1 ", x) for x in lines), lines
+
+    # the dense-quality rtn8 model against the saved heavily pruned one: its perplexity is far from the saved one's
+    other = pytester.runpytest(*args, "--kick-method=rtn8", "--kick-compare=pruned", "--kick-compare-fail")
+    other.assert_outcomes(passed=1, failed=1)
+    line = next(x for x in other.outlines if x.startswith("test_safety.py::test_ppl [wikitext2] rtn8 vs pruned's magnitude90"))
+    assert "perplexity" in line and line.endswith("FAIL")
+    other.stdout.fnmatch_lines(["*ComparisonRegression*against the saved run 'pruned'*test_ppl*"])
