@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .compression import parse_specs
 from .errors import KickUsageError, MissingBackend
 from .settings import Limit, check_limit
 
@@ -23,6 +22,8 @@ def marker_methods(metafunc: pytest.Metafunc, kick: KickConfig) -> tuple[Compres
     wanted = marker.kwargs.get("methods") if marker else None
     if wanted is None or kick.plans[0].is_checkpoint:
         return kick.methods
+    from .compression import parse_specs
+
     text = wanted if isinstance(wanted, str) else ",".join(wanted)
     try:
         specs = parse_specs(text)

@@ -13,13 +13,11 @@ from typing import Any
 
 from .compression import CheckpointSpec, CompressionSpec, parse_specs
 from .compression.backends import CHOICES as BACKEND_CHOICES
-from .devices import DTYPES
+from .devices import DTYPES, narrows, share_environment
 from .errors import KickUsageError
+from .optiontable import DEFAULT_METHODS, DEFAULT_MODEL, DEFAULT_SEED
 from .settings import Limit, default_cache_dir
-from .sources import DEFAULT_MODEL, ModelSource, parse_model_source
-
-DEFAULT_METHODS = "rtn8"
-DEFAULT_SEED = 1234
+from .sources import ModelSource, parse_model_source
 
 
 @dataclass(frozen=True)
@@ -173,6 +171,20 @@ def parse_gpus(v: Value) -> tuple[str, ...] | None:
     return ids
 
 
+def first_share(get: Callable[[str], str | None]) -> dict[str, str] | None:
+    """The environment giving a run without xdist workers the first share of an explicit --kick-gpus (`get`: ini
+    key -> the raw command-line or ini value); None when nothing narrows or a value is bad (pytest_configure
+    reports that with the other option errors)."""
+    if not get("kick_gpus") or not narrows(str(get("kick_device") or "auto")):
+        return None
+    try:  # the same parsers as pytest_configure
+        gpus = parse_gpus(Value(get("kick_gpus")))
+        per = positive("--kick-gpus-per-worker")(Value(get("kick_gpus_per_worker")))
+        return share_environment(gpus, 0, per or 1)  # type: ignore[arg-type]
+    except KickUsageError:
+        return None
+
+
 def _limit(v: Value) -> Limit | None:
     value = positive("--kick-limit", "a positive integer, e.g. --kick-limit=200")(v)
     return Limit(value, v.origin or "--kick-limit") if value is not None else None
@@ -256,3 +268,41 @@ def _save_name(v: Value) -> str | None:
     from .baseline import check_name
 
     return check_name(str(v.text).strip())
+
+
+PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for every entry of optiontable.OPTIONS
+    "kick_model": _model,
+    "kick_method": _methods,
+    "kick_compressed": _compressed,
+    "kick_backend": _backend,
+    "kick_calib_data": _calib_data,
+    "kick_calib_samples": positive("--kick-calib-samples"),
+    "kick_calib_seqlen": positive("--kick-calib-seqlen"),
+    "kick_targets": _targets,
+    "kick_skip_first": _count("--kick-skip-first"),
+    "kick_skip_last": _count("--kick-skip-last"),
+    "kick_device": _device,
+    "kick_dtype": _dtype,
+    "kick_gpus": parse_gpus,
+    "kick_gpus_per_worker": positive("--kick-gpus-per-worker"),
+    "kick_limit": _limit,
+    "kick_batch_size": _batch_size,
+    "kick_seed": _seed,
+    "kick_data_dir": _data_dir,
+    "kick_toxicity_scorer": _toxicity_scorer,
+    "kick_cache_dir": _cache_dir,
+    "kick_judge": _text,
+    "kick_judge_model": _text,
+    "kick_judge_key_env": _judge_key_env,
+    "kick_judge_prompt": _text,
+    "kick_save": _save_name,
+    "kick_compare": _text,
+    "kick_compare_fail": _flag,
+    "kick_html": _report,
+    "kick_ray": _ray,
+    "kick_ray_replicas": positive("--kick-ray-replicas"),
+    "kick_ray_gpus_per_replica": number("--kick-ray-gpus-per-replica", 0.0, 0.0, strict=False),
+    "kick_ray_cpus_per_replica": number("--kick-ray-cpus-per-replica", 1.0, 0.0, strict=True),
+    "kick_report": _report,
+    "kick_trust_remote_code": _flag,
+}

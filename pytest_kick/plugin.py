@@ -1,9 +1,9 @@
 """pytest face of pytest-kick: options, the kick marker, GPU shares for xdist workers, fixtures, reporting.
-Imports no torch at load time."""
+Free until used: at start-up it imports only the option table (no parser, no torch). The options are parsed at
+configure when the run sets one, else when a test first asks for a kick fixture (defaults cannot be wrong)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import replace
@@ -12,25 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import reporting
-from .compression import FAMILIES
-from .config import OPTIONS, KickConfig, Value, option_values, parse_gpus, positive
-from .devices import narrows, share_environment, visible_gpus, worker_index
+from . import isolation
 from .errors import KickError, KickRegression, KickUsageError, MissingBackend
-from .marker import check_marker, marker_limit, marker_methods
-from .preflight import check_files
-from .settings import LoadSettings
-from .tasks import TASKS
+from .optiontable import OPTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compression import CompressionSpec
+    from .config import KickConfig
     from .models import ModelHandle
     from .pair import ModelPair
+    from .settings import LoadSettings
 
-CONFIG_KEY = pytest.StashKey[KickConfig]()
-OUTER_KEY = pytest.StashKey[tuple]()  # registrations made before this session, put back when it ends
+CONFIG_KEY = pytest.StashKey["KickConfig"]()
+OUTER_KEY = pytest.StashKey[dict]()  # registrations made before this session, put back when it ends
 ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed, and their earlier values
 GIVEN_KEY = pytest.StashKey[set]()  # the kick options this run sets (command line or ini), not left at their defaults
+SWEPT_KEY = pytest.StashKey[bool]()  # the cache was swept (once per run)
 PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
 KICK_FIXTURES = PAIR_FIXTURES | {"kick_dense"}
 
@@ -51,32 +48,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(opt.ini, opt.help, type="string", default=opt.default)
 
 
-REGISTRIES = (TASKS, FAMILIES)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     """Before any conftest (and so before torch): remember what is registered, so that what this session's
     conftests register is forgotten when it ends (in-process pytester runs never see each other's), and in a run
     without xdist workers narrow CUDA_VISIBLE_DEVICES to the first share of an explicit --kick-gpus."""
-    early_config.stash[OUTER_KEY] = tuple(r.snapshot() for r in REGISTRIES)
+    isolation.forget_dropped_modules()
+    early_config.stash[OUTER_KEY] = isolation.registrations()
     ns = early_config.known_args_namespace
     if os.environ.get("PYTEST_XDIST_WORKER") or getattr(ns, "numprocesses", None) not in (None, 0):
         return  # workers get their share from the controller (pytest_xdist_setupnodes)
-    text = getattr(ns, "kick_gpus", None) or early_config.getini("kick_gpus")
-    device = getattr(ns, "kick_device", None) or early_config.getini("kick_device")
-    if not text or not narrows(str(device)):
-        return
-    try:  # the same parsers as pytest_configure; a bad value is reported there
-        gpus = parse_gpus(Value(text))
-        per = positive("--kick-gpus-per-worker")(
-            Value(getattr(ns, "kick_gpus_per_worker", None) or early_config.getini("kick_gpus_per_worker"))
-        )
-        share = share_environment(gpus, 0, per or 1)
-    except KickUsageError:
-        return  # reported with the other option errors in pytest_configure
-    early_config.stash[ENV_KEY] = {name: os.environ.get(name) for name in share}
-    os.environ.update(share)
+    if getattr(ns, "kick_gpus", None) or early_config.getini("kick_gpus"):  # (imports the parsers)
+        from .options import first_share
+
+        share = first_share(lambda ini: getattr(ns, ini, None) or early_config.getini(ini)) or {}
+        early_config.stash[ENV_KEY] = {name: os.environ.get(name) for name in share}
+        os.environ.update(share)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,6 +71,29 @@ def pytest_configure(config: pytest.Config) -> None:
     from . import progress
 
     progress.install(config)  # progress lines for long evaluations (quiet under -q)
+    config.stash[GIVEN_KEY] = given = {
+        opt.ini for opt in OPTIONS if config.getoption(opt.ini) is not None or config.getini(opt.ini) not in (None, "", opt.default)
+    }
+    # A pytest-kick run (an option set, the cache named, a conftest registering methods) parses now, so that a bad
+    # value stops the run before anything runs; any other run parses the defaults only if a test asks for a fixture.
+    if given or os.environ.get("PYTEST_KICK_CACHE") or config.hook.pytest_kick_register.get_hookimpls():
+        _kick(config)
+
+
+def _kick(config: pytest.Config) -> KickConfig:
+    """The parsed options (parsed on first use)."""
+    if CONFIG_KEY not in config.stash:
+        _parse_options(config)
+    return config.stash[CONFIG_KEY]
+
+
+def _parse_options(config: pytest.Config) -> None:
+    """Every option parsed into the KickConfig kept in the stash, with the checks that need no model; a bad value
+    is a usage error."""
+    from .config import KickConfig, option_values
+    from .preflight import check_files
+
+    given = config.stash[GIVEN_KEY]
     ini_dir = Path(config.inipath).parent if config.inipath else Path(config.invocation_params.dir)
     values = option_values(
         {opt.ini: config.getoption(opt.ini) for opt in OPTIONS},
@@ -92,8 +102,6 @@ def pytest_configure(config: pytest.Config) -> None:
         ini_dir,
         Path(config.inipath).name if config.inipath else "the ini file",
     )
-    given = {opt.ini for opt in OPTIONS if config.getoption(opt.ini) is not None or config.getini(opt.ini) not in (None, "", opt.default)}
-    config.stash[GIVEN_KEY] = given
     try:
         config.hook.pytest_kick_register(config=config)
         kick = KickConfig.from_values(values.get)
@@ -142,10 +150,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if CONFIG_KEY not in config.stash or _is_worker(config):
         return
     kick = config.stash[CONFIG_KEY]
-    if kick.load.cache_dir is not None:
-        from .files import sweep
-
-        sweep(kick.load.cache_dir)
+    _sweep(config)
     # The xdist controller collects nothing, so it cannot see which tests use a kick fixture: it checks when the
     # run sets a kick option (command line or ini), i.e. when it is a pytest-kick run.
     if config.pluginmanager.hasplugin("dsession") and config.stash[GIVEN_KEY]:
@@ -157,22 +162,33 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         os.environ[ADDRESS_ENV] = start_local()  # inherited by the workers xdist starts next
 
 
+def _sweep(config: pytest.Config) -> None:
+    """Once per run, in the process that starts it: remove what killed runs left in the cache."""
+    kick = config.stash[CONFIG_KEY]
+    if kick.load.cache_dir is not None and not config.stash.get(SWEPT_KEY, False):
+        from .files import sweep
+
+        config.stash[SWEPT_KEY] = True
+        sweep(kick.load.cache_dir)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Without xdist: once the tests are known, and only when one uses a kick fixture, the model-level checks for
     every method the tests will use (a kick marker's own methods included)."""
     config = session.config
-    if CONFIG_KEY not in config.stash or _is_worker(config) or config.pluginmanager.hasplugin("dsession"):
+    if _is_worker(config) or config.pluginmanager.hasplugin("dsession"):
         return
-    kick_items = [i for i in session.items if KICK_FIXTURES & set(getattr(i, "fixturenames", ()))]
+    kick_items = [i for i in session.items if not KICK_FIXTURES.isdisjoint(getattr(i, "fixturenames", ()))]
     if kick_items:
-        kick = config.stash[CONFIG_KEY]
+        kick = _kick(config)
+        _sweep(config)  # a run that parsed its options only now, at collection
         specs = {getattr(getattr(i, "callspec", None), "params", {}).get("kick_method") for i in kick_items} - {None}
         _check_model(config, [kick.plan(s) for s in specs] or list(kick.plans))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for registry, saved in zip(REGISTRIES, config.stash.get(OUTER_KEY, ({}, {}))):
-        registry.restore(saved)
+    if OUTER_KEY in config.stash:
+        isolation.restore(config.stash[OUTER_KEY])
     for name, value in config.stash.get(ENV_KEY, {}).items():
         if value is None:
             os.environ.pop(name, None)
@@ -184,8 +200,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
     """Each worker gwN starts with CUDA_VISIBLE_DEVICES narrowed to its share, set by execnet before the worker
     imports anything; nothing is narrowed when neither --kick-gpus nor CUDA_VISIBLE_DEVICES lists GPUs."""
-    kick = config.stash.get(CONFIG_KEY, None)
-    if kick is None or not narrows(kick.load.device):
+    from .devices import narrows, share_environment, visible_gpus, worker_index
+
+    if CONFIG_KEY not in config.stash and visible_gpus(None, os.environ) is None:
+        return  # no kick option set (they would be parsed by now), and no GPU listed to share
+    kick = _kick(config)
+    if not narrows(kick.load.device):
         return
     gpus = visible_gpus(kick.gpus, os.environ)
     if gpus is None:
@@ -198,15 +218,21 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    check_marker(metafunc)
-    if PAIR_FIXTURES & set(metafunc.fixturenames):
-        kick = metafunc.config.stash[CONFIG_KEY]
-        specs = marker_methods(metafunc, kick)
+    if metafunc.definition.get_closest_marker("kick") is not None:
+        from .marker import check_marker
+
+        check_marker(metafunc)
+    if not PAIR_FIXTURES.isdisjoint(metafunc.fixturenames):
+        from .marker import marker_methods
+
+        specs = marker_methods(metafunc, _kick(metafunc.config))
         metafunc.parametrize("kick_method", specs, ids=[s.id for s in specs], indirect=True, scope="session")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # With `-n N --dist loadgroup`, all tests of one method run on one worker: it compresses the model once.
+    if CONFIG_KEY not in config.stash:
+        return  # no test asked for a kick fixture: none is parametrized by method
     for item in items:
         spec = getattr(getattr(item, "callspec", None), "params", {}).get("kick_method")
         if spec is not None:
@@ -224,7 +250,7 @@ def _clean(fn, *args):
 @pytest.fixture(scope="session")
 def kick_config(pytestconfig: pytest.Config) -> KickConfig:
     """The parsed --kick-* options."""
-    return pytestconfig.stash[CONFIG_KEY]
+    return _kick(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -255,7 +281,7 @@ def kick_dense(kick_config: KickConfig, kick_load_settings: LoadSettings) -> Mod
 def kick_method(request: pytest.FixtureRequest) -> CompressionSpec:
     """The compression spec of the current parametrization (one per --kick-method entry)."""
     if not hasattr(request, "param"):
-        return request.config.stash[CONFIG_KEY].methods[0]
+        return _kick(request.config).methods[0]
     return request.param
 
 
@@ -291,19 +317,12 @@ def kick_pair(
     kick_method: CompressionSpec,
 ) -> ModelPair:
     """(dense, compressed) for the current method, with this test's limit and a recorder for the report."""
+    from . import reporting
+    from .marker import marker_limit
     from .pair import ModelPair
 
     node = request.node
     settings = kick_config.evaluation
-
-    def record(result: Any) -> None:
-        reporting.run_report(request.config).add(result, kick_compressed.info)
-        for key, value in result.summary().items():  # JUnit XML: the summary row, and every group's test
-            node.user_properties.append((f"kick_{key}", value))
-        node.user_properties.append(("kick_rows", json.dumps(result.rows())))
-        for key in ("backend", "build", "compress_s"):  # and how this worker got its compressed model
-            if key in kick_compressed.info:
-                node.user_properties.append((f"kick_{key}", kick_compressed.info[key]))
 
     def observe(result: Any, evidence: Any) -> Any:  # --kick-save / --kick-compare
         from . import baseline
@@ -316,7 +335,7 @@ def kick_pair(
         method=kick_method,
         settings=replace(settings, limit=marker_limit(node, settings.limit)),
         test_id=node.nodeid,
-        recorder=record,
+        recorder=reporting.recorder(request.config, node, kick_compressed.info),
         observer=observe if kick_config.save is not None or kick_config.compare is not None else None,
     )
 
@@ -324,7 +343,7 @@ def kick_pair(
 def _runner_factory(config: pytest.Config, handle: ModelHandle):
     """How a model answers: its engine in this process, or with --kick-ray a pool of replicas on the cluster (an
     xdist worker's pool takes its share of the cluster)."""
-    kick = config.stash[CONFIG_KEY]
+    kick = _kick(config)
     if kick.ray is None:
         return handle.factory(kick.evaluation.batch_size)
     from .fanout import factory
@@ -351,6 +370,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     kick = config.stash[CONFIG_KEY]
     if kick.ray is not None and "pytest_kick.fanout" in sys.modules:  # replicas stop; a cluster started here too
         sys.modules["pytest_kick.fanout"].shutdown()
+    from . import reporting
+
     if hasattr(config, "workeroutput"):  # xdist worker: hand the typed report over, serialised only here
         reporting.worker_output(config, kick)
         return
@@ -364,9 +385,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    reporting.node_down(node)
+    if any(key.startswith("kick_") for key in getattr(node, "workeroutput", {})):
+        _kick(node.config)  # a worker ran kick tests: the controller (which collects nothing) reports them
+        from . import reporting
+
+        reporting.node_down(node)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if CONFIG_KEY in config.stash and not hasattr(config, "workeroutput"):
+        from . import reporting
+
         reporting.terminal_summary(terminalreporter, config, config.stash[CONFIG_KEY])

@@ -20,6 +20,22 @@ def run_report(config: pytest.Config):
     return config.stash[REPORT_KEY]
 
 
+def recorder(config: pytest.Config, node: pytest.Item, info: dict):
+    """What a kick_pair test's gates record with: the run report, and the test's JUnit XML properties (the summary
+    row, every group's row, and how this process got its compressed model, from `info`)."""
+
+    def record(result: Any) -> None:
+        run_report(config).add(result, info)
+        for key, value in result.summary().items():
+            node.user_properties.append((f"kick_{key}", value))
+        node.user_properties.append(("kick_rows", json.dumps(result.rows())))
+        for key in ("backend", "build", "compress_s"):
+            if key in info:
+                node.user_properties.append((f"kick_{key}", info[key]))
+
+    return record
+
+
 def worker_output(config: pytest.Config, kick: Any) -> None:
     """An xdist worker's report and saved gates, serialised for the controller."""
     if REPORT_KEY in config.stash:

@@ -106,3 +106,11 @@ def test_relative_paths_resolve_from_where_the_value_came_from(tmp_path):
     assert cfg.evaluation.data_dir == (tmp_path / "data").resolve()
     limited = KickConfig.from_values({"kick_limit": Value("5", tmp_path, "kick_limit in pytest.ini")}.get)
     assert limited.evaluation.limit.knob == "kick_limit in pytest.ini"
+
+
+def test_every_option_in_the_table_has_one_parser():
+    """The option table pytest reads at start-up (plain strings) and the parsers used once a kick test runs agree."""
+    from pytest_kick.options import PARSERS
+    from pytest_kick.optiontable import OPTIONS
+
+    assert [o.ini for o in OPTIONS] == list(PARSERS) and all(o.flag == "--" + o.ini.replace("_", "-") for o in OPTIONS)
