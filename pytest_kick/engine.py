@@ -3,11 +3,9 @@ batched generation (greedy, or seeded sampling that does not depend on the batch
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .contract import (
@@ -20,17 +18,11 @@ from .contract import (
     RollingResult,
     TopK,
 )
+from .generation import greedy, hf_generate
+from .packing import Item, Row, expand_cache, pack, prefix_groups, tree_mask
 
-# Rows sharing at least this many leading tokens (k-shot prompts) have that prefix computed once.
-PREFIX_MIN = 16
 TOKEN_BUDGET = 8192  # tokens per forward when --kick-batch-size=auto
 MAX_AUTO_BATCH = 64
-
-
-@dataclass
-class _Row:
-    tokens: tuple[int, ...]
-    targets: list[tuple[int, int, tuple[int, ...]]]  # (request index, first scored position, continuation tokens)
 
 
 def render_chat(tokenizer: Any, messages) -> str:
@@ -56,6 +48,10 @@ class Engine:
         params = inspect.signature(model.forward).parameters
         self._keep = "logits_to_keep" in params
         self.forward_calls = 0  # evidence for tests: how many forward passes the engine made
+        self.tokens_fed = 0  # ... and how many tokens they read to score (padding not counted)
+        # Tree-packed rows need a custom 4D mask, which these attention implementations take; others get chains.
+        self._attn = getattr(cfg, "_attn_implementation", None)
+        self._tree = self._attn in ("sdpa", "eager")
 
     def chat_prompt(self, messages) -> str:
         return render_chat(self.tokenizer, messages)
@@ -103,8 +99,8 @@ class Engine:
             out.append(DistributionResult(tuple(x.logprob for x in ll), tuple(x.n_tokens for x in ll), positions))
         return out
 
-    def _rows(self, requests: Sequence[LoglikelihoodRequest]) -> dict[tuple[int, ...], _Row]:
-        rows: dict[tuple[int, ...], _Row] = {}
+    def _rows(self, requests: Sequence[LoglikelihoodRequest]) -> list[Item]:
+        items = []
         for i, req in enumerate(requests):
             ctx, cont = self._split(req)
             if not cont:
@@ -116,41 +112,29 @@ class Engine:
                 if cut > start:
                     raise ValueError(f"request {i}: continuation longer than the model's {self.max_length} positions")
                 seq, start = seq[cut:], start - cut
-            # Requests with the same input (e.g. single-token choices after one context) share a row: one forward.
-            rows.setdefault(tuple(seq), _Row(tuple(seq), [])).targets.append((i, start, tuple(cont)))
-        return rows
+            items.append(Item(i, tuple(seq), start, tuple(cont)))
+        return items
 
-    def _score_rows(self, rows: dict[tuple[int, ...], _Row], n: int, top_k: int = 0) -> list[Any]:
-        """Run every row once (prefix groups, batches) and return one result per request index 0..n-1:
-        a LoglikelihoodResult, or with `top_k` a (LoglikelihoodResult, positions' TopK) pair."""
+    def _score_rows(self, items: list[Item], n: int, top_k: int = 0) -> list[Any]:
+        """Score every item from packed rows (one pass over each distinct path; a long shared prefix once, as a
+        cache) and return one result per request index 0..n-1: a LoglikelihoodResult, or with `top_k` a
+        (LoglikelihoodResult, positions' TopK) pair."""
         import torch
 
         out: list[Any] = [None] * n
         with torch.inference_mode():
-            for prefix_len, group in self._prefix_groups(list(rows.values())):
-                self._score_group(prefix_len, group, out, top_k)
+            for prefix, group in prefix_groups(items, self._tree):
+                past = None
+                if prefix:
+                    ids = torch.tensor([prefix], device=self.device)
+                    past = self.model(input_ids=ids, use_cache=True).past_key_values
+                    self.forward_calls += 1
+                    self.tokens_fed += len(prefix)
+                rows = pack(group, offset=len(prefix), share=self._tree)
+                rows.sort(key=lambda r: -len(r.tokens))  # similar widths batch together; order is restored by index
+                for batch in self._batches(rows, lambda r: len(r.tokens)):
+                    self._score_batch(batch, past, out, top_k)
         return out
-
-    def _prefix_groups(self, rows: list[_Row]):
-        """Group rows by their first tokens; the common prefix is a property of the data, not of the batch."""
-        groups: dict[tuple[int, ...], list[_Row]] = defaultdict(list)
-        for row in rows:
-            groups[row.tokens[:PREFIX_MIN] if len(row.tokens) > PREFIX_MIN else row.tokens].append(row)
-        for group in groups.values():
-            prefix = 0
-            if len(group) > 1 and len(group[0].tokens) > PREFIX_MIN:
-                first = group[0].tokens
-                prefix = min(min(t[1] for t in r.targets) for r in group)  # never past the first scored position
-                for r in group[1:]:
-                    n = 0
-                    limit = min(prefix, len(r.tokens))
-                    while n < limit and r.tokens[n] == first[n]:
-                        n += 1
-                    prefix = n
-                if prefix < PREFIX_MIN:
-                    prefix = 0
-            group.sort(key=lambda r: -len(r.tokens))  # longest first; order is restored by request index
-            yield prefix, group
 
     def _batches(self, items: list, length) -> list[list]:
         if self.batch_size != "auto":
@@ -168,51 +152,66 @@ class Engine:
             batches.append(cur)
         return batches
 
-    def _score_group(self, prefix_len: int, group: list[_Row], out: list, top_k: int = 0) -> None:
+    def _score_batch(self, batch: list[Row], past: Any, out: list, top_k: int) -> None:
         import torch
 
-        past = None
-        if prefix_len:
-            ids = torch.tensor([group[0].tokens[:prefix_len]], device=self.device)
-            past = self.model(input_ids=ids, use_cache=True).past_key_values
-            self.forward_calls += 1
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        for batch in self._batches(group, lambda r: len(r.tokens) - prefix_len):
-            width = max(len(r.tokens) for r in batch) - prefix_len
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            for b, r in enumerate(batch):  # right padding: causal attention never lets real tokens see pads
-                suffix = r.tokens[prefix_len:]
-                ids[b, : len(suffix)] = torch.tensor(suffix)
-            wanted = sorted({p - prefix_len for r in batch for (_, start, cont) in r.targets for p in range(start, start + len(cont))})
-            kwargs: dict[str, Any] = {"input_ids": ids.to(self.device)}
-            if past is not None:
-                cache = copy.deepcopy(past)
-                cache.batch_repeat_interleave(len(batch))
-                kwargs["past_key_values"] = cache
-                kwargs["position_ids"] = torch.arange(prefix_len, prefix_len + width, device=self.device).expand(len(batch), -1)
-                kwargs["use_cache"] = True
-            else:
-                kwargs["use_cache"] = False
-            index = torch.tensor(wanted, device=self.device)
-            if self._keep:
-                kwargs["logits_to_keep"] = index
-                logits = self.model(**kwargs).logits
-            else:
-                logits = self.model(**kwargs).logits[:, index]
-            self.forward_calls += 1
-            # at least float32 (bf16/fp16 logits are widened; a float64 model keeps its precision)
-            logprobs = torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
-            col = {p: j for j, p in enumerate(wanted)}
-            for b, r in enumerate(batch):
-                for i, start, cont in r.targets:
-                    cols = [col[p - prefix_len] for p in range(start, start + len(cont))]
-                    lp = logprobs[b, cols]
-                    target = torch.tensor(cont, device=lp.device)
-                    total = lp.gather(1, target[:, None]).sum().item()
-                    greedy = bool((lp.argmax(dim=-1) == target).all().item())
-                    out[i] = LoglikelihoodResult(logprob=float(total), is_greedy=greedy, n_tokens=len(cont))
-                    if top_k:
-                        out[i] = (out[i], _top_k(lp, target, top_k))
+        offset = past.get_seq_length() if past is not None else 0
+        width = max(len(r.tokens) for r in batch)
+        ids = torch.full((len(batch), width), self._pad(), dtype=torch.long)
+        pos = torch.arange(offset, offset + width).repeat(len(batch), 1)  # padding keeps counting up
+        for b, r in enumerate(batch):
+            ids[b, : len(r.tokens)] = torch.tensor(r.tokens)
+            pos[b, : len(r.tokens)] = torch.tensor(r.positions)
+        kwargs: dict[str, Any] = {"input_ids": ids.to(self.device), "position_ids": pos.to(self.device), "use_cache": past is not None}
+        if not all(r.chain for r in batch):  # a tree: each token sees its ancestors only (chains: plain causal)
+            kwargs["attention_mask"] = self._mask(tree_mask(batch, width, offset))
+        if past is not None:
+            kwargs["past_key_values"] = expand_cache(past, len(batch))
+        self.tokens_fed += sum(len(r.tokens) for r in batch)
+        picks = sorted({(b, c) for b, r in enumerate(batch) for _, cols, _ in r.targets for c in cols})
+        logprobs = self._logprobs(kwargs, picks)
+        at = {p: k for k, p in enumerate(picks)}
+        for b, r in enumerate(batch):
+            for i, cols, cont in r.targets:
+                lp = logprobs[[at[(b, c)] for c in cols]]
+                target = torch.tensor(cont, device=lp.device)
+                total = lp.gather(1, target[:, None]).sum().item()
+                greedy = bool((lp.argmax(dim=-1) == target).all().item())
+                out[i] = LoglikelihoodResult(logprob=float(total), is_greedy=greedy, n_tokens=len(cont))
+                if top_k:
+                    out[i] = (out[i], _top_k(lp, target, top_k))
+
+    def _logprobs(self, kwargs: dict[str, Any], picks: list[tuple[int, int]]) -> Any:
+        """Log-probabilities at the (row, column) picks only: the LM head sees just those hidden states."""
+        import torch
+
+        rows = torch.tensor([b for b, _ in picks], device=self.device)
+        cols = torch.tensor([c for _, c in picks], device=self.device)
+        head = self.model.get_output_embeddings()
+        if head is None:
+            logits = self.model(**kwargs).logits[rows, cols]
+        else:
+            hook = head.register_forward_pre_hook(lambda _m, a: (a[0][rows.to(a[0].device), cols.to(a[0].device)][None], *a[1:]))
+            try:
+                logits = self.model(**kwargs).logits[0]
+            finally:
+                hook.remove()
+        self.forward_calls += 1
+        # at least float32 (bf16/fp16 logits are widened; a float64 model keeps its precision)
+        return torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
+
+    def _mask(self, mask: Any) -> Any:
+        """The boolean tree mask as the attention implementation takes it (eager adds a float mask)."""
+        import torch
+
+        if self._attn == "eager":
+            dtype = next(self.model.parameters()).dtype
+            return torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min).to(self.device)
+        return mask.to(self.device)
+
+    def _pad(self) -> int:
+        tok = self.tokenizer
+        return tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
 
     # ---- rolling loglikelihood ------------------------------------------------------------------------
     def loglikelihood_rolling(self, requests: Sequence[RollingRequest]) -> list[RollingResult]:
@@ -246,11 +245,8 @@ class Engine:
 
     def loglikelihood_tokens(self, rows: Sequence[tuple[list[int], int]]) -> list[float]:
         """Sum of log P(tokens[j+1] | tokens[:j+1]) for j >= start, per (tokens, start) row."""
-        prepared: dict[tuple[int, ...], _Row] = {}
-        for k, (toks, start) in enumerate(rows):
-            seq = tuple(toks[:-1])
-            prepared.setdefault(seq, _Row(seq, [])).targets.append((k, start, tuple(toks[start + 1 :])))
-        return [r.logprob for r in self._score_rows(prepared, len(rows))]
+        items = [Item(k, tuple(toks[:-1]), start, tuple(toks[start + 1 :])) for k, (toks, start) in enumerate(rows)]
+        return [r.logprob for r in self._score_rows(items, len(rows))]
 
     # ---- generation ---------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
@@ -270,16 +266,30 @@ class Engine:
                 buckets[(r.stop, r.max_new_tokens, r.min_new_tokens)].append(i)
         with torch.inference_mode():
             for (stop, max_new, min_new), idxs in buckets.items():
-                for batch in self._batches(idxs, lambda i: len(encoded[i]) + max_new):  # noqa: B023 - used at once
-                    texts = self._generate_batch([encoded[i] for i in batch], stop, max_new, min_new)
-                    for i, text in zip(batch, texts):
-                        out[i] = text
+                for i, text in self._greedy(encoded, idxs, stop, max_new, min_new):
+                    out[i] = text
             for (context, stop, max_new, min_new, top_p, temp, seed), idxs in sampled.items():
                 count = max(requests[i].sample for i in idxs) + 1
                 texts = self._sample(encoded[idxs[0]], count, stop, max_new, min_new, top_p, temp, _seed(seed, context))
                 for i in idxs:
                     out[i] = texts[requests[i].sample]
         return out  # type: ignore[return-value]
+
+    def _greedy(self, encoded: list[list[int]], idxs: list[int], stop: tuple[str, ...], max_new: int, min_new: int):
+        """(request index, text) for greedy requests with the same settings: prompts sharing a long prefix (k-shot)
+        have it computed once and continue from its cache, in batches of similar lengths."""
+        import torch
+
+        items = [Item(i, tuple(encoded[i]), len(encoded[i]) - 1, ()) for i in idxs]
+        for prefix, group in prefix_groups(items, packed=False):
+            past = None
+            if prefix:
+                past = self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True).past_key_values
+                self.forward_calls += 1
+            group.sort(key=lambda it: -len(it.seq))
+            for batch in self._batches(group, lambda it: len(it.seq) + max_new):  # noqa: B023 - used at once
+                texts = greedy(self, [list(it.seq) for it in batch], past, stop, max_new, min_new)
+                yield from zip([it.index for it in batch], texts)
 
     def _sample(self, prompt, count, stop, max_new, min_new, top_p, temperature, seed) -> list[str]:
         import torch
@@ -288,50 +298,7 @@ class Engine:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             sampling = {"do_sample": True, "top_p": top_p, "temperature": temperature, "top_k": 0}
-            return self._generate_batch([prompt] * count, stop, max_new, min_new, sampling)
-
-    def _generate_batch(
-        self, prompts: list[list[int]], stop: tuple[str, ...], max_new: int, min_new: int = 0, sampling: dict | None = None
-    ) -> list[str]:
-        import torch
-        from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
-
-        tok = self.tokenizer
-        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for b, p in enumerate(prompts):  # left padding: every row's next token sits in the last column
-            ids[b, width - len(p) :] = torch.tensor(p)
-            mask[b, width - len(p) :] = 1
-
-        decode = self._decode
-
-        class StopStrings(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kw):
-                new = input_ids[:, width:]
-                return torch.tensor([any(s in decode(row) for s in stop) for row in new.tolist()], device=input_ids.device)
-
-        config = GenerationConfig(
-            **(sampling or {"do_sample": False}),
-            max_new_tokens=max_new,
-            min_new_tokens=min_new,
-            pad_token_id=pad,
-            eos_token_id=tok.eos_token_id,
-        )
-        gen = self.model.generate(
-            input_ids=ids.to(self.device),
-            attention_mask=mask.to(self.device),
-            generation_config=config,
-            stopping_criteria=StoppingCriteriaList([StopStrings()]) if stop else None,
-        )
-        self.forward_calls += 1
-        texts = []
-        for row in gen[:, width:].tolist():
-            text = decode(row)
-            cuts = [text.index(s) for s in stop if s in text]
-            texts.append(text[: min(cuts)] if cuts else text)
-        return texts
+            return hf_generate(self, [prompt] * count, stop, max_new, min_new, sampling)
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)

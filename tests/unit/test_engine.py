@@ -1,6 +1,6 @@
 import pytest
 
-from pytest_kick import engine as engine_mod
+from pytest_kick import packing
 from pytest_kick.engine import Engine, GenerationRequest, LoglikelihoodRequest
 from pytest_kick.models import load_hf
 from pytest_kick.settings import LoadSettings
@@ -22,13 +22,13 @@ def mc_requests():
     ]
 
 
-def test_multiple_choice_needs_one_forward_per_question_and_matches_per_choice(model_tok):
+def test_multiple_choice_packs_questions_sharing_a_prefix_into_one_row_and_matches_per_choice(model_tok):
     model, tok = model_tok
     reqs = mc_requests()
     eng = Engine(model, tok, batch_size=1)
     grouped = eng.loglikelihood(reqs)
-    # 7 questions share a prefix: one prefix forward + one forward per question (batch size 1).
-    assert eng.forward_calls == 1 + 7
+    # 7 questions share their 4-shot prefix: one packed row holds the prefix once and every question after it.
+    assert eng.forward_calls == 1
     for r, g in zip(reqs[:8], grouped[:8]):
         single = Engine(model, tok, batch_size=1).loglikelihood([r])[0]
         assert single.logprob == pytest.approx(g.logprob, abs=1e-4)
@@ -55,7 +55,7 @@ def test_prefix_sharing_gives_the_same_numbers_as_full_sequences(model_tok, monk
     model, tok = model_tok
     reqs = mc_requests()
     shared = Engine(model, tok).loglikelihood(reqs)
-    monkeypatch.setattr(engine_mod, "PREFIX_MIN", 10**6)
+    monkeypatch.setattr(packing, "PREFIX_MIN", 10**6)
     plain = Engine(model, tok).loglikelihood(reqs)
     assert [r.logprob for r in shared] == pytest.approx([r.logprob for r in plain], abs=1e-4)
 
