@@ -23,7 +23,11 @@ $(VENV)/.browser: $(VENV)/.installed
 install: $(VENV)/.installed $(VENV)/.browser
 
 # Some gates fail by design (4-bit RTN and 50% pruning really do hurt a 135M model): make reports, not stops.
+# demo: 50 examples per task (minutes, cold, on 2 cores); demo-full: the project's own limits (150 per task).
 demo: install
+	-cd example_project && ../$(VENV)/bin/pytest -v --kick-limit=50
+
+demo-full: install
 	-cd example_project && ../$(VENV)/bin/pytest -v
 
 lint: install
@@ -37,4 +41,4 @@ test: lint
 test-fast: install
 	$(VENV)/bin/pytest -n 2 -m "not slow" tests
 
-.PHONY: install demo lint test test-fast
+.PHONY: install demo demo-full lint test test-fast

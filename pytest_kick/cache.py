@@ -51,7 +51,7 @@ class ResultCache:
     def key(model_fp: str, kind: str, payload: dict) -> str:
         """Over the engine (its version, its code and the loading code), the model's fingerprint (weights and
         numerics), the request."""
-        engine = [ENGINE_VERSION, source_digest("engine.py", "contract.py", "models.py")]
+        engine = [ENGINE_VERSION, source_digest("engine.py", "packing.py", "generation.py", "contract.py", "models.py")]
         blob = json.dumps([engine, model_fp, kind, payload], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
