@@ -54,6 +54,7 @@ def greedy(engine: Any, prompts: list[list[int]], past: Any, stop: tuple[str, ..
     check = StopCheck(engine._decode, stop)
     made: list[list[int]] = [[] for _ in prompts]
     alive = list(range(len(prompts)))  # original row of each batch row
+    ended: set[int] = set()  # original rows that met end-of-text or a stop string
     ids, mask, pos = ids.to(dev), mask.to(dev), pos.to(dev)
     for step in range(max_new):
         kwargs = {"logits_to_keep": 1} if engine._keep else {}
@@ -65,9 +66,16 @@ def greedy(engine: Any, prompts: list[list[int]], past: Any, stop: tuple[str, ..
         nxt = logits.argmax(dim=-1)
         keep = []
         for k, token in enumerate(nxt.tolist()):
+            if alive[k] in ended:  # finished, still in the batch until enough rows finish: nothing more is kept
+                continue
             row = made[alive[k]]
+            if token == eos:  # the end of the text: the token itself is not part of it (as with generate)
+                ended.add(alive[k])
+                continue
             row.append(token)
-            if token != eos and not check(row):
+            if check(row):
+                ended.add(alive[k])
+            else:
                 keep.append(k)
         if not keep or step + 1 == max_new:
             break

@@ -72,7 +72,7 @@ def test_ppl(kick_pair):
 
 def test_safety_gates_compare_by_their_own_test(pytester, fact_setup, tmp_path):
     """A safety gate's comparison runs the gate's own paired test with the saved release in the dense model's place."""
-    pytester.makepyfile(test_safety=SAFETY_GATES)
+    pytester.makepyfile(test_team_safety=SAFETY_GATES)
     args = [f"--kick-model={fact_setup[0]}", f"--kick-cache-dir={tmp_path / 'cache'}", "--kick-device=cpu"]
     pytester.runpytest(*args, "--kick-method=magnitude90", "--kick-save=pruned").assert_outcomes(passed=2)
     saved = json.loads((pytester.path / ".kick" / "pruned.json").read_text())
@@ -87,6 +87,6 @@ def test_safety_gates_compare_by_their_own_test(pytester, fact_setup, tmp_path):
     # the dense-quality rtn8 model against the saved heavily pruned one: its perplexity is far from the saved one's
     other = pytester.runpytest(*args, "--kick-method=rtn8", "--kick-compare=pruned", "--kick-compare-fail")
     other.assert_outcomes(passed=1, failed=1)
-    line = next(x for x in other.outlines if x.startswith("test_safety.py::test_ppl [wikitext2] rtn8 vs pruned's magnitude90"))
+    line = next(x for x in other.outlines if x.startswith("test_team_safety.py::test_ppl [wikitext2] rtn8 vs pruned's magnitude90"))
     assert "perplexity" in line and line.endswith("FAIL")
     other.stdout.fnmatch_lines(["*ComparisonRegression*against the saved run 'pruned'*test_ppl*"])

@@ -99,3 +99,36 @@ def test_stop_check_reads_only_the_last_tokens_and_confirms_on_the_whole_text(mo
     hits = [check(ids[: k + 1]) for k in range(len(ids))]
     assert hits[-1] and not any(hits[:-1])
     assert max(decoded[:-1]) <= check.span  # misses decode a few tokens; the one hit is confirmed on all
+
+
+class EndsAt:
+    """The tokenizer, with another token as end-of-text."""
+
+    def __init__(self, tok, eos: int) -> None:
+        self._tok, self.eos_token_id = tok, eos
+
+    def __getattr__(self, name):
+        return getattr(self._tok, name)
+
+    def __call__(self, *args, **kwargs):
+        return self._tok(*args, **kwargs)
+
+
+def test_a_row_ends_at_end_of_text_while_others_go_on(model_tok):
+    """A row whose next token is end-of-text stops there (nothing after it is kept, as `generate` gives with a
+    special end-of-text token), even while the rest of its batch keeps decoding."""
+    import torch
+
+    model, tok = model_tok
+    reqs = [GenerationRequest(p, (), 8) for p in ("x", "a b c", "The", "Lo")]
+    first = tok(Engine(model, tok, batch_size=1).generate(reqs[:1])[0], add_special_tokens=False)["input_ids"]
+    ends = EndsAt(tok, first[1])  # row 0's second token ends its text; the other prompts never produce it
+    got = Engine(model, ends, batch_size=len(reqs)).generate(reqs)
+    want = []
+    for r in reqs:
+        ids = torch.tensor([tok(r.context)["input_ids"]])
+        gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=8,
+                             pad_token_id=ends.eos_token_id, eos_token_id=ends.eos_token_id)[0, ids.shape[1]:].tolist()  # fmt: skip
+        want.append(tok.decode(gen[: gen.index(ends.eos_token_id)] if ends.eos_token_id in gen else gen, skip_special_tokens=True))
+    assert got == want
+    assert got[0] == tok.decode(first[:1]) and all(len(g) > len(got[0]) for g in got[1:])
