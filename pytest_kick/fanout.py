@@ -33,6 +33,7 @@ MODELS_PER_REPLICA = 2
 SHARDS_PER_REPLICA = 4  # shards per replica and call: enough to balance uneven shards, few enough to batch well
 MAX_SHARD = 256
 ADDRESS_ENV = "PYTEST_KICK_RAY_ADDRESS"  # set in xdist workers: the cluster the controller started
+INIT = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}  # replicas' output stays in Ray's logs
 
 
 class ReplicaLost(KickError):
@@ -48,7 +49,7 @@ def connect(settings: RaySettings) -> Any:
         return ray
     address = os.environ.get(ADDRESS_ENV) or (None if settings.address == "local" else settings.address)
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address=address, **INIT)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or "a new local cluster"
         raise KickUsageError(f"--kick-ray={settings.address}: could not join {where} ({type(exc).__name__}: {exc})") from None
@@ -74,7 +75,7 @@ def start_local() -> str:
     """Start a cluster on this machine (the xdist controller does, once) and return its address for the workers."""
     import ray
 
-    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(**INIT)
     return ray.get_runtime_context().gcs_address
 
 

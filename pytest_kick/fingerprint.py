@@ -82,13 +82,19 @@ def _is_sha256(value: object) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
+def model_files(path: Path) -> list[Path]:
+    """Every file of a model directory, subfolders included, sorted; hidden files and folders (.git,
+    .cache/huggingface download metadata) are not part of the model."""
+    root = Path(path)
+    return sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
 def fingerprint_dir(path: Path, memo: Path | None = None) -> str:
-    """Content fingerprint of a model directory: every byte of every file (in subfolders too), by relative path;
-    hidden files and folders (.git, .cache/huggingface download metadata) are not part of the model.
+    """Content fingerprint of a model directory: every byte of every file in `model_files`, by relative path.
     Whole-file hashes are remembered by file version (`sha256_cached`), so a model is read in full once."""
     root = Path(path)
     h = hashlib.sha256()
-    for f in sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)):
+    for f in model_files(root):
         h.update(f.relative_to(root).as_posix().encode() + b"\0")
         h.update(sha256_cached(f, memo).encode())
     return h.hexdigest()

@@ -93,8 +93,7 @@ def hf_generate(engine: Any, prompts: list[list[int]], stop: tuple[str, ...], ma
     import torch
     from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
-    tok = engine.tokenizer
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    tok, pad = engine.tokenizer, engine._pad()
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad, dtype=torch.long)
     mask = torch.zeros((len(prompts), width), dtype=torch.long)

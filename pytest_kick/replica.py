@@ -13,7 +13,7 @@ from typing import Any
 
 from .contract import KINDS
 from .errors import KickError
-from .fingerprint import sha256_cached
+from .fingerprint import model_files, sha256_cached
 from .settings import LoadSettings
 
 METHODS = {"loglikelihood": "loglikelihood", "rolling": "loglikelihood_rolling", "generate": "generate", "distribution": "distribution"}
@@ -41,8 +41,7 @@ class ReplicaSpec:
 def listing(path: Path, memo: Path | None = None) -> tuple[tuple[str, int, str], ...]:
     """(relative name, size, SHA-256) of every file a model directory holds (hidden ones excluded, as in keys)."""
     root = Path(path)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(root).parts))
-    return tuple((f.relative_to(root).as_posix(), f.stat().st_size, sha256_cached(f, memo)) for f in files)
+    return tuple((f.relative_to(root).as_posix(), f.stat().st_size, sha256_cached(f, memo)) for f in model_files(root))
 
 
 # ---- the replica (a Ray actor; a plain class, so it is tested without Ray) -----------------------------------
