@@ -21,11 +21,15 @@ KILLED = []
 
 
 def _replicas():
+    # only this run's cluster (started by this process): other tests' replicas may be running on the machine
     out = []
-    for p in psutil.process_iter(["pid", "cmdline"]):
-        cmd = p.info["cmdline"] or []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            cmd = p.cmdline()
+        except psutil.Error:
+            continue
         if cmd and cmd[0].startswith("ray::Replica"):
-            out.append(psutil.Process(p.info["pid"]))
+            out.append(p)
     return out
 
 
