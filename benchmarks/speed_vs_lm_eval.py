@@ -270,10 +270,16 @@ def kick_cmd(setup: Setup, workload: Workload, cache: Path) -> list[str]:
     folder = setup.work / workload.key
     return [
         *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(folder)),
+        *OTHER_PLUGINS_OFF,
         str(folder / f"test_{workload.key}.py"),
         *("--kick-model", str(setup.model_dir), "--kick-cache-dir", str(cache), "--kick-data-dir", str(setup.data_dir)),
         *("--kick-batch-size", str(setup.batch_size), "--kick-dtype", "float32", "--kick-device", "cpu"),
     ]
+
+
+# pytest plugins this venv carries for pytest-kick's own test suite, not for gates: Hypothesis's alone costs ~1.1 s of
+# imports at every pytest start (`python -X importtime -m pytest`), which a gate environment without it does not pay.
+OTHER_PLUGINS_OFF = ("-p", "no:hypothesispytest", "-p", "no:anyio")
 
 
 def run_kick(setup: Setup, workload: Workload, cache: Path, out: Path, spy: tuple[str, Path] | None = None) -> tuple[Timing, dict]:

@@ -23,6 +23,7 @@ from .packing import Item, Row, expand_cache, pack, prefix_groups, tree_mask
 
 TOKEN_BUDGET = 8192  # tokens per forward when --kick-batch-size=auto
 MAX_AUTO_BATCH = 64
+FORWARD_COST = 32  # what a scoring forward costs beyond its tokens, in tokens (SmolLM2-135M on 2 CPU cores: ~50 ms)
 
 
 def render_chat(tokenizer: Any, messages) -> str:
@@ -132,25 +133,36 @@ class Engine:
                     self.tokens_fed += len(prefix)
                 rows = pack(group, offset=len(prefix), share=self._tree)
                 rows.sort(key=lambda r: -len(r.tokens))  # similar widths batch together; order is restored by index
-                for batch in self._batches(rows, lambda r: len(r.tokens)):
+                for batch in self._batches(rows, lambda r: len(r.tokens), FORWARD_COST):
                     self._score_batch(batch, past, out, top_k)
         return out
 
-    def _batches(self, items: list, length) -> list[list]:
-        if self.batch_size != "auto":
-            size = int(self.batch_size)
-            return [items[i : i + size] for i in range(0, len(items), size)]
-        batches, cur, cur_max = [], [], 0
-        for it in items:
-            n = length(it)
-            if cur and (max(cur_max, n) * (len(cur) + 1) > TOKEN_BUDGET or len(cur) >= MAX_AUTO_BATCH):
-                batches.append(cur)
-                cur, cur_max = [], 0
-            cur.append(it)
-            cur_max = max(cur_max, n)
-        if cur:
-            batches.append(cur)
-        return batches
+    def _batches(self, items: list, length, forward_cost: int = 0) -> list[list]:
+        """Consecutive batches of `items` (sorted longest first) within the batch size (rows, or with 'auto' the
+        token budget). With `forward_cost` (what one forward costs beyond its tokens, in tokens), the cut points
+        minimize padded tokens + forward_cost per forward (a dynamic program), so rows of very different lengths
+        do not share a batch just because there is room."""
+        if self.batch_size == "auto":
+            rows, budget = MAX_AUTO_BATCH, TOKEN_BUDGET
+        else:
+            rows, budget = int(self.batch_size), None
+        if not forward_cost:
+            return _greedy_batches(items, length, rows, budget)
+        widths = [length(it) for it in items]
+        best = [0.0] + [float("inf")] * len(items)  # best[i]: cost of batching items[:i]
+        cut = [0] * (len(items) + 1)
+        for i in range(1, len(items) + 1):
+            for j in range(i - 1, max(i - rows, 0) - 1, -1):  # items[j:i] as one batch; widest is items[j]
+                size = widths[j] * (i - j)
+                if budget is not None and size > budget and i - j > 1:
+                    break
+                if best[j] + size + forward_cost < best[i]:
+                    best[i], cut[i] = best[j] + size + forward_cost, j
+        out, i = [], len(items)
+        while i:
+            out.append(items[cut[i] : i])
+            i = cut[i]
+        return out[::-1]
 
     def _score_batch(self, batch: list[Row], past: Any, out: list, top_k: int) -> None:
         import torch
@@ -302,6 +314,23 @@ class Engine:
 
     def _decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _greedy_batches(items: list, length, rows: int, budget: int | None) -> list[list]:
+    """Full batches in order: a batch ends when it has `rows` rows or (with a budget) would pass it."""
+    batches: list[list] = []
+    cur: list = []
+    cur_max = 0
+    for it in items:
+        n = length(it)
+        if cur and (len(cur) >= rows or (budget is not None and max(cur_max, n) * (len(cur) + 1) > budget)):
+            batches.append(cur)
+            cur, cur_max = [], 0
+        cur.append(it)
+        cur_max = max(cur_max, n)
+    if cur:
+        batches.append(cur)
+    return batches
 
 
 def _top_k(lp: Any, target: Any, k: int) -> tuple[TopK, ...]:

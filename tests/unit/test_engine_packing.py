@@ -56,15 +56,18 @@ def assert_matches_reference(model, tok, reqs, got):
         assert g.logprob == pytest.approx(logprob, abs=TOL) and g.is_greedy == greedy, r
 
 
-@pytest.mark.parametrize("batch_size", [1, 2, "auto"])
-def test_shared_contexts_are_read_once_and_match_the_reference(model_tok, batch_size):
+@pytest.mark.parametrize(("batch_size", "forwards"), [(1, 3), (2, 2), ("auto", 1)])
+def test_shared_contexts_are_read_once_and_match_the_reference(model_tok, batch_size, forwards):
     model, tok = model_tok
     reqs = shared_requests(3)
     eng = Engine(model, tok, batch_size=batch_size)
     got = eng.loglikelihood(reqs)
     assert_matches_reference(model, tok, reqs, got)
-    assert eng.tokens_fed == distinct_tokens(eng, reqs)  # one pass over each distinct context, answers on top
-    assert eng.forward_calls == 1  # 18 requests, 3 contexts: one packed row
+    per_context = [distinct_tokens(eng, reqs[6 * c : 6 * c + 6]) for c in range(3)]
+    # one pass over each distinct context (its two questions, then their answers), each context a row of its own:
+    # unrelated contexts never share a row (their few common first tokens are read once per row)
+    assert eng.tokens_fed == sum(per_context) > distinct_tokens(eng, reqs)
+    assert eng.forward_calls == forwards  # 18 requests, 3 rows
 
 
 def test_rows_split_by_the_row_budget_cost_ceil_rows_over_batch_forwards(model_tok, monkeypatch):
