@@ -141,7 +141,8 @@ class CachedRunner:
         self.stats.misses += len(missing)
         if missing:
             todo, batch = [requests[i] for i in missing], getattr(self.runner, "batch_size", None)
-            results = progress.chunked(compute, todo, f"{self.factory.name} {kind}", batch)  # progress between chunks
+            live = bool(getattr(self.runner, "reports_progress", False))  # else: progress between chunks
+            results = progress.chunked(compute, todo, f"{self.factory.name} {kind}", batch, live)
             for i, res in zip(missing, results, strict=True):  # a runner owes one result per request
                 out[i] = res
                 if keys[i]:

@@ -20,6 +20,7 @@ from .contract import (
 )
 from .generation import greedy, hf_generate
 from .packing import Item, Row, expand_cache, pack, prefix_groups, tree_mask
+from .progress import Share
 
 TOKEN_BUDGET = 8192  # tokens per forward when --kick-batch-size=auto
 MAX_AUTO_BATCH = 64
@@ -38,6 +39,8 @@ def render_chat(tokenizer: Any, messages) -> str:
 
 class Engine:
     """Runs one model. Decisions (argmax choice, greedy text) do not depend on batch size."""
+
+    reports_progress = True  # each call reports as its forwards end (progress.Share): callers need not chunk it
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int | str = "auto") -> None:
         self.model = model
@@ -79,16 +82,17 @@ class Engine:
 
     # ---- loglikelihood ------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        return self._score_rows(self._rows(requests), len(requests))
+        return self._score_rows(self._rows(requests), len(requests), share=Share(len(requests), len(requests)))
 
     def distribution(self, requests: Sequence[DistributionRequest]) -> list[DistributionResult]:
         """Every continuation of every request is one loglikelihood row (shared contexts batch as usual); with
         top_k the scored positions' top tokens are read from the same logits."""
         flat = [(i, LoglikelihoodRequest(r.context, c)) for i, r in enumerate(requests) for c in r.continuations]
         scored: list[Any] = [None] * len(flat)
+        share = Share(len(requests), len(flat))
         for k in sorted({r.top_k for r in requests}):
             idx = [j for j, (i, _) in enumerate(flat) if requests[i].top_k == k]
-            for j, res in zip(idx, self._score_rows(self._rows([flat[j][1] for j in idx]), len(idx), top_k=k)):
+            for j, res in zip(idx, self._score_rows(self._rows([flat[j][1] for j in idx]), len(idx), top_k=k, share=share)):
                 scored[j] = res
         out = []
         at = 0
@@ -116,7 +120,7 @@ class Engine:
             items.append(Item(i, tuple(seq), start, tuple(cont)))
         return items
 
-    def _score_rows(self, items: list[Item], n: int, top_k: int = 0) -> list[Any]:
+    def _score_rows(self, items: list[Item], n: int, top_k: int = 0, share: Share | None = None) -> list[Any]:
         """Score every item from packed rows (one pass over each distinct path; a long shared prefix once, as a
         cache) and return one result per request index 0..n-1: a LoglikelihoodResult, or with `top_k` a
         (LoglikelihoodResult, positions' TopK) pair."""
@@ -135,6 +139,8 @@ class Engine:
                 rows.sort(key=lambda r: -len(r.tokens))  # similar widths batch together; order is restored by index
                 for batch in self._batches(rows, lambda r: len(r.tokens), FORWARD_COST):
                     self._score_batch(batch, past, out, top_k)
+                    if share is not None:
+                        share.add(sum(len(r.targets) for r in batch))
         return out
 
     def _batches(self, items: list, length, forward_cost: int = 0) -> list[list]:
@@ -249,16 +255,16 @@ class Engine:
                 sizes.append(end - done)
                 done = end
             counts.append(sizes)
-        lls = self.loglikelihood_tokens([(toks, start) for _, toks, start in rows])
+        lls = self.loglikelihood_tokens([(toks, start) for _, toks, start in rows], Share(len(requests), len(rows)))
         out: list[list[tuple[float, int]]] = [[] for _ in requests]
         for (i, _, _), ll in zip(rows, lls):
             out[i].append((ll, counts[i][len(out[i])]))
         return [RollingResult(tuple(w)) for w in out]
 
-    def loglikelihood_tokens(self, rows: Sequence[tuple[list[int], int]]) -> list[float]:
+    def loglikelihood_tokens(self, rows: Sequence[tuple[list[int], int]], share: Share | None = None) -> list[float]:
         """Sum of log P(tokens[j+1] | tokens[:j+1]) for j >= start, per (tokens, start) row."""
         items = [Item(k, tuple(toks[:-1]), start, tuple(toks[start + 1 :])) for k, (toks, start) in enumerate(rows)]
-        return [r.logprob for r in self._score_rows(items, len(rows))]
+        return [r.logprob for r in self._score_rows(items, len(rows), share=share or Share(len(rows), len(rows)))]
 
     # ---- generation ---------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
@@ -276,15 +282,18 @@ class Engine:
                 sampled[(r.context, r.stop, r.max_new_tokens, r.min_new_tokens, r.top_p, r.temperature, r.seed)].append(i)
             else:
                 buckets[(r.stop, r.max_new_tokens, r.min_new_tokens)].append(i)
+        share = Share(len(requests), len(requests))
         with torch.inference_mode():
             for (stop, max_new, min_new), idxs in buckets.items():
                 for i, text in self._greedy(encoded, idxs, stop, max_new, min_new):
                     out[i] = text
+                    share.add(1)
             for (context, stop, max_new, min_new, top_p, temp, seed), idxs in sampled.items():
                 count = max(requests[i].sample for i in idxs) + 1
                 texts = self._sample(encoded[idxs[0]], count, stop, max_new, min_new, top_p, temp, _seed(seed, context))
                 for i in idxs:
                     out[i] = texts[requests[i].sample]
+                share.add(len(idxs))
         return out  # type: ignore[return-value]
 
     def _greedy(self, encoded: list[list[int]], idxs: list[int], stop: tuple[str, ...], max_new: int, min_new: int):

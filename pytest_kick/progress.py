@@ -188,15 +188,45 @@ def current() -> Display | None:
 @contextmanager
 def track(label: str, total: int):
     """`with track("tiny [rtn4] generate", 400) as task: ... task.advance(n)`: for code that learns of finished
-    requests itself (a pool of workers) and so needs no chunks."""
+    requests itself (a pool of workers) and so needs no chunks. While it is open, `advance(n)` (and `Share`) from
+    anywhere in this thread report to it: a runner that computes one call in many forwards reports as they end."""
     task = Task(current(), label, total)
-    yield task
+    _ACTIVE.append(task)
+    try:
+        yield task
+    finally:
+        _ACTIVE.remove(task)
     task.finish()
 
 
-def chunked(compute: Callable[[list], list], requests: Sequence, label: str, batch: int | str | None = None) -> list:
+_ACTIVE: list[Task] = []  # the tracked work now running, innermost last
+
+
+def advance(n: int) -> None:
+    """`n` more requests of the tracked work now running are done (nothing when none is tracked)."""
+    if _ACTIVE and n > 0:
+        _ACTIVE[-1].advance(n)
+
+
+class Share:
+    """A runner's progress in its own units (rows scored, prompts finished) reported as the call's requests:
+    `Share(len(requests), units)`, then `add(k)` as k units end."""
+
+    def __init__(self, requests: int, units: int = 0) -> None:
+        self.requests, self.units, self.done, self.reported = requests, units, 0, 0
+
+    def add(self, k: int) -> None:
+        self.done += k
+        now = self.requests if self.units <= 0 else self.requests * min(self.done, self.units) // self.units
+        if now > self.reported:
+            advance(now - self.reported)
+            self.reported = now
+
+
+def chunked(compute: Callable[[list], list], requests: Sequence, label: str, batch: int | str | None = None, live: bool = False) -> list:
     """`compute(requests)` in chunks (see `chunk_size`), reporting progress after each (work of one chunk gets
-    only the final line, when it took long); the results, in order.
+    only the final line, when it took long); the results, in order. With `live` (a runner that reports its own
+    progress, see `Share`: the engine), one call: chunks would cut shared contexts and prefix groups apart.
 
     Results are per request, so they are those of one call up to batch composition: decisions (argmax choice,
     greedy text) are identical, and scores move at most as a different batch size moves them (a request meets
@@ -206,6 +236,13 @@ def chunked(compute: Callable[[list], list], requests: Sequence, label: str, bat
     requests = list(requests)
     if not requests:
         return list(compute(requests))
+    if live:  # the runner reports as its forwards end: one call, laid out as it likes
+        with track(label, len(requests)) as task:
+            results = list(compute(requests))
+            if len(results) != len(requests):
+                raise ValueError(f"{label}: the runner returned {len(results)} results for {len(requests)} requests")
+            task.done = len(requests)
+        return results
     size = chunk_size(len(requests), batch)
     out: list = []
     with track(label, len(requests)) as task:

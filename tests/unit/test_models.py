@@ -74,3 +74,24 @@ def test_chat_prompts_come_from_the_tokenizer_alone(random_model_dir, tmp_path):
     assert handle.loads == 0
     plain = dense_handle(ModelSource("dir", str(random_model_dir)), LoadSettings(device="cpu", cache_dir=tmp_path / "cache"))
     assert CachedRunner(plain.factory(), ResultCache(None)).chat_prompt([{"role": "user", "content": "Hi"}]) == "User: Hi\nAssistant:"
+
+
+FREEZE_PROBE = """
+import gc, sys
+from pytest_kick.models import settle_imports
+settle_imports()
+frozen = gc.get_freeze_count()
+settle_imports()  # once: a second call freezes nothing new
+print(frozen, gc.get_freeze_count(), "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("env", "frozen"), [({}, True), ({"PYTEST_KICK_GC_FREEZE": "0"}, False)])
+def test_the_heavy_imports_are_frozen_out_of_the_collector_once(env, frozen):
+    import os
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", FREEZE_PROBE], env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    first, second, torch_loaded = out.stdout.split()
+    assert torch_loaded == "True"
+    assert (int(first) > 100_000) is frozen and first == second

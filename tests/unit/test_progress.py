@@ -304,3 +304,57 @@ def test_chunked_on_a_real_model_matches_one_call(random_model_dir):
     assert max(abs(a.logprob - b.logprob) for a, b in zip(parts, whole)) <= 1e-5
     gens = [GenerationRequest(f"Question: what is {i}?\nAnswer:", ("\n",), 4) for i in range(70)]
     assert chunked(engine.generate, gens, "random generate", batch=16) == Engine(model, tok, batch_size=16).generate(gens)
+
+
+def test_share_reports_a_runners_own_units_as_requests(monkeypatch):
+    seen = []
+    monkeypatch.setattr(progress.Task, "advance", lambda self, k: seen.append(k) or None)
+    with progress.track("dense distribution", 10):
+        share = progress.Share(10, 40)  # ten requests of four continuations each
+        for k in (3, 3, 20, 14):
+            share.add(k)
+    assert seen == [1, 5, 4] and sum(seen) == 10  # whole requests only, never more than the call's
+    progress.Share(5, 5).add(5)  # nothing tracked: nothing to report, no error
+
+
+def test_live_work_is_one_call_that_reports_as_it_goes(monkeypatch):
+    seen, calls = [], []
+    monkeypatch.setattr(progress.Task, "advance", lambda self, k: seen.append(k) or None)
+
+    def compute(reqs):
+        calls.append(len(reqs))
+        share = progress.Share(len(reqs), len(reqs))
+        for _ in range(0, len(reqs), 100):
+            share.add(100)
+        return list(reqs)
+
+    assert chunked(compute, list(range(300)), "dense loglikelihood", batch=16, live=True) == list(range(300))
+    assert calls == [300] and seen == [100, 100, 100]
+    assert progress._ACTIVE == []
+    with pytest.raises(ValueError, match="returned 299 results for 300 requests"):
+        chunked(lambda reqs: reqs[:-1], list(range(300)), "broken", live=True)
+    assert progress._ACTIVE == []
+
+
+@pytest.mark.slow
+def test_the_engine_is_asked_once_and_reports_after_its_forwards(random_model_dir, tmp_path, monkeypatch):
+    """Through the result cache the engine gets every miss in one call (shared contexts and prefixes are not cut
+    apart), and progress still moves forward after each of its forwards."""
+    from pytest_kick.cache import CachedRunner, ResultCache
+    from pytest_kick.contract import RunnerFactory
+    from pytest_kick.engine import Engine
+    from pytest_kick.models import load_hf
+    from pytest_kick.settings import LoadSettings
+
+    model, tok = load_hf(random_model_dir, LoadSettings(device="cpu"))
+    engine = Engine(model, tok, batch_size=2)
+    seen, sizes = [], []
+    monkeypatch.setattr(progress.Task, "advance", lambda self, k: seen.append(k) or None)
+    real = engine.loglikelihood
+    monkeypatch.setattr(engine, "loglikelihood", lambda reqs: sizes.append(len(reqs)) or real(reqs))
+    reqs = [LoglikelihoodRequest(f"Question {i}: what is {i} plus {i}?\nAnswer:", f" {c}") for i in range(150) for c in "AB"]
+    runner = CachedRunner(RunnerFactory("random", lambda: engine, "fp"), ResultCache(tmp_path))
+    assert chunk_size(len(reqs), 2) < len(reqs)  # a runner without live progress would be cut into chunks
+    got = runner.loglikelihood(reqs)
+    assert sizes == [300] and len(seen) > 10 and sum(seen) == 300
+    assert [g.logprob for g in got] == [r.logprob for r in Engine(model, tok, batch_size=2).loglikelihood(reqs)]
