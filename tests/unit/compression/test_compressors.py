@@ -39,6 +39,19 @@ def test_unstructured_sparsity_is_exact(shape, seed, pct):
         assert w.abs()[~mask].max() <= w.abs()[mask].min()
 
 
+@settings(max_examples=80, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 10_000), levels=st.integers(1, 5), sparsity=st.floats(0, 1))
+def test_unstructured_mask_drops_what_a_stable_sort_drops_ties_included(shape, seed, levels, sparsity):
+    """The selection (kthvalue) picks the same weights as taking the first k of a stable sort: among equal scores
+    the earliest positions go first."""
+    g = torch.Generator().manual_seed(seed)
+    score = torch.randint(0, levels, shape, generator=g).float()  # few distinct values: many ties at the cut
+    k = round(sparsity * score.numel())
+    want = torch.ones(score.numel(), dtype=torch.bool)
+    want[torch.argsort(score.flatten(), stable=True)[:k]] = False
+    assert torch.equal(unstructured_mask(score, sparsity), want.reshape(shape))
+
+
 @settings(max_examples=60, deadline=None)
 @given(shape=shapes, seed=st.integers(0, 10_000), nm=st.sampled_from([(1, 4), (2, 4), (3, 4), (4, 8), (2, 8)]))
 def test_nm_pattern_holds_in_every_group(shape, seed, nm):
