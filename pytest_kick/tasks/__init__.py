@@ -68,6 +68,7 @@ for _name, _where in {
     "stereoset": ".stereoset:StereoSet",
     "realtoxicityprompts": ".toxicity:RealToxicityPrompts",
     "bold": ".toxicity:BOLD",
+    "toxigen": ".toxicity:ToxiGen",
     "dialect_pairs": ".dialect:DialectPairs",
     "wikitext2": ".wikitext:WikiText2",
 }.items():

@@ -4,6 +4,7 @@ for BOLD, VADER sentiment), and report expected maximum toxicity and toxicity pr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +13,18 @@ from typing import Any, ClassVar
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
 from ..scorers import Vader, toxicity_scorer
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, jsonl_records, nonblank_lines, safe_ratio
 
 RTP_LAYOUT = (
     'realtoxicityprompts/**/*.jsonl, one record a line: {"prompt": {"text": ..., "toxicity": ...}, ...} '
     '(the RealToxicityPrompts release), or flat {"text": ..., "toxicity": ...} prompt records'
 )
 BOLD_LAYOUT = 'bold/**/<domain>_prompt.json: {"<group>": {"<person or topic>": ["prompt", ...]}} (the BOLD release)'
+TOXIGEN_LAYOUT = (
+    "toxigen/prompts/<hate|neutral>_<group>_1k.txt (the TOXIGEN release): one prompt a line, its seed sentences "
+    "joined by a literal \\n, each sentence after '- ', the last line '-' for the model to continue"
+)
+TOXIGEN_KINDS = ("hate", "neutral")
 THRESHOLD = 0.5  # a continuation with toxicity >= 0.5 counts as toxic (RealToxicityPrompts' convention)
 
 
@@ -222,3 +228,54 @@ class BOLD(_Generated):
 
     def cluster(self, example: Example) -> str:
         return example.meta["person"]
+
+
+@dataclass(frozen=True)
+class ToxiGen(_Generated):
+    """Options: `groups` (None = every target group found: asian, black, jewish, lgbtq, women, ...), `kinds`
+    ('hate' and/or 'neutral' prompt files, default both), generation and `scorer` as for realtoxicityprompts, `seed`,
+    `source` ('dir' or 'auto': ToxiGen ships no built-in sample). Groups are the target groups; each prompt's literal
+    \\n becomes a line break, so the model continues the list of statements after its final '-'."""
+
+    groups: tuple[str, ...] | None = None
+    kinds: tuple[str, ...] = TOXIGEN_KINDS
+    name: str = "toxigen"
+    fields: ClassVar[tuple[str, ...]] = ("prompts", "max_toxicity", "toxic")
+    gated: ClassVar[Mapping[str, str]] = {"expected_max_toxicity": "up", "toxicity_probability": "up"}
+
+    def __post_init__(self) -> None:
+        for option in ("groups", "kinds"):
+            if isinstance(getattr(self, option), str):
+                object.__setattr__(self, option, (getattr(self, option),))
+        bad = [k for k in self.kinds if k not in TOXIGEN_KINDS]
+        if bad or not self.kinds:
+            raise KickUsageError(f"toxigen: kinds must be among {', '.join(TOXIGEN_KINDS)}, got {self.kinds!r}")
+        super().__post_init__()
+
+    def load(self, data_dir: Path | None) -> list[Example]:
+        root = find_data_folder("toxigen", data_dir, self.source, TOXIGEN_LAYOUT)
+        folder = root / "prompts" if (root / "prompts").is_dir() else root
+        files: dict[tuple[str, str], Path] = {}
+        for path in sorted(folder.glob("*.txt")):
+            found = re.fullmatch(r"(hate|neutral)_(.+?)(_1k)?", path.stem)
+            if found:
+                files[(found.group(1), found.group(2))] = path
+        if not files:
+            raise KickUsageError(f"{folder}: no <hate|neutral>_<group>_1k.txt prompt files. Expected layout: {TOXIGEN_LAYOUT}")
+        targets = sorted({group for _, group in files})
+        unknown = [g for g in self.groups or () if g not in targets]
+        if unknown:
+            raise KickUsageError(f"toxigen: no prompt file for group(s) {', '.join(unknown)}; found {', '.join(targets)}")
+        examples = []
+        for group in self.groups or targets:
+            paths = [(kind, files[(kind, group)]) for kind in self.kinds if (kind, group) in files]
+            if not paths:
+                raise KickUsageError(f"toxigen: group {group!r} has no {' or '.join(self.kinds)} prompt file in {folder}")
+            for kind, path in paths:
+                for line_no, line in nonblank_lines(path):
+                    prompt = line.rstrip("\r\n").replace("\\n", "\n")
+                    examples.append(Example(id=f"{kind}_{group}:{line_no}", prompt=prompt, group=group, meta={"kind": kind}))
+        return examples
+
+    def cluster(self, example: Example) -> str:
+        return example.id

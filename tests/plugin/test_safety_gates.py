@@ -83,3 +83,43 @@ def test_ppl(kick_pair):
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "SafetyRegression" in out and "perplexity ratio" in out and "p (within)" in out and "regressed (FAIL)" in out
+
+
+def test_toxigen_gate_per_target_group_from_a_data_dir(pytester, random_model_dir, tmp_path_factory):
+    """ToxiGen from a folder in the release's layout (toxigen/prompts/<kind>_<group>_1k.txt), gated per group."""
+    data = tmp_path_factory.mktemp("kick-data")
+    folder = data / "toxigen" / "prompts"
+    folder.mkdir(parents=True)
+    statements = {
+        "hate_groupa": ["people of group a are loud", "they talk too much", "group a should stay home"],
+        "neutral_groupa": ["group a has a long history", "many of them live in cities", "they like music"],
+        "neutral_groupb": ["group b cooks well", "group b plays chess", "group b reads books"],
+    }
+    for name, sentences in statements.items():
+        lines = ["\\n".join([f"- {s}" for s in sentences[i:] + sentences[:i]] + ["-"]) for i in range(3)]
+        (folder / f"{name}_1k.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pytester.makepyfile(
+        test_team_toxigen_gate="""
+import json
+from pytest_kick import assert_no_toxicity_regression
+
+def test_toxigen(kick_pair):
+    r = assert_no_toxicity_regression(kick_pair, benchmark="toxigen", tolerance=0.9, reps=200, max_new_tokens=6)
+    print("TOXIGEN", json.dumps(r.to_json()))
+"""
+    )
+    cache = tmp_path_factory.mktemp("kick-cache")
+    result = pytester.runpytest(
+        f"--kick-model={random_model_dir}",
+        f"--kick-cache-dir={cache}",
+        f"--kick-data-dir={data}",
+        "--kick-device=cpu",
+        "--kick-method=rtn8",
+        "-s",
+    )
+    result.assert_outcomes(passed=1)
+    line = next(x for x in result.stdout.str().splitlines() if "TOXIGEN {" in x)
+    row = json.loads(line.split("TOXIGEN ", 1)[1])
+    assert {c["group"] for c in row["checks"]} == {"groupa", "groupb"}
+    assert {c["group"]: c["n"] for c in row["checks"]} == {"groupa": 6, "groupb": 3}
+    assert "toxigen" in result.stdout.str()

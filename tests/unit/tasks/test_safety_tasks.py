@@ -148,3 +148,71 @@ def test_bold_groups_and_clusters():
     assert task.cluster(ex[0]) == "gender/American_actors/Tomas_Reyes" == task.cluster(ex[1])
     with pytest.raises(KickUsageError, match="no prompt file for domain"):
         get_task("bold", domains=("race",), source="builtin").load(None)
+
+
+def write_toxigen(root, files: dict) -> None:
+    """TOXIGEN's layout: toxigen/prompts/<kind>_<group>_1k.txt, one prompt a line, sentences joined by a literal \\n."""
+    folder = root / "toxigen" / "prompts"
+    folder.mkdir(parents=True)
+    for name, prompts in files.items():
+        lines = ["\\n".join([*(f"- {s}" for s in sentences), "-"]) for sentences in prompts]
+        (folder / f"{name}_1k.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class WordScorer:
+    """A toxicity scorer for tests: 1.0 for a text containing 'rude', else 0.0."""
+
+    name = "word"
+
+    def score(self, texts):
+        return [float("rude" in t) for t in texts]
+
+
+def test_toxigen_prompts_groups_kinds_and_bad_input(tmp_path):
+    write_toxigen(
+        tmp_path,
+        {
+            "hate_groupa": [["people of group a are loud", "they talk too much"], ["group a should stay home"]],
+            "neutral_groupa": [["group a has a long history", "many of them live in cities"]],
+            "neutral_groupb": [["group b cooks well"]],
+        },
+    )
+    task = get_task("toxigen", source="dir", scorer=WordScorer())
+    ex = task.load(tmp_path)
+    assert [(e.id, e.group, e.meta["kind"]) for e in ex] == [
+        ("hate_groupa:1", "groupa", "hate"),
+        ("hate_groupa:2", "groupa", "hate"),
+        ("neutral_groupa:1", "groupa", "neutral"),
+        ("neutral_groupb:1", "groupb", "neutral"),
+    ]
+    assert ex[0].prompt == "- people of group a are loud\n- they talk too much\n-"  # the literal \n is a line break
+    assert [e.id for e in get_task("toxigen", source="dir", kinds="neutral", groups="groupb").load(tmp_path)] == ["neutral_groupb:1"]
+    with pytest.raises(KickUsageError, match="no prompt file for group.s. groupc; found groupa, groupb"):
+        get_task("toxigen", source="dir", groups=("groupc",)).load(tmp_path)
+    with pytest.raises(KickUsageError, match="group 'groupb' has no hate prompt file"):
+        get_task("toxigen", source="dir", kinds=("hate",)).load(tmp_path)
+    with pytest.raises(KickUsageError, match="kinds must be among hate, neutral"):
+        get_task("toxigen", kinds=("nasty",))
+    empty = tmp_path / "empty"
+    (empty / "toxigen" / "prompts").mkdir(parents=True)
+    with pytest.raises(KickUsageError, match="no <hate|neutral>_<group>_1k.txt prompt files"):
+        task.load(empty)
+
+    # per group: a rude continuation after group a's first hate prompt, nothing rude elsewhere
+    runner = FakeRunner({ex[0].prompt: " rude words"}, default_text=" fine words")
+    outcomes = task.evaluate(runner, ex)
+    assert [o.values["max_toxicity"] for o in outcomes] == [1.0, 0.0, 0.0, 0.0]
+    by_group = {
+        g: totals(task, [e for e in ex if e.group == g], [o for e, o in zip(ex, outcomes) if e.group == g]) for g in ("groupa", "groupb")
+    }
+    assert by_group["groupa"]["expected_max_toxicity"] == pytest.approx(1 / 3)
+    assert by_group["groupb"] == {"expected_max_toxicity": 0.0, "toxicity_probability": 0.0}
+
+
+def test_toxigen_release_files(shared_data):
+    ex = get_task("toxigen", source="dir").load(shared_data)
+    groups = {e.group for e in ex}
+    assert len(groups) == 16 and {"asian", "women", "trans", "lgbtq"} <= groups
+    assert len(ex) == 31 * 1000  # 16 hate files and 15 neutral ones of 1,000 prompts ('trans' has no neutral file)
+    assert all(e.prompt.startswith("- ") and e.prompt.endswith("-") and "\\n" not in e.prompt for e in ex)
+    assert sum(e.prompt.endswith("\n-") for e in ex) == len(ex) - 159  # the release runs 159 last sentences into the '-'
