@@ -69,6 +69,7 @@ for _name, _where in {
     "realtoxicityprompts": ".toxicity:RealToxicityPrompts",
     "bold": ".toxicity:BOLD",
     "toxigen": ".toxicity:ToxiGen",
+    "advpromptset": ".toxicity:AdvPromptSet",
     "dialect_pairs": ".dialect:DialectPairs",
     "wikitext2": ".wikitext:WikiText2",
 }.items():
