@@ -326,7 +326,7 @@ class _Builder:
         src = materialize(self.source, self.settings)
         model, tok = load_hf(src, self.settings)
         ctx = CompressContext(self.comp, tokenizer=tok, source_dir=src, out_dir=out)
-        with torch.no_grad():  # compressors edit weights in place; none of them needs autograd
+        with torch.no_grad():  # compressors edit weights in place; one that needs gradients (gblm) turns them on
             done = self.plan.compressor()(model, self.plan.spec, ctx)
         if not isinstance(done, SavedCheckpoint):
             model.save_pretrained(out)  # llm-compressor hooks this to write compressed-tensors

@@ -186,25 +186,26 @@ def current() -> Display | None:
 
 
 @contextmanager
-def track(label: str, total: int):
+def track(label: str, total: int, live: bool = False):
     """`with track("tiny [rtn4] generate", 400) as task: ... task.advance(n)`: for code that learns of finished
-    requests itself (a pool of workers) and so needs no chunks. While it is open, `advance(n)` (and `Share`) from
-    anywhere in this thread report to it: a runner that computes one call in many forwards reports as they end."""
+    requests itself (a pool of workers) and so needs no chunks. With `live`, `advance(n)` (and `Share`) from
+    anywhere in this thread report to it while it is open: a runner that computes one call in many forwards reports
+    as they end. Without it, such reports go nowhere (the caller counts; nothing is counted twice)."""
     task = Task(current(), label, total)
-    _ACTIVE.append(task)
+    _ACTIVE.append(task if live else None)
     try:
         yield task
     finally:
-        _ACTIVE.remove(task)
+        _ACTIVE.pop()
     task.finish()
 
 
-_ACTIVE: list[Task] = []  # the tracked work now running, innermost last
+_ACTIVE: list[Task | None] = []  # the tracked work now running, innermost last (None: its caller counts)
 
 
 def advance(n: int) -> None:
     """`n` more requests of the tracked work now running are done (nothing when none is tracked)."""
-    if _ACTIVE and n > 0:
+    if _ACTIVE and _ACTIVE[-1] is not None and n > 0:
         _ACTIVE[-1].advance(n)
 
 
@@ -237,7 +238,7 @@ def chunked(compute: Callable[[list], list], requests: Sequence, label: str, bat
     if not requests:
         return list(compute(requests))
     if live:  # the runner reports as its forwards end: one call, laid out as it likes
-        with track(label, len(requests)) as task:
+        with track(label, len(requests), live=True) as task:
             results = list(compute(requests))
             if len(results) != len(requests):
                 raise ValueError(f"{label}: the runner returned {len(results)} results for {len(requests)} requests")

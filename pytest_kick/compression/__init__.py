@@ -123,6 +123,7 @@ class Family:
     impls: dict[str, str | Callable]
     examples: tuple[str, ...]
     at_load: bool = False
+    calibrates: bool = False  # reads calibration windows whatever the backend (builtin GBLM): keyed by them
 
     def load(self, backend: str) -> Callable:
         impl = self.impls[backend]
@@ -154,6 +155,7 @@ def register_family(
     examples: tuple[str, ...],
     *,
     at_load: bool = False,
+    calibrates: bool = False,
     replace: bool = False,
     builtin: bool = False,
 ) -> None:
@@ -167,7 +169,7 @@ def register_family(
     if unknown:
         raise KickUsageError(f"unknown backend(s) {sorted(unknown)} for {name!r}; known: {', '.join(BACKENDS)}")
     impls = {k: (v if isinstance(v, str) else _three_args(v)) for k, v in impls.items()}
-    FAMILIES.add(name, Family(name, parse, impls, tuple(examples), at_load), replace=replace, builtin=builtin)
+    FAMILIES.add(name, Family(name, parse, impls, tuple(examples), at_load, calibrates), replace=replace, builtin=builtin)
 
 
 def compression_method(
@@ -201,6 +203,7 @@ for _args in (
     ("sparsegpt", parse_pruning("sparsegpt"), {"llmcompressor": ".llmcompressor:compress"}, ("sparsegpt60", "sparsegpt-4:8")),
 ):
     register_family(*_args, builtin=True)
+register_family("gblm", parse_pruning("gblm"), {"builtin": ".gblm:gblm_compress"}, ("gblm50", "gblm-2:4"), calibrates=True, builtin=True)
 for _mode in ("int8", "nf4"):
     register_family(_mode, parse_bnb(_mode), {"bitsandbytes": ".bnb:load_kwargs"}, (_mode,), at_load=True, builtin=True)
 

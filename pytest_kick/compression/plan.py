@@ -52,6 +52,6 @@ def plan_method(spec: CompressionSpec, settings: CompressionSettings) -> Compres
         return CompressionPlan(spec, checkpoint_format=checkpoint_format(Path(spec.path)))
     family = family_of(spec)
     backend = resolve_backend(spec, settings.backend)
-    calibration = settings.calibration.key(settings.data_dir) if backend.calibrates else None
+    calibration = settings.calibration.key(settings.data_dir) if backend.calibrates or family.calibrates else None
     code = code_digest(family.load(backend.name)) if backend.name == "custom" else None
     return CompressionPlan(spec, family, backend, family.at_load, calibration, code)

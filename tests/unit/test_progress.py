@@ -279,6 +279,20 @@ def test_chunked_reports_every_request_once(monkeypatch):
     assert seen == [64, 64, 64, 64, 44]
 
 
+def test_chunks_of_a_runner_that_also_reports_are_counted_once(monkeypatch):
+    """A runner that reports from inside (an engine wrapped by a runner that does not say so) is chunked: its own
+    reports go nowhere, so no request is counted twice (found as '140/70 requests' in a progress line)."""
+    seen = []
+    monkeypatch.setattr(progress.Task, "advance", lambda self, k: seen.append(k) or None)
+
+    def reporting(reqs):
+        progress.Share(len(reqs), len(reqs)).add(len(reqs))
+        return list(reqs)
+
+    chunked(reporting, list(range(100)), "dense generate")
+    assert seen == [64, 36]
+
+
 def test_a_runner_that_drops_results_is_caught():
     with pytest.raises(ValueError, match="returned 63 results for 64 requests"):
         chunked(lambda reqs: reqs[:-1], list(range(100)), "broken")
@@ -309,7 +323,7 @@ def test_chunked_on_a_real_model_matches_one_call(random_model_dir):
 def test_share_reports_a_runners_own_units_as_requests(monkeypatch):
     seen = []
     monkeypatch.setattr(progress.Task, "advance", lambda self, k: seen.append(k) or None)
-    with progress.track("dense distribution", 10):
+    with progress.track("dense distribution", 10, live=True):
         share = progress.Share(10, 40)  # ten requests of four continuations each
         for k in (3, 3, 20, 14):
             share.add(k)
