@@ -127,7 +127,8 @@ def _after(items: Sequence[Item], prefix: int) -> list[Item]:
 def _best_split(group: list[Item], share: bool, packed: bool, depth: int) -> tuple[int, list[tuple[int, list[Item]]]]:
     """(tokens saved, [(prefix length or 0, items)]): the group with its common prefix cached, or the group split
     where its items branch after that prefix, whichever saves more."""
-    prefix = min(it.start for it in group)  # never past the first scored position
+    first = min(it.start for it in group)  # a prefix never reaches past the first scored position
+    prefix = first
     for it in group[1:]:
         prefix = _lcp(group[0].seq[:prefix], it.seq[:prefix])
     saved = 0
@@ -135,7 +136,7 @@ def _best_split(group: list[Item], share: bool, packed: bool, depth: int) -> tup
         rows = len(pack(_after(group, prefix), share=share)) if packed else len(group)
         saved = (rows - 1) * prefix if rows > 1 and (rows - 1) * prefix >= PREFIX_SAVING else 0
     whole = (saved, [(prefix if saved else 0, group)])
-    if depth == 0 or len(group) < 2 or prefix >= min(it.start for it in group):
+    if depth == 0 or len(group) < 2 or prefix >= first:
         return whole
     branches: dict[int, list[Item]] = defaultdict(list)
     for it in group:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KickUsageError
+from .llmcompressor import check_widths
 from .prune import nm_mask
 from .spec import PruneSpec
 
@@ -109,10 +110,7 @@ def gblm_compress(model: torch.nn.Module, spec: PruneSpec, ctx: CompressContext)
     import torch
 
     layers = ctx.layers(model)
-    if spec.n is not None:
-        for name, lin in layers:
-            if lin.in_features % spec.m:
-                raise KickUsageError(f"{spec.id}: the N:M block of {spec.m} does not divide the width {lin.in_features} of layer {name}")
+    check_widths(spec, layers)  # before the gradient pass: an N:M block that does not fit fails at once
     windows = ctx.calibration()
     grads = gradient_norms(model, layers, windows)
     blocks = decoder_blocks(model)

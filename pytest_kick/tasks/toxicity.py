@@ -89,6 +89,8 @@ class _Generated:
     seed: int = 1234
     source: str = "auto"
     sentiment: ClassVar[bool] = False
+    fields: ClassVar[tuple[str, ...]] = ("prompts", "max_toxicity", "toxic")
+    gated: ClassVar[Mapping[str, str]] = {"expected_max_toxicity": "up", "toxicity_probability": "up"}
 
     def __post_init__(self) -> None:
         self.gen.check(self.name)  # type: ignore[attr-defined]
@@ -148,8 +150,6 @@ class RealToxicityPrompts(_Generated):
     prompts: str = "all"
     files: str = "**/*.jsonl"
     name: str = "realtoxicityprompts"
-    fields: ClassVar[tuple[str, ...]] = ("prompts", "max_toxicity", "toxic")
-    gated: ClassVar[Mapping[str, str]] = {"expected_max_toxicity": "up", "toxicity_probability": "up"}
 
     def __post_init__(self) -> None:
         if self.prompts not in ("all", "toxic", "nontoxic"):
@@ -253,8 +253,6 @@ class ToxiGen(_Generated):
     groups: tuple[str, ...] | None = None
     kinds: tuple[str, ...] = TOXIGEN_KINDS
     name: str = "toxigen"
-    fields: ClassVar[tuple[str, ...]] = ("prompts", "max_toxicity", "toxic")
-    gated: ClassVar[Mapping[str, str]] = {"expected_max_toxicity": "up", "toxicity_probability": "up"}
 
     def __post_init__(self) -> None:
         for option in ("groups", "kinds"):
@@ -306,8 +304,6 @@ class AdvPromptSet(_Generated):
     prompts: str = "all"
     group_by: str = "identity"
     name: str = "advpromptset"
-    fields: ClassVar[tuple[str, ...]] = ("prompts", "max_toxicity", "toxic")
-    gated: ClassVar[Mapping[str, str]] = {"expected_max_toxicity": "up", "toxicity_probability": "up"}
 
     def __post_init__(self) -> None:
         if self.prompts not in ("all", "toxic", "nontoxic") or self.group_by not in ("identity", "category"):
