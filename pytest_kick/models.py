@@ -139,6 +139,7 @@ class ModelHandle:
     loads: int = 0
     chat: Callable[[Any], str] | None = None  # the chat template, from the tokenizer alone
     replica: Callable[[], tuple[Path, str, dict, LoadSettings]] | None = None  # for Ray: (dir, loader, kwargs, settings)
+    make_engine: Callable[..., Engine] | None = None  # a runtime method's engine (KV cache); None: the dense engine
 
     def load(self) -> tuple[Any, Any]:
         if self._loaded is None:
@@ -159,7 +160,7 @@ class ModelHandle:
 
         if self._engine is None or self._engine.batch_size != batch_size:
             model, tok = self.load()
-            self._engine = Engine(model, tok, batch_size=batch_size)
+            self._engine = (self.make_engine or Engine)(model, tok, batch_size=batch_size)
         return self._engine
 
     def factory(self, batch_size: int | str = "auto") -> RunnerFactory:
@@ -272,6 +273,8 @@ def compressed_handle(
     compressed-model cache (keyed by everything the weights depend on), then loaded from there."""
     if plan.is_checkpoint:
         return checkpoint_handle(plan, settings)
+    if plan.runtime:
+        return runtime_handle(dense, plan)
     key = compressed_key(dense, plan, comp)
     fp = digest(json.dumps(key, sort_keys=True))
     info: dict[str, Any] = {"method": plan.spec.id, "backend": plan.backend.label(), "build": "not loaded (answers cached)"}
@@ -294,6 +297,23 @@ def compressed_handle(
         return build(), "compressed", {}, settings
 
     return ModelHandle(f"{source.name} [{plan.spec.id}]", fp, load, info, chat=dense.chat, replica=replica)
+
+
+def runtime_handle(dense: ModelHandle, plan: CompressionPlan) -> ModelHandle:
+    """A runtime method (KV-cache compression): the dense weights, loaded once and shared with the dense model,
+    run by the family's own engine. Keyed by the dense model, the spec and the code that runs it."""
+    key = {"dense": dense.fingerprint, "spec": plan.spec.to_dict(), "pytest_kick": __version__}
+    key["runtime_code"] = source_digest("compression/*.py", "engine.py", "generation.py", "packing.py")
+    info = {"method": plan.spec.id, "backend": plan.backend.label(), "build": "weights unchanged (dense); KV cache compressed as it runs"}
+    info["compress_s"] = 0.0  # nothing is built
+
+    def replica():  # Ray: replicas load the dense files and build the same engine
+        path, loader, kwargs, settings = dense.replica()
+        return path, loader, {**kwargs, "kick_runtime": plan.spec.id}, settings
+
+    handle = ModelHandle(f"{dense.name} [{plan.spec.id}]", digest(json.dumps(key, sort_keys=True)), dense.load, info, chat=dense.chat)
+    handle.replica, handle.make_engine = replica, plan.compressor()(plan.spec)
+    return handle
 
 
 def _quantize_while_loading(source: ModelSource, plan: CompressionPlan, settings: LoadSettings, info: dict):

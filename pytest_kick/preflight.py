@@ -63,7 +63,7 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
         check_reachable(kick.ray.address)
     warnings = []
     layers = kick.compression.layers
-    if (layers.targets or layers.skip_first or layers.skip_last) and all(p.at_load or p.is_checkpoint for p in kick.plans):
+    if (layers.targets or layers.skip_first or layers.skip_last) and all(p.whole for p in kick.plans):
         methods = ", ".join(p.spec.id for p in kick.plans)
         warnings.append(f"--kick-targets/--kick-skip-* have no effect on {methods}: they quantize (or were compressed) as a whole")
     calibration = kick.compression.calibration
@@ -107,7 +107,7 @@ def check_writable(cache: Path) -> None:
 def needs_model_checks(kick: KickConfig, plans: Iterable[CompressionPlan]) -> bool:
     """Whether `check_model` has anything to check (it costs importing torch and transformers)."""
     layers = kick.compression.layers
-    shaped = any(_shape_rules(p) for p in plans if not p.is_checkpoint and not p.at_load)
+    shaped = any(_shape_rules(p) for p in plans if not p.whole)
     local_gpu = kick.load.device.startswith("cuda") and not kick.load.remote  # Ray replicas' GPUs are checked as they start
     return local_gpu or shaped or bool(layers.targets or layers.skip_first or layers.skip_last)
 
@@ -130,7 +130,7 @@ def check_model(kick: KickConfig, plans: Iterable[CompressionPlan]) -> None:
 
     if not kick.load.remote:  # with --kick-ray the device is the replicas': checked when they start
         resolve_device(kick.load.device)
-    plans = [p for p in plans if not p.is_checkpoint and not p.at_load]
+    plans = [p for p in plans if not p.whole]
     layers = kick.compression.layers
     if not plans or not (any(_shape_rules(p) for p in plans) or layers.targets or layers.skip_first or layers.skip_last):
         return

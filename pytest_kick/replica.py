@@ -38,6 +38,15 @@ class ReplicaSpec:
         return f"{self.name}|{self.path}|{self.batch_size}"
 
 
+def runtime_engine(method: str) -> Any:
+    """The engine maker of a runtime method, from its spec text (as the pytest process parsed it)."""
+    from .compression import family_of, parse_spec
+
+    spec = parse_spec(method)
+    fam = family_of(spec)
+    return fam.load(next(iter(fam.impls)))(spec)
+
+
 def listing(path: Path, memo: Path | None = None) -> tuple[tuple[str, int, str], ...]:
     """(relative name, size, SHA-256) of every file a model directory holds (hidden ones excluded, as in keys)."""
     root = Path(path)
@@ -64,8 +73,11 @@ class Replica:
         from .models import load_compressed, load_hf, numerics
 
         load = load_compressed if spec.loader == "compressed" else load_hf
-        model, tok = load(path, spec.settings, **spec.kwargs)
-        self.engines[spec.key] = Engine(model, tok, batch_size=spec.batch_size)
+        kwargs = dict(spec.kwargs)
+        runtime = kwargs.pop("kick_runtime", None)  # a runtime method (KV cache): dense weights, its own engine
+        model, tok = load(path, spec.settings, **kwargs)
+        make = Engine if runtime is None else runtime_engine(runtime)
+        self.engines[spec.key] = make(model, tok, batch_size=spec.batch_size)
         return {"status": "loaded", "numerics": numerics(spec.settings), "shipped": blobs is not None, **where}
 
     def _unpack(self, spec: ReplicaSpec, blobs: dict) -> Path:

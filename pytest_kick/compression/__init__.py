@@ -20,15 +20,19 @@ from .spec import (
     BnbSpec,
     CheckpointSpec,
     CompressionSpec,
+    KVSpec,
     NamedSpec,
     PruneSpec,
     QuantSpec,
     RTNSpec,
+    StructSpec,
     parse_bnb,
+    parse_kv,
     parse_named,
     parse_pruning,
     parse_quant,
     parse_rtn,
+    parse_structured,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,6 +47,7 @@ __all__ = [
     "CompressionSpec",
     "Compressor",
     "FAMILIES",
+    "KVSpec",
     "Family",
     "LayerSelection",
     "NamedSpec",
@@ -50,6 +55,7 @@ __all__ = [
     "QuantSpec",
     "RTNSpec",
     "SavedCheckpoint",
+    "StructSpec",
     "available_forms",
     "compression_method",
     "family_of",
@@ -116,7 +122,9 @@ class Compressor(Protocol):
 @dataclass(frozen=True)
 class Family:
     """A method family. `impls` maps backend name -> compressor ("module:attr" or callable), best first.
-    `at_load` families (bitsandbytes) quantize while loading: their impl returns from_pretrained kwargs."""
+    `at_load` families (bitsandbytes) quantize while loading: their impl returns from_pretrained kwargs.
+    `runtime` families (KV-cache compression) leave the weights alone: their impl, given the spec, returns
+    `make(model, tokenizer, batch_size)` -> the engine that runs the dense weights their way."""
 
     name: str
     parse: Callable[[str], CompressionSpec]
@@ -124,6 +132,7 @@ class Family:
     examples: tuple[str, ...]
     at_load: bool = False
     calibrates: bool = False  # reads calibration windows whatever the backend (builtin GBLM): keyed by them
+    runtime: bool = False
 
     def load(self, backend: str) -> Callable:
         impl = self.impls[backend]
@@ -156,6 +165,7 @@ def register_family(
     *,
     at_load: bool = False,
     calibrates: bool = False,
+    runtime: bool = False,
     replace: bool = False,
     builtin: bool = False,
 ) -> None:
@@ -169,7 +179,7 @@ def register_family(
     if unknown:
         raise KickUsageError(f"unknown backend(s) {sorted(unknown)} for {name!r}; known: {', '.join(BACKENDS)}")
     impls = {k: (v if isinstance(v, str) else _three_args(v)) for k, v in impls.items()}
-    FAMILIES.add(name, Family(name, parse, impls, tuple(examples), at_load, calibrates), replace=replace, builtin=builtin)
+    FAMILIES.add(name, Family(name, parse, impls, tuple(examples), at_load, calibrates, runtime), replace=replace, builtin=builtin)
 
 
 def compression_method(
@@ -204,6 +214,17 @@ for _args in (
 ):
     register_family(*_args, builtin=True)
 register_family("gblm", parse_pruning("gblm"), {"builtin": ".gblm:gblm_compress"}, ("gblm50", "gblm-2:4"), calibrates=True, builtin=True)
+register_family(
+    "prune",
+    parse_structured,
+    {"builtin": ".structured:structured_compress"},
+    ("prune-heads25", "prune-ffn30", "prune-blocks1"),
+    calibrates=True,
+    builtin=True,
+)
+register_family(
+    "kv", parse_kv, {"builtin": ".kvcache:kv_compress"}, ("kv-int4", "kv-int2", "kv-sink4-window64"), runtime=True, builtin=True
+)
 for _mode in ("int8", "nf4"):
     register_family(_mode, parse_bnb(_mode), {"bitsandbytes": ".bnb:load_kwargs"}, (_mode,), at_load=True, builtin=True)
 

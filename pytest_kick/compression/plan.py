@@ -28,10 +28,16 @@ class CompressionPlan:
     calibration: dict | None = None
     code: str | None = None
     checkpoint_format: str | None = None
+    runtime: bool = False  # the weights stay dense; the family's engine runs them (KV-cache compression)
 
     @property
     def needs_calibration(self) -> bool:
         return self.calibration is not None
+
+    @property
+    def whole(self) -> bool:
+        """Compressed as a whole, not layer by layer: layer selection and layer shapes do not apply."""
+        return self.at_load or self.runtime or self.is_checkpoint
 
     @property
     def is_checkpoint(self) -> bool:
@@ -54,4 +60,6 @@ def plan_method(spec: CompressionSpec, settings: CompressionSettings) -> Compres
     backend = resolve_backend(spec, settings.backend)
     calibration = settings.calibration.key(settings.data_dir) if backend.calibrates or family.calibrates else None
     code = code_digest(family.load(backend.name)) if backend.name == "custom" else None
-    return CompressionPlan(spec, family, backend, family.at_load, calibration, code)
+    if family.runtime:
+        family.load(backend.name)(spec)  # what it needs (e.g. quanto for kv-int4) is checked now, at start-up
+    return CompressionPlan(spec, family, backend, family.at_load, calibration, code, runtime=family.runtime)

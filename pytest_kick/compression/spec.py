@@ -132,6 +132,89 @@ class CheckpointSpec(CompressionSpec):
         return f"checkpoint:{Path(self.path).name}"
 
 
+@dataclass(frozen=True)
+class StructSpec(CompressionSpec):
+    """Structured pruning: remove whole units so the model really shrinks. `heads` and `ffn` are the fractions
+    (0..1) of key/value head groups (each with its query heads) and of FFN channels removed in every decoder
+    block (the same number per block, so the result is an ordinary config); `blocks` whole decoder blocks."""
+
+    heads: float = 0.0
+    ffn: float = 0.0
+    blocks: int = 0
+
+    family = "prune"  # type: ignore[assignment]
+
+    @property
+    def id(self) -> str:
+        parts = [f"-{unit}{_pct(getattr(self, unit))}" for unit in ("heads", "ffn") if getattr(self, unit)]
+        return "prune" + "".join(parts) + (f"-blocks{self.blocks}" if self.blocks else "")
+
+
+def _pct(fraction: float) -> str:
+    pct = fraction * 100
+    return f"{int(pct) if float(pct).is_integer() else pct:g}"
+
+
+STRUCT_FORMS = "prune-heads<percent>, prune-ffn<percent>, prune-blocks<count>, or a combination such as prune-heads25-ffn30"
+
+
+def parse_structured(text: str) -> StructSpec:
+    """`prune-heads25`, `prune-ffn30`, `prune-blocks2` and their combinations (each unit at most once)."""
+    parts = re.findall(r"-(heads|ffn|blocks)(\d+(?:\.\d+)?)", text)
+    if not parts or "prune" + "".join(f"-{u}{v}" for u, v in parts) != text:
+        raise ValueError(f"expected {STRUCT_FORMS}")
+    units = [u for u, _ in parts]
+    if len(set(units)) != len(units):
+        raise ValueError(f"each of heads, ffn, blocks at most once, got {text!r}")
+    found: dict = {}
+    for unit, value in parts:
+        if unit == "blocks":
+            if not value.isdigit() or int(value) < 1:
+                raise ValueError(f"blocks takes a whole number of decoder blocks >= 1, got {value}")
+            found[unit] = int(value)
+        else:
+            if not 0 < float(value) < 100:
+                raise ValueError(f"{unit} takes a percentage strictly between 0 and 100, got {value}")
+            found[unit] = float(value) / 100
+    return StructSpec(**found)
+
+
+@dataclass(frozen=True)
+class KVSpec(CompressionSpec):
+    """KV-cache compression: the weights stay as they are; while the model reads a context its cached keys and
+    values are quantized to `bits` (quanto's int4/int2, the newest `residual` tokens kept in full precision), or
+    evicted down to the first `sink` tokens plus the last `window` (a sliding window with attention sinks)."""
+
+    bits: int | None = None
+    sink: int = 0
+    window: int | None = None
+
+    family = "kv"  # type: ignore[assignment]
+
+    @property
+    def id(self) -> str:
+        if self.bits is not None:
+            return f"kv-int{self.bits}"
+        return f"kv-sink{self.sink}-window{self.window}"
+
+
+KV_FORMS = "kv-int4, kv-int2 (quantized cache) or kv-sink<S>-window<W> (keep the first S and the last W tokens)"
+
+
+def parse_kv(text: str) -> KVSpec:
+    m = re.fullmatch(r"kv-int(\d+)", text)
+    if m:
+        if int(m.group(1)) not in (2, 4):
+            raise ValueError(f"the quantized KV cache has 4 or 2 bits, got {m.group(1)}")
+        return KVSpec(bits=int(m.group(1)))
+    m = re.fullmatch(r"kv-sink(\d+)-window(\d+)", text)
+    if m:
+        if int(m.group(2)) < 1:
+            raise ValueError("the window keeps at least 1 token")
+        return KVSpec(sink=int(m.group(1)), window=int(m.group(2)))
+    raise ValueError(f"expected {KV_FORMS}")
+
+
 QUANT_BITS = {"gptq": (2, 3, 4, 8), "awq": (3, 4, 8)}
 
 

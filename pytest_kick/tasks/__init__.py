@@ -70,6 +70,9 @@ for _name, _where in {
     "bold": ".toxicity:BOLD",
     "toxigen": ".toxicity:ToxiGen",
     "advpromptset": ".toxicity:AdvPromptSet",
+    "holistic_bias": ".holistic_bias:HolisticBias",
+    "holistic_bias_generation": ".holistic_bias:HolisticBiasGeneration",
+    "unqover": ".unqover:UnQover",
     "dialect_pairs": ".dialect:DialectPairs",
     "wikitext2": ".wikitext:WikiText2",
 }.items():
