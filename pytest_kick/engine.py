@@ -27,6 +27,22 @@ MAX_AUTO_BATCH = 64
 FORWARD_COST = 32  # what a scoring forward costs beyond its tokens, in tokens (SmolLM2-135M on 2 CPU cores: ~50 ms)
 
 
+def timed(method):
+    """Adds the wall time of a model-work method to the engine's `busy_s` (the report's tokens per second)."""
+    import functools
+    import time
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.busy_s += time.perf_counter() - started
+
+    return run
+
+
 def render_chat(tokenizer: Any, messages) -> str:
     """`messages` through the tokenizer's chat template, ready for the reply; plain 'User:/Assistant:' text when the
     tokenizer has no template."""
@@ -52,7 +68,8 @@ class Engine:
         params = inspect.signature(model.forward).parameters
         self._keep = "logits_to_keep" in params
         self.forward_calls = 0  # evidence for tests: how many forward passes the engine made
-        self.tokens_fed = 0  # ... and how many tokens they read to score (padding not counted)
+        self.tokens_fed = 0  # ... and how many tokens they read (padding not counted)
+        self.busy_s = 0.0  # seconds spent scoring and generating
         # Tree-packed rows need a custom 4D mask, which these attention implementations take; others get chains.
         self._attn = getattr(cfg, "_attn_implementation", None)
         self._tree = self._attn in ("sdpa", "eager")
@@ -120,6 +137,7 @@ class Engine:
             items.append(Item(i, tuple(seq), start, tuple(cont)))
         return items
 
+    @timed
     def _score_rows(self, items: list[Item], n: int, top_k: int = 0, share: Share | None = None) -> list[Any]:
         """Score every item from packed rows (one pass over each distinct path; a long shared prefix once, as a
         cache) and return one result per request index 0..n-1: a LoglikelihoodResult, or with `top_k` a
@@ -267,6 +285,7 @@ class Engine:
         return [r.logprob for r in self._score_rows(items, len(rows), share=share or Share(len(rows), len(rows)))]
 
     # ---- generation ---------------------------------------------------------------------------------
+    @timed
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         import torch
 
@@ -307,6 +326,7 @@ class Engine:
             if prefix:
                 past = self.model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True).past_key_values
                 self.forward_calls += 1
+                self.tokens_fed += len(prefix)
             group.sort(key=lambda it: -len(it.seq))
             for batch in self._batches(group, lambda it: len(it.seq) + max_new):  # noqa: B023 - used at once
                 texts = greedy(self, [list(it.seq) for it in batch], past, stop, max_new, min_new)

@@ -56,6 +56,7 @@ def greedy(engine: Any, prompts: list[list[int]], past: Any, stop: tuple[str, ..
     alive = list(range(len(prompts)))  # original row of each batch row
     ended: set[int] = set()  # original rows that met end-of-text or a stop string
     ids, mask, pos = ids.to(dev), mask.to(dev), pos.to(dev)
+    engine.tokens_fed += sum(len(p) for p in prompts)
     for step in range(max_new):
         kwargs = {"logits_to_keep": 1} if engine._keep else {}
         result = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, **kwargs)
@@ -80,6 +81,7 @@ def greedy(engine: Any, prompts: list[list[int]], past: Any, stop: tuple[str, ..
         if not keep or step + 1 == max_new:
             break
         ids, mask, pos = nxt[:, None], torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1), pos[:, -1:] + 1
+        engine.tokens_fed += len(keep)
         if len(alive) - len(keep) >= max(1, COMPACT_SHARE * len(alive)):
             index = torch.tensor(keep, device=dev)
             cache.batch_select_indices(index)

@@ -145,6 +145,7 @@ class ModelHandle:
         if self._loaded is None:
             self._loaded = self._loader()
             self.loads += 1
+            self.info["params"] = parameter_count(self._loaded[0])
         return self._loaded
 
     @property
@@ -161,11 +162,21 @@ class ModelHandle:
         if self._engine is None or self._engine.batch_size != batch_size:
             model, tok = self.load()
             self._engine = (self.make_engine or Engine)(model, tok, batch_size=batch_size)
+            self.info["engine"] = self._engine  # its token and time counts give the report's speed
         return self._engine
 
     def factory(self, batch_size: int | str = "auto") -> RunnerFactory:
         """This model as the evaluation contract sees it: its engine, made on the first cache miss."""
         return RunnerFactory(self.name, lambda: self.engine(batch_size), self.fingerprint, self.info, self.chat)
+
+
+def parameter_count(model: Any) -> int:
+    """Parameters as the model holds them; bitsandbytes' packed 4-bit tensors counted by their real shape."""
+    total = 0
+    for p in model.parameters():
+        state = getattr(p, "quant_state", None)
+        total += state.shape.numel() if state is not None and hasattr(state, "shape") else p.numel()
+    return total
 
 
 def tokenizer_chat(folder: Callable[[], Path], trust_remote_code: bool = False) -> Callable[[Any], str]:

@@ -65,7 +65,7 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
     layers = kick.compression.layers
     if (layers.targets or layers.skip_first or layers.skip_last) and all(p.whole for p in kick.plans):
         methods = ", ".join(p.spec.id for p in kick.plans)
-        warnings.append(f"--kick-targets/--kick-skip-* have no effect on {methods}: they quantize (or were compressed) as a whole")
+        warnings.append(f"--kick-targets/--kick-skip-* have no effect on {methods}: they compress the model as a whole")
     calibration = kick.compression.calibration
     if calibration.source != "builtin" and not any(p.needs_calibration for p in kick.plans):
         methods = ", ".join(p.spec.id for p in kick.plans)

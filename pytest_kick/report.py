@@ -20,7 +20,7 @@ from .results import AccuracyResult, SafetyResult
 from .table import MODEL_COLUMNS, format_table
 
 SCHEMA = "pytest-kick run report"
-SCHEMA_VERSION = 3  # bump on any change to a result's fields; tests/unit/test_report.py checks the schema file
+SCHEMA_VERSION = 4  # bump on any change to a result's fields; tests/unit/test_report.py checks the schema file
 # 2: the generation-quality gate's results (kind "quality"); 3: where each compressed model was evaluated
 KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, QualityResult, SafetyResult)}
 
@@ -34,17 +34,35 @@ class ModelBuild:
     build: str = ""
     compress_s: float = math.nan
     evaluated_on: str = "this process"  # or the Ray replicas that answered (--kick-ray)
+    params: int = 0  # parameters of the compressed model as loaded (0: not loaded in this process)
+    params_vs_dense: float = math.nan
+    tokens_per_s: float = math.nan  # tokens its engine read per second of model work in this process
+    speed_vs_dense: float = math.nan  # that rate over the dense model's, when both ran here
 
     @classmethod
-    def of(cls, info: Mapping[str, Any]) -> ModelBuild:
+    def of(cls, info: Mapping[str, Any], dense: Mapping[str, Any] | None = None) -> ModelBuild:
         seconds = info.get("compress_s")
+        dense = dense or {}
+        params, rate = int(info.get("params") or 0), _rate(info)
         return cls(
             str(info.get("method", "")),
             str(info.get("backend") or ""),
             str(info.get("build") or ""),
             float(seconds) if seconds is not None else math.nan,
             str(info.get("ray") or "this process"),
+            params,
+            params / dense["params"] if params and dense.get("params") else math.nan,
+            round(rate, 1) if rate == rate else rate,
+            rate / _rate(dense) if rate == rate and _rate(dense) == _rate(dense) else math.nan,
         )
+
+
+def _rate(info: Mapping[str, Any]) -> float:
+    """Tokens per second of model work, from what the engine counted (NaN when it has not run)."""
+    engine = info.get("engine")
+    if engine is None or not getattr(engine, "busy_s", 0.0) or not engine.tokens_fed:
+        return math.nan
+    return engine.tokens_fed / engine.busy_s
 
 
 @dataclass
@@ -54,10 +72,10 @@ class RunReport:
     results: list[GateResult] = field(default_factory=list)
     models: dict[str, ModelBuild] = field(default_factory=dict)
 
-    def add(self, result: GateResult, model: Mapping[str, Any] | None = None) -> None:
+    def add(self, result: GateResult, model: Mapping[str, Any] | None = None, dense: Mapping[str, Any] | None = None) -> None:
         self.results.append(result)
         if model and model.get("backend"):
-            self.add_model(ModelBuild.of(model))
+            self.add_model(ModelBuild.of(model, dense))
 
     def merge(self, other: RunReport) -> None:
         self.results.extend(other.results)

@@ -20,12 +20,12 @@ def run_report(config: pytest.Config):
     return config.stash[REPORT_KEY]
 
 
-def recorder(config: pytest.Config, node: pytest.Item, info: dict):
+def recorder(config: pytest.Config, node: pytest.Item, info: dict, dense: dict | None = None):
     """What a kick_pair test's gates record with: the run report, and the test's JUnit XML properties (the summary
     row, every group's row, and how this process got its compressed model, from `info`)."""
 
     def record(result: Any) -> None:
-        run_report(config).add(result, info)
+        run_report(config).add(result, info, dense)
         for key, value in result.summary().items():
             node.user_properties.append((f"kick_{key}", value))
         node.user_properties.append(("kick_rows", json.dumps(result.rows())))

@@ -72,6 +72,10 @@ MODEL_COLUMNS = (
     ("backend", "backend"),
     ("model", "build"),
     ("compress s", "compress_s"),
+    ("params", "params"),
+    ("vs dense", "params_vs_dense"),
+    ("tok/s", "tokens_per_s"),
+    ("speed vs dense", "speed_vs_dense"),
     ("evaluated on", "evaluated_on"),
 )
 

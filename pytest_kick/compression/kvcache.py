@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..contract import GenerationRequest, LoglikelihoodResult
-from ..engine import Engine, _seed, _top_k
+from ..engine import Engine, _seed, _top_k, timed
 from ..errors import KickUsageError
 from ..generation import StopCheck, cut
 from ..packing import Item
@@ -120,6 +120,7 @@ class KVEngine(Engine):
             at = end
         return kept
 
+    @timed
     def _score_rows(self, items: list[Item], n: int, top_k: int = 0, share: Share | None = None) -> list[Any]:
         """Each item read alone; items that share their whole blocks before the first scored position read
         those blocks once (the cache is copied, so each answer is the same as if it were read alone)."""
@@ -146,6 +147,7 @@ class KVEngine(Engine):
                         share.add(1)
         return out
 
+    @timed
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         import torch
 
