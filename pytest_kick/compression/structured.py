@@ -21,14 +21,13 @@ go by position.
 Counts: a fraction f of n units removes round(f * n) of them (halves up), at least one and never all: a fraction
 that would remove every unit keeps one. Removing whole blocks asks for a count; removing every block is an error.
 Where the config class itself restricts the head count (transformers' LlamaConfig wants hidden_size divisible by
-num_attention_heads, or it will not save or load), the nearest count it accepts is used, with a warning.
+num_attention_heads, or it will not save or load), a count it refuses is an error naming the percentages it accepts.
 The layer selection (--kick-targets, --kick-skip-first/last) does not apply: units go from every block."""
 
 from __future__ import annotations
 
 import copy
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,22 +87,24 @@ def _config_allows(config: Any, **values: int) -> bool:
 
 
 def _groups_removed(config: Any, spec: StructSpec) -> int:
-    """Key/value head groups to remove: the rounded fraction, or the nearest count the config class accepts."""
+    """Key/value head groups to remove: the rounded fraction. A count the config class refuses is an error naming
+    the percentages that work (never a silent change: a milder cut than asked for would pass a gate it should not)."""
     groups = config.num_key_value_heads
     per = config.num_attention_heads // groups
     want = _count(spec.heads, groups, "key/value head group", spec)
     head_dim = _head_dim(config)
-    for r in sorted(range(1, groups), key=lambda r: (abs(r - want), r)):
-        if _config_allows(config, num_attention_heads=(groups - r) * per, num_key_value_heads=groups - r, head_dim=head_dim):
-            if r != want:
-                warnings.warn(
-                    f"pytest-kick: {spec.id} removes {r} of {groups} key/value head groups, not {want}: "
-                    f"{type(config).__name__} refuses {(groups - want) * per} attention heads (hidden_size "
-                    f"{config.hidden_size} must be a multiple of the head count)",
-                    stacklevel=3,
-                )
-            return r
-    raise KickUsageError(f"{spec.id}: {type(config).__name__} accepts no smaller head count than {config.num_attention_heads}.")
+
+    def allowed(r: int) -> bool:
+        return _config_allows(config, num_attention_heads=(groups - r) * per, num_key_value_heads=groups - r, head_dim=head_dim)
+
+    if allowed(want):
+        return want
+    works = [f"heads{100 * r / groups:g} ({r} of {groups})" for r in range(1, groups) if allowed(r)]
+    raise KickUsageError(
+        f"{spec.id}: removing {want} of {groups} key/value head groups leaves {(groups - want) * per} attention heads, "
+        f"which {type(config).__name__} refuses (hidden_size {config.hidden_size} must be a multiple of the head "
+        f"count). Counts it accepts: {', '.join(works) or 'none'}."
+    )
 
 
 def _head_dim(config: Any) -> int:

@@ -244,12 +244,13 @@ def test_removing_everything_is_an_error_before_calibration(tok, over, form, mes
         compress(model, parse_spec(form), ctx)  # the missing calibration file would fail later
 
 
-def test_a_llama_head_count_that_does_not_divide_the_width_moves_to_one_that_does(tok, tmp_path):
+def test_a_llama_head_count_that_does_not_divide_the_width_is_refused_naming_what_works(tok, tmp_path):
     """LlamaConfig refuses hidden_size % num_attention_heads != 0 (it would not save): 3 of 4 heads is not
-    possible at width 64, so 2 are kept, with a warning; the checkpoint saves and reloads."""
+    possible at width 64. A milder or harsher cut than asked would test another model: an error says what works."""
     model = tiny(tok, hidden_size=64, num_attention_heads=4, num_key_value_heads=4, head_dim=16)
-    with pytest.warns(UserWarning, match="removes 2 of 4 key/value head groups, not 1"):
+    with pytest.raises(KickUsageError, match=r"removing 1 of 4 .* leaves 3 attention heads.*Counts it accepts: heads50 \(2 of 4\)"):
         prune(model, tok, "prune-heads25")
+    prune(model, tok, "prune-heads50")
     assert (model.config.num_attention_heads, model.config.head_dim) == (2, 16)
     model.save_pretrained(tmp_path)
     assert torch.equal(logits(AutoModelForCausalLM.from_pretrained(tmp_path).eval()), logits(model))
