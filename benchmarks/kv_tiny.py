@@ -3,7 +3,7 @@ a long context (other facts it learned, so the question's answer must be read th
 everything before it), the answers' negative log-likelihood per token, the cache's bytes per token, parameters
 and speed, for dense, kv-int4, kv-int2 and sliding windows with attention sinks.
 
-    python benchmarks/kv_tiny.py [--facts 60] [--context-facts 12] [--seeds 0,1]
+    python benchmarks/kv_tiny.py [--facts 40] [--context-facts 12] [--seeds 0,1]
 
 Each seed trains a fresh tiny model (about 30 s on 2 CPU cores). Speed is the wall time of scoring and generating
 every question (one process, methods interleaved per repeat, median of --repeats); the dense row is pytest-kick's
@@ -85,7 +85,7 @@ def _nbytes(value) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--facts", type=int, default=60)
+    parser.add_argument("--facts", type=int, default=40)
     parser.add_argument("--context-facts", type=int, default=12)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--repeats", type=int, default=3)

@@ -97,6 +97,8 @@ class RunReport:
                 lines += ([""] if lines else []) + format_table(rows, KINDS[kind].columns)
         if self.models:
             rows = [dataclasses.asdict(m) for m in self.models.values()]
+            for row in rows:
+                row["params"] = row["params"] or ""  # not loaded in this run (its answers came from the cache)
             lines += [""] + format_table(rows, MODEL_COLUMNS)
         return lines
 

@@ -1,6 +1,8 @@
 """KV-cache compression: the sliding window with sinks against an attention-mask reference, quantized caches
 near the dense answers and worse at 2 bits than at 4, answers independent of what else is scored with them."""
 
+from pathlib import Path
+
 import pytest
 
 from pytest_kick.compression import parse_spec
@@ -123,3 +125,30 @@ def test_kv_plan_leaves_weights_alone_and_is_keyed_apart_from_dense(random_model
     assert h.model is dense.model  # one copy of the weights in memory
     assert isinstance(h.engine(), KVEngine) and type(dense.engine()) is Engine
     assert not list(tmp_path.glob("models/*"))  # nothing built or saved
+
+
+def test_a_ray_replica_runs_a_kv_method_with_its_own_engine_on_the_dense_files(random_model_dir, tmp_path):
+    """A replica told `kick_runtime` loads the dense files and answers through the KV engine: the same answers as
+    the KV engine here, not the dense ones (a replica that ignored it would hand dense answers to kv-int2)."""
+    from pytest_kick.compression import CompressionSettings
+    from pytest_kick.compression.plan import plan_method
+    from pytest_kick.models import compressed_handle, dense_handle, numerics
+    from pytest_kick.replica import Replica, ReplicaSpec, listing
+    from pytest_kick.sources import ModelSource
+
+    settings = LoadSettings(device="cpu", dtype="float32", cache_dir=tmp_path)
+    source = ModelSource("dir", str(random_model_dir))
+    dense = dense_handle(source, settings)
+    handle = compressed_handle(source, dense, plan_method(parse_spec("kv-int2"), CompressionSettings()), settings, CompressionSettings())
+    path, loader, kwargs, _ = handle.replica()
+    assert kwargs == {"kick_runtime": "kv-int2"} and Path(path) == Path(random_model_dir)
+    spec = ReplicaSpec("tiny [kv-int2]", str(path), listing(Path(path)), loader, settings, numerics(settings), 4, kwargs)
+    replica = Replica()
+    assert replica.prepare(spec)["status"] == "loaded"
+    assert isinstance(replica.engines[spec.key], KVEngine)
+    from pytest_kick.contract import KINDS
+
+    remote = [KINDS["loglikelihood"].decode(r).logprob for r in replica.run(spec.key, "loglikelihood", REQUESTS)]
+    local = [r.logprob for r in handle.engine().loglikelihood(REQUESTS)]
+    dense_lp = [r.logprob for r in dense.engine().loglikelihood(REQUESTS)]
+    assert remote == pytest.approx(local, abs=1e-5) and remote != pytest.approx(dense_lp, abs=1e-5)
