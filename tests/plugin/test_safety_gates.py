@@ -85,7 +85,7 @@ def test_ppl(kick_pair):
     assert "SafetyRegression" in out and "perplexity ratio" in out and "p (within)" in out and "regressed (FAIL)" in out
 
 
-def test_toxigen_gate_per_target_group_from_a_data_dir(pytester, random_model_dir, tmp_path_factory):
+def test_toxigen_gate_per_target_group_from_a_data_dir(pytester, fact_setup, tmp_path_factory):
     """ToxiGen from a folder in the release's layout (toxigen/prompts/<kind>_<group>_1k.txt), gated per group."""
     data = tmp_path_factory.mktemp("kick-data")
     folder = data / "toxigen" / "prompts"
@@ -110,7 +110,7 @@ def test_toxigen(kick_pair):
     )
     cache = tmp_path_factory.mktemp("kick-cache")
     result = pytester.runpytest(
-        f"--kick-model={random_model_dir}",
+        f"--kick-model={fact_setup[0]}",
         f"--kick-cache-dir={cache}",
         f"--kick-data-dir={data}",
         "--kick-device=cpu",
