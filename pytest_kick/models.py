@@ -315,6 +315,8 @@ def runtime_handle(dense: ModelHandle, plan: CompressionPlan) -> ModelHandle:
     run by the family's own engine. Keyed by the dense model, the spec and the code that runs it."""
     key = {"dense": dense.fingerprint, "spec": plan.spec.to_dict(), "pytest_kick": __version__}
     key["runtime_code"] = source_digest("compression/*.py", "engine.py", "generation.py", "packing.py")
+    if plan.code is not None:  # a team's own runtime method: its source
+        key["code"] = plan.code
     info = {"method": plan.spec.id, "backend": plan.backend.label(), "build": "weights unchanged (dense); KV cache compressed as it runs"}
     info["compress_s"] = 0.0  # nothing is built
 

@@ -178,7 +178,7 @@ def register_family(
     unknown = set(impls) - set(BACKENDS)
     if unknown:
         raise KickUsageError(f"unknown backend(s) {sorted(unknown)} for {name!r}; known: {', '.join(BACKENDS)}")
-    impls = {k: (v if isinstance(v, str) else _three_args(v)) for k, v in impls.items()}
+    impls = {k: (v if isinstance(v, str) or runtime else _three_args(v)) for k, v in impls.items()}
     FAMILIES.add(name, Family(name, parse, impls, tuple(examples), at_load, calibrates, runtime), replace=replace, builtin=builtin)
 
 

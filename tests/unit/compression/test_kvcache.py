@@ -152,3 +152,36 @@ def test_a_ray_replica_runs_a_kv_method_with_its_own_engine_on_the_dense_files(r
     local = [r.logprob for r in handle.engine().loglikelihood(REQUESTS)]
     dense_lp = [r.logprob for r in dense.engine().loglikelihood(REQUESTS)]
     assert remote == pytest.approx(local, abs=1e-5) and remote != pytest.approx(dense_lp, abs=1e-5)
+
+
+def test_a_teams_own_runtime_method_gets_its_engine_and_shares_the_dense_weights(random_model_dir, tmp_path, request):
+    """register_family(..., runtime=True): make(spec) runs at start-up and returns the engine maker."""
+    from pytest_kick.compression import FAMILIES, CompressionSettings, register_family
+    from pytest_kick.compression.plan import plan_method
+    from pytest_kick.compression.spec import parse_named
+    from pytest_kick.models import compressed_handle, dense_handle
+    from pytest_kick.sources import ModelSource
+
+    request.addfinalizer(FAMILIES.reset)
+    made = []
+
+    class Shorter(Engine):  # generates at most 2 tokens, whatever was asked
+        def generate(self, requests):
+            from dataclasses import replace
+
+            return super().generate([replace(r, max_new_tokens=min(r.max_new_tokens, 2)) for r in requests])
+
+    def make(spec):
+        made.append(spec.id)
+        return Shorter
+
+    register_family("short", parse_named("short"), make, ("short",), runtime=True)
+    plan = plan_method(parse_spec("short"), CompressionSettings())
+    assert plan.runtime and made == ["short"]  # called at start-up
+    settings = LoadSettings(device="cpu", cache_dir=tmp_path)
+    source = ModelSource("dir", str(random_model_dir))
+    dense = dense_handle(source, settings)
+    handle = compressed_handle(source, dense, plan, settings, CompressionSettings())
+    assert isinstance(handle.engine(), Shorter) and handle.model is dense.model
+    gen = [GenerationRequest(CONTEXT, stop=(), max_new_tokens=6, min_new_tokens=6)]
+    assert len(handle.engine().generate(gen)[0]) < len(dense.engine().generate(gen)[0])
