@@ -13,6 +13,11 @@ from pytest_kick.errors import KickUsageError
 from pytest_kick.models import load_hf
 from pytest_kick.settings import LoadSettings
 
+try:  # imported at collection: an in-process pytester run drops what it imported from sys.modules, and quanto's
+    import optimum.quanto  # noqa: F401  (torch operators cannot be registered by a second import)
+except ImportError:
+    pass
+
 pytestmark = pytest.mark.slow  # runs a real (tiny) model
 
 
