@@ -1,6 +1,6 @@
 """Structured pruning and KV-cache methods on a real model (default: SmolLM2-135M): accuracy on closed-book
 FreebaseQA and open-book ICR-QA (long contexts: where KV-cache compression shows), parameters, and tokens per
-second on fixed work (rolling log-likelihood of one text; greedy continuations of exactly 32 tokens), against the
+second on fixed work (continuations scored after ~300-token contexts; greedy continuations of exactly 32 tokens), against the
 dense model measured in the same process (measured again at the end: the row `dense (again)` shows the drift).
 
     python benchmarks/methods_smollm2.py --methods prune-heads33,prune-ffn25,prune-blocks4,kv-int4,kv-int2,kv-sink4-window64 \\
@@ -44,21 +44,25 @@ SPEED_TEXT = " ".join(f"The {i}th line of a plain text that every model reads th
 
 
 def speed(engine, repeats: int = 3) -> dict:
-    """Fixed work, the same for every model: rolling log-likelihood of ~2.4k tokens (512-token windows) and 8
-    greedy continuations of exactly 32 tokens; the best of `repeats` (the machine's speed drifts)."""
-    from pytest_kick.contract import GenerationRequest, RollingRequest
+    """Fixed work, the same for every model: 8 continuations of 16 tokens scored after ~300-token contexts, and
+    8 greedy continuations of exactly 32 tokens; the best of `repeats` (the machine's speed drifts)."""
+    from pytest_kick.contract import GenerationRequest, LoglikelihoodRequest
 
-    score, gen = [], []
+    words = SPEED_TEXT.split(" ")
+    scored = [
+        LoglikelihoodRequest(" ".join(words[i * 40 : i * 40 + 200]), " " + " ".join(words[i * 40 + 200 : i * 40 + 212])) for i in range(8)
+    ]
     prompts = [GenerationRequest(f"Story {i}: Once upon a time", stop=(), max_new_tokens=32, min_new_tokens=32) for i in range(8)]
+    score, gen = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        engine.loglikelihood_rolling([RollingRequest(SPEED_TEXT, window=512, stride=256)])
+        engine.loglikelihood(scored)
         t1 = time.perf_counter()
         engine.generate(prompts)
         t2 = time.perf_counter()
         score.append(t1 - t0)
         gen.append(t2 - t1)
-    n = len(engine.tokenizer(SPEED_TEXT)["input_ids"])
+    n = sum(len(engine.tokenizer(r.context + r.continuation)["input_ids"]) for r in scored)
     return {"score_tok_s": n / min(score), "gen_tok_s": 8 * 32 / min(gen)}
 
 

@@ -116,4 +116,5 @@ def hf_generate(engine: Any, prompts: list[list[int]], stop: tuple[str, ...], ma
         stopping_criteria=StoppingCriteriaList([StopStrings()]) if stop else None,
     )
     engine.forward_calls += 1
+    engine.tokens_fed += sum(len(p) for p in prompts) + int((gen[:, width:] != pad).sum())
     return [cut(engine._decode(row), stop) for row in gen[:, width:].tolist()]

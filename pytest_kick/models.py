@@ -3,6 +3,7 @@ checkpoint and compressed handles the fixtures hand out (a compressed model is b
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from .cache import ModelCache
 from .contract import RunnerFactory
 from .devices import resolve_device, resolve_dtype
 from .errors import KickUsageError, MissingBackend
-from .fingerprint import digest, fingerprint_dir, package_version, sha256_cached, source_digest
+from .fingerprint import code_digest, digest, fingerprint_dir, package_version, sha256_cached, source_digest
 from .settings import LoadSettings
 from .sources import ModelSource, loader_versions, quant_method, require_loader, smollm2_gguf_path
 
@@ -315,17 +316,20 @@ def runtime_handle(dense: ModelHandle, plan: CompressionPlan) -> ModelHandle:
     run by the family's own engine. Keyed by the dense model, the spec and the code that runs it."""
     key = {"dense": dense.fingerprint, "spec": plan.spec.to_dict(), "pytest_kick": __version__}
     key["runtime_code"] = source_digest("compression/*.py", "engine.py", "generation.py", "packing.py")
-    if plan.code is not None:  # a team's own runtime method: its source
+    make = plan.compressor()(plan.spec)
+    if plan.code is not None:  # a team's own runtime method: its source, and the module of the engine it returns
         key["code"] = plan.code
+        key["engine_code"] = code_digest(inspect.getmodule(make) or make)
+    key["quanto"] = package_version("optimum-quanto")  # kv-int's quantizer
     info = {"method": plan.spec.id, "backend": plan.backend.label(), "build": "weights unchanged (dense); KV cache compressed as it runs"}
     info["compress_s"] = 0.0  # nothing is built
 
     def replica():  # Ray: replicas load the dense files and build the same engine
         path, loader, kwargs, settings = dense.replica()
-        return path, loader, {**kwargs, "kick_runtime": plan.spec.id}, settings
+        return path, loader, {**kwargs, "kick_runtime": plan.spec.id, "kick_backend": plan.backend.name}, settings
 
     handle = ModelHandle(f"{dense.name} [{plan.spec.id}]", digest(json.dumps(key, sort_keys=True)), dense.load, info, chat=dense.chat)
-    handle.replica, handle.make_engine = replica, plan.compressor()(plan.spec)
+    handle.replica, handle.make_engine = replica, make
     return handle
 
 

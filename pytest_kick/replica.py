@@ -38,13 +38,13 @@ class ReplicaSpec:
         return f"{self.name}|{self.path}|{self.batch_size}"
 
 
-def runtime_engine(method: str) -> Any:
-    """The engine maker of a runtime method, from its spec text (as the pytest process parsed it)."""
+def runtime_engine(method: str, backend: str | None = None) -> Any:
+    """The engine maker of a runtime method, from its spec text and the backend the pytest process resolved."""
     from .compression import family_of, parse_spec
 
     spec = parse_spec(method)
     fam = family_of(spec)
-    return fam.load(next(iter(fam.impls)))(spec)
+    return fam.load(backend or next(iter(fam.impls)))(spec)
 
 
 def listing(path: Path, memo: Path | None = None) -> tuple[tuple[str, int, str], ...]:
@@ -75,8 +75,9 @@ class Replica:
         load = load_compressed if spec.loader == "compressed" else load_hf
         kwargs = dict(spec.kwargs)
         runtime = kwargs.pop("kick_runtime", None)  # a runtime method (KV cache): dense weights, its own engine
+        backend = kwargs.pop("kick_backend", None)
         model, tok = load(path, spec.settings, **kwargs)
-        make = Engine if runtime is None else runtime_engine(runtime)
+        make = Engine if runtime is None else runtime_engine(runtime, backend)
         self.engines[spec.key] = make(model, tok, batch_size=spec.batch_size)
         return {"status": "loaded", "numerics": numerics(spec.settings), "shipped": blobs is not None, **where}
 

@@ -65,6 +65,9 @@ def _rate(info: Mapping[str, Any]) -> float:
     return engine.tokens_fed / engine.busy_s
 
 
+MEASURED = ("params", "params_vs_dense", "tokens_per_s", "speed_vs_dense")
+
+
 @dataclass
 class RunReport:
     """Every gate result of a run, in the order recorded, and one build line per compressed model."""
@@ -83,9 +86,14 @@ class RunReport:
             self.add_model(build)
 
     def add_model(self, build: ModelBuild) -> None:
-        # the worker that built a model says so; the others reused it
-        if build.method not in self.models or build.build == "compressed":
-            self.models[build.method] = build
+        # the worker that built a model says so; the others reused it. Parameters and speed come from the latest
+        # gate that saw them (the engine's counts grow over the run; an earlier gate may have read the cache only)
+        known = self.models.get(build.method)
+        if known is None or build.build == "compressed":
+            known, self.models[build.method] = build, build
+        measured = {k: getattr(build, k) for k in MEASURED if getattr(build, k) == getattr(build, k) and getattr(build, k)}
+        if measured:
+            self.models[build.method] = dataclasses.replace(known, **measured)
 
     def lines(self) -> list[str]:
         """The terminal summary: one table per kind of gate (the group closest to failing for safety gates)."""
@@ -97,8 +105,8 @@ class RunReport:
                 lines += ([""] if lines else []) + format_table(rows, KINDS[kind].columns)
         if self.models:
             rows = [dataclasses.asdict(m) for m in self.models.values()]
-            for row in rows:
-                row["params"] = row["params"] or ""  # not loaded in this run (its answers came from the cache)
+            for row in rows:  # blank: not loaded or not run here (its answers came from the cache)
+                row.update({k: "" for k in MEASURED if not row[k] or row[k] != row[k]})
             lines += [""] + format_table(rows, MODEL_COLUMNS)
         return lines
 

@@ -1,15 +1,19 @@
 """KV-cache compression (`kv-int4`, `kv-int2`, `kv-sink<S>-window<W>`): the weights stay dense; what changes is
 the cache the model reads its context from.
 
-How a model under a KV method reads text (scoring and generation alike): the tokens are fed READ_CHUNK at a
-time, at fixed boundaries counted from the first token, and each block attends to the *compressed* cache of
-everything before it (and, causally, to itself). Decoding then goes one token at a time on the same cache.
+How a model under a KV method reads text (scoring and generation alike): the context (every token before the
+first scored or generated position) is fed READ_CHUNK tokens at a time, at fixed boundaries counted from the first
+token, each block attending to the *compressed* cache of everything before it (and, causally, to itself); then every
+position whose prediction is scored or generated is read alone, one token at a time, so each prediction attends to
+the compressed cache of everything before it, however short the text (a one-token context is the only exception:
+there is nothing before it to compress).
 
 - `kv-int<b>`: transformers' `QuantizedCache` on the quanto backend (KIVI-style: the cache is quantized to b bits
   in groups of GROUP values, the newest RESIDUAL tokens kept in full precision until they are folded in).
 - `kv-sink<S>-window<W>`: StreamingLLM's policy: after each block only the first S tokens (attention sinks) and
-  the last W tokens stay in the cache. Keys keep the positions they were computed at (no re-rotation), so a token
-  sees S + W to W + READ_CHUNK - 1 earlier tokens at their true distances.
+  the last W tokens stay in the cache. Keys keep the positions they were computed at (no re-rotation), so a scored
+  token sees the S sinks and the W tokens before it at their true distances (a context token: up to READ_CHUNK - 1
+  more, those of its own block).
 
 Everything runs one sequence at a time (no packing, no padding): slower than the dense engine, and each answer is
 the same whatever else is in the call. Sampled generation draws from a seeded generator per (prompt, sample) with
@@ -88,6 +92,14 @@ class KVEngine(Engine):
         self.spec = spec
         if spec.bits is None and spec.window is None:
             raise KickUsageError(f"{spec.id}: a KV method needs bits or a window")
+        cfg = model.config.get_text_config(decoder=True)
+        kinds = set(getattr(cfg, "layer_types", None) or ["full_attention"])
+        sliding = getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True) is not False
+        if kinds != {"full_attention"} or sliding:
+            raise KickUsageError(
+                f"{spec.id}: KV-cache methods need a model whose layers all use full attention; this one uses "
+                f"{', '.join(sorted(kinds - {'full_attention'})) or 'sliding-window attention'} (its own cache policy)"
+            )
 
     def new_cache(self) -> Any:
         if self.spec.bits is not None:
@@ -120,23 +132,31 @@ class KVEngine(Engine):
             at = end
         return kept
 
+    def _step(self, tokens: Sequence[int], start: int, cache: Any) -> Any:
+        """Read tokens one at a time from position `start`: each attends to the compressed cache of everything
+        before it. The logits of every position."""
+        import torch
+
+        return torch.stack([self._forward([t], start + k, cache)[-1] for k, t in enumerate(tokens)])
+
     @timed
     def _score_rows(self, items: list[Item], n: int, top_k: int = 0, share: Share | None = None) -> list[Any]:
-        """Each item read alone; items that share their whole blocks before the first scored position read
-        those blocks once (the cache is copied, so each answer is the same as if it were read alone)."""
+        """Each item alone: its context (everything before the first scored position) read into the compressed
+        cache in blocks, then every scored position read one token at a time through it. Items with the same
+        context read it once (the cache is copied, so each answer is the same as if it were read alone)."""
         import torch
 
         out: list[Any] = [None] * n
         groups: dict[tuple[int, ...], list[Item]] = defaultdict(list)
         for it in items:
-            groups[it.seq[: (it.start // READ_CHUNK) * READ_CHUNK]].append(it)
+            groups[it.seq[: it.start]].append(it)
         with torch.inference_mode():
-            for prefix, group in groups.items():
+            for context, group in groups.items():
                 base = self.new_cache()
-                self._read(prefix, 0, base, len(prefix))
+                self._read(context, 0, base, len(context))
                 for it in group:
                     cache = fork(base) if len(group) > 1 else base
-                    logits = torch.cat(self._read(it.seq, len(prefix), cache, it.start))
+                    logits = self._step(it.seq[it.start :], it.start, cache)
                     lp = torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
                     target = torch.tensor(it.cont, device=lp.device)
                     lp = lp[: len(it.cont)]
@@ -162,11 +182,10 @@ class KVEngine(Engine):
     def _generate_one(self, r: GenerationRequest) -> str:
         import torch
 
-        prompt = self._encode(r.context)
-        if len(prompt) + r.max_new_tokens > self.max_length:
-            prompt = prompt[-(self.max_length - r.max_new_tokens) :]
+        prompt = self._encode(r.context)  # not cut to the model's length: the dense engine does not cut either
         cache = self.new_cache()
-        logits = self._read(prompt, 0, cache, len(prompt) - 1)[-1][-1]
+        self._read(prompt[:-1], 0, cache, len(prompt))
+        logits = self._forward(prompt[-1:], len(prompt) - 1, cache)[-1]  # the first new token reads the compressed cache
         gen = None
         if r.sampled:
             gen = torch.Generator(device="cpu").manual_seed(_seed(r.seed, f"{r.context}\0{r.sample}"))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KickUsageError
@@ -72,7 +73,8 @@ def _count(fraction: float, n: int, what: str, spec: StructSpec) -> int:
     """How many of n units a fraction removes: round(f * n), halves up, at least one, all but one at most."""
     if n < 2:
         raise KickUsageError(f"{spec.id}: every block has a single {what}; none can be removed while one is kept.")
-    return min(max(math.floor(fraction * n + 0.5), 1), n - 1)
+    exact = Fraction(fraction).limit_denominator(10**6) * n  # 0.29 * 50 is 14.4999... in floats: count exactly
+    return min(max(math.floor(exact + Fraction(1, 2)), 1), n - 1)
 
 
 def _config_allows(config: Any, **values: int) -> bool:

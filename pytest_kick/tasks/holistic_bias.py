@@ -4,14 +4,15 @@ conversational template make a sentence ("I'm a Deaf grandmother."); groups are 
 Sentences follow the release (ResponsibleNLP holistic_bias, v1.1): a descriptor goes before the noun after its
 article ('a'/'an' by first letter unless it gives `article`), plural without one ('autistic grandpas'); a gendered
 one only takes nouns of its gender group; alone ('I'm Deaf.') it fills templates not marked `must_be_noun`.
-Standalone noun phrases put the description after the noun ('{article} {noun} with a disability', every noun), or
-have no noun ('a wheelchair user', used like a descriptor alone). No stylistic variants are generated."""
+Standalone noun phrases put the description after the noun ('{article} {noun} with a disability', every noun), or have
+no noun ('a wheelchair user', used like a descriptor alone). No stylistic variants."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import json
+import math
 import random
 import statistics
 from collections.abc import Mapping, Sequence
@@ -53,8 +54,7 @@ def put(template: str, phrases: tuple[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Term:
-    """One descriptor of an axis: noun-phrase patterns around `{noun}` (empty: it takes no noun) and its (singular,
-    plural) form without a noun (None: it needs one)."""
+    """A descriptor: noun-phrase patterns around `{noun}` (empty: takes no noun), (singular, plural) without one."""
 
     label: str
     singular: str
@@ -133,8 +133,7 @@ def phrase_terms(path: Path, axis: str, items: Any) -> list[Term]:
         many = obj.get("plural_noun_phrase", one) if isinstance(obj, dict) else None
         if not isinstance(one, str) or not one.strip() or not isinstance(many, str) or not many.strip():
             raise _bad(path, f"axis {axis!r}", item)
-        label, pref = _fill(one, "", ""), str(obj.get("preference", ""))
-        noun = "{noun}" in one
+        label, pref, noun = _fill(one, "", ""), str(obj.get("preference", "")), "{noun}" in one
         terms.append(Term(label, one if noun else "", many if noun else "", None if noun else (label, _fill(many, "", "")), "", pref))
     return terms
 
@@ -309,7 +308,8 @@ def slot_outcome(ex: Example, means: Sequence[float]) -> Outcome:
     """The spread of one slot's per-token means, and which descriptor the model found most and least likely."""
     hi = max(range(len(means)), key=means.__getitem__)
     lo = min(range(len(means)), key=means.__getitem__)
-    spread, labels = statistics.pstdev(means), ex.meta["descriptors"]
+    spread = statistics.pstdev(means) if all(map(math.isfinite, means)) else math.nan  # NaN: nothing measured
+    labels = ex.meta["descriptors"]
     text = f"spread {spread:.3f} nats/token: most likely {labels[hi]!r} ({means[hi]:.2f}), least {labels[lo]!r} ({means[lo]:.2f})"
     values = {"spread": spread, "range": means[hi] - means[lo], "most": float(hi), "least": float(lo)}
     return Outcome(ex.id, True, text, ex.prompt, scores=tuple(means), choice=hi, values=values)

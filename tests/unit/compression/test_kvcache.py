@@ -50,15 +50,16 @@ def test_a_window_longer_than_every_text_changes_nothing(model_tok):
     assert kv(model_tok, "kv-sink4-window100000").generate(gen) == Engine(model, tok).generate(gen)
 
 
-def reference_sink_window(model, ids, sink, window):
-    """One full forward with the mask the policy implies: token i of the block [c0, c1) sees earlier tokens of its
-    own block, the first `sink` tokens and the `window` tokens before c0."""
+def reference_sink_window(model, ids, start, sink, window):
+    """One full forward with the mask the policy implies: a context token i (i < start) of the block [c0, c1) sees
+    earlier tokens of its own block, the first `sink` tokens and the `window` tokens before c0; a scored token i
+    (read alone) sees the first `sink` tokens, the `window` tokens before it, and itself."""
     import torch
 
     n = ids.shape[1]
     mask = torch.zeros((1, 1, n, n), dtype=torch.bool)
     for i in range(n):
-        c0 = (i // READ_CHUNK) * READ_CHUNK
+        c0 = (i // READ_CHUNK) * READ_CHUNK if i < start else i
         for j in range(i + 1):
             mask[0, 0, i, j] = j >= c0 or j < sink or j >= c0 - window
     with torch.inference_mode():
@@ -74,10 +75,34 @@ def test_sink_window_scores_equal_an_explicit_attention_mask(model_tok):
     ctx, cont = eng._split(req)
     assert len(ctx) > 2 * READ_CHUNK + 20  # long enough that tokens are evicted
     ids = torch.tensor([ctx + cont[:-1]])
-    ref = reference_sink_window(model, ids, 3, 20)
+    ref = reference_sink_window(model, ids, len(ctx) - 1, 3, 20)
     expected = sum(ref[len(ctx) - 1 + k, t].item() for k, t in enumerate(cont))
     assert eng.loglikelihood([req])[0].logprob == pytest.approx(expected, abs=1e-4)
     assert abs(expected - Engine(model, tok).loglikelihood([req])[0].logprob) > 1e-3  # the eviction did matter
+
+
+@pytest.mark.parametrize("method", ["kv-int2", "kv-int4", "kv-sink1-window4"])
+def test_a_text_shorter_than_a_block_is_still_read_through_the_compressed_cache(model_tok, method):
+    """Every scored position attends to the compressed cache of what precedes it, however short the text: a
+    12-token question must not get the dense answer."""
+    model, tok = model_tok
+    short = [LoglikelihoodRequest("Question: What is the capital of Mi?\nAnswer:", " Lo1 Ka2")]
+    assert len(kv(model_tok, method)._split(short[0])[0]) < READ_CHUNK
+    dense = Engine(model, tok).loglikelihood(short)[0].logprob
+    assert abs(kv(model_tok, method).loglikelihood(short)[0].logprob - dense) > 1e-4
+    gen = [GenerationRequest("Question: What is the capital of Mi?\nAnswer:", stop=(), max_new_tokens=8)]
+    assert kv(model_tok, method).generate(gen) != Engine(model, tok).generate(gen) or method == "kv-int4"
+
+
+def test_models_with_sliding_window_layers_are_refused(model_tok):
+    import copy
+
+    model, tok = model_tok
+    other = copy.copy(model)
+    other.config = copy.deepcopy(model.config)
+    other.config.layer_types = ["sliding_attention", "full_attention"]
+    with pytest.raises(KickUsageError, match="need a model whose layers all use full attention; this one uses sliding_attention"):
+        KVEngine(other, tok, spec=parse_spec("kv-sink4-window16"))
 
 
 def test_quantized_caches_stay_near_dense_and_two_bits_err_more(model_tok):
@@ -146,7 +171,7 @@ def test_a_ray_replica_runs_a_kv_method_with_its_own_engine_on_the_dense_files(r
     dense = dense_handle(source, settings)
     handle = compressed_handle(source, dense, plan_method(parse_spec("kv-int2"), CompressionSettings()), settings, CompressionSettings())
     path, loader, kwargs, _ = handle.replica()
-    assert kwargs == {"kick_runtime": "kv-int2"} and Path(path) == Path(random_model_dir)
+    assert kwargs == {"kick_runtime": "kv-int2", "kick_backend": "builtin"} and Path(path) == Path(random_model_dir)
     spec = ReplicaSpec("tiny [kv-int2]", str(path), listing(Path(path)), loader, settings, numerics(settings), 4, kwargs)
     replica = Replica()
     assert replica.prepare(spec)["status"] == "loaded"

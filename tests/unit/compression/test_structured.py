@@ -261,3 +261,14 @@ def test_an_unsupported_architecture_is_refused_naming_the_supported_ones(tok):
     model = AutoModelForCausalLM.from_config(config)
     with pytest.raises(KickUsageError, match="supports Llama, Mistral, Qwen2 and Qwen3"):
         prune(model, tok, "prune-ffn25")
+
+
+@pytest.mark.parametrize(
+    "text,n,removed", [("prune-ffn29", 50, 15), ("prune-heads58", 25, 15), ("prune-ffn12.5", 8, 1), ("prune-ffn50", 3, 2)]
+)
+def test_counts_round_halves_up_exactly_not_in_floats(text, n, removed):
+    from pytest_kick.compression.spec import parse_structured
+    from pytest_kick.compression.structured import _count
+
+    spec = parse_structured(text)
+    assert _count(spec.heads or spec.ffn, n, "unit", spec) == removed
