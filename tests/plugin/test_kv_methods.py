@@ -31,9 +31,10 @@ def test_kv_methods_run_end_to_end_and_say_the_weights_are_unchanged(pytester, k
     assert out.count("weights unchanged (dense); KV cache compressed as it runs") == 2
 
 
-def test_kv_int_without_quanto_is_refused_at_start_up(pytester, kick_args, monkeypatch):
+def test_kv_int_without_quanto_is_refused_at_start_up(pytester, random_model_dir, tmp_path, monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name.startswith("optimum.quanto") else real(name, *a))
-    assert_usage_error(pytester, [*kick_args, "--kick-method=kv-int2"], "kv-int4/kv-int2 quantize the KV cache with quanto")
+    args = [f"--kick-model={random_model_dir}", f"--kick-cache-dir={tmp_path}", "--kick-device=cpu", "--kick-method=kv-int2"]
+    assert_usage_error(pytester, args, "kv-int4/kv-int2 quantize the KV cache with quanto")

@@ -250,6 +250,7 @@ def test_the_built_in_sample():
     assert len(get_task("holistic_bias_generation").load(None)) == sum(len(e.choices) for e in ex)  # no slot has one sentence
 
 
+@pytest.mark.slow  # reads the whole release
 def test_the_release_files(shared_data):
     task = HolisticBias(source="dir")
     ex = task.load(shared_data)

@@ -322,6 +322,7 @@ def test_bad_options(options, needle):
 # ---- the real release ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # reads the whole release
 def test_real_word_lists(shared_data):
     """The release's lists: 70 occupations, 64 nationality attributes (14 about places, 50 about people), 50 each
     for ethnicity and religion; 216 requests per gender attribute and 360 per other attribute at the defaults."""
