@@ -68,7 +68,7 @@ def cache_bytes_per_token(method: str, model, tok, text: str) -> float:
     else:
         cache = eng.new_cache()
         with torch.inference_mode():
-            eng._read(ids, 0, cache, len(ids))
+            eng._read(ids, cache)
     return sum(_nbytes(v) for layer in cache.layers for v in vars(layer).values()) / len(ids)
 
 

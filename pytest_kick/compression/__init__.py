@@ -133,6 +133,7 @@ class Family:
     at_load: bool = False
     calibrates: bool = False  # reads calibration windows whatever the backend (builtin GBLM): keyed by them
     runtime: bool = False
+    layerwise: bool = True  # compresses the layers --kick-targets/--kick-skip-* select (structured pruning: all blocks)
 
     def load(self, backend: str) -> Callable:
         impl = self.impls[backend]
@@ -166,6 +167,7 @@ def register_family(
     at_load: bool = False,
     calibrates: bool = False,
     runtime: bool = False,
+    layerwise: bool = True,
     replace: bool = False,
     builtin: bool = False,
 ) -> None:
@@ -179,7 +181,9 @@ def register_family(
     if unknown:
         raise KickUsageError(f"unknown backend(s) {sorted(unknown)} for {name!r}; known: {', '.join(BACKENDS)}")
     impls = {k: (v if isinstance(v, str) or runtime else _three_args(v)) for k, v in impls.items()}
-    FAMILIES.add(name, Family(name, parse, impls, tuple(examples), at_load, calibrates, runtime), replace=replace, builtin=builtin)
+    FAMILIES.add(
+        name, Family(name, parse, impls, tuple(examples), at_load, calibrates, runtime, layerwise), replace=replace, builtin=builtin
+    )
 
 
 def compression_method(
@@ -220,6 +224,7 @@ register_family(
     {"builtin": ".structured:structured_compress"},
     ("prune-heads25", "prune-ffn30", "prune-blocks1"),
     calibrates=True,
+    layerwise=False,
     builtin=True,
 )
 register_family(

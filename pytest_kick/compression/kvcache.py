@@ -85,8 +85,6 @@ def fork(cache: Any) -> Any:
 class KVEngine(Engine):
     """The dense engine's contract (loglikelihood, rolling, distribution, generation) over a compressed cache."""
 
-    reports_progress = True
-
     def __init__(self, model: Any, tokenizer: Any, *, spec: KVSpec, batch_size: int | str = "auto") -> None:
         super().__init__(model, tokenizer, batch_size=batch_size)
         self.spec = spec
@@ -120,17 +118,10 @@ class KVEngine(Engine):
         self.tokens_fed += len(tokens)
         return self.model(input_ids=ids, position_ids=pos, past_key_values=cache, use_cache=True).logits[0]
 
-    def _read(self, tokens: Sequence[int], start: int, cache: Any, keep_from: int) -> list[Any]:
-        """Feed tokens[start:] in blocks ending at multiples of READ_CHUNK; the logits of positions >= keep_from."""
-        kept = []
-        at = start
-        while at < len(tokens):
-            end = min((at // READ_CHUNK + 1) * READ_CHUNK, len(tokens))
-            logits = self._forward(tokens[at:end], at, cache)
-            if end > keep_from:
-                kept.append(logits[max(keep_from - at, 0) :])
-            at = end
-        return kept
+    def _read(self, tokens: Sequence[int], cache: Any) -> None:
+        """Feed a context into `cache` in blocks ending at multiples of READ_CHUNK (no logits are needed)."""
+        for at in range(0, len(tokens), READ_CHUNK):
+            self._forward(tokens[at : at + READ_CHUNK], at, cache)
 
     def _step(self, tokens: Sequence[int], start: int, cache: Any) -> Any:
         """Read tokens one at a time from position `start`: each attends to the compressed cache of everything
@@ -153,7 +144,7 @@ class KVEngine(Engine):
         with torch.inference_mode():
             for context, group in groups.items():
                 base = self.new_cache()
-                self._read(context, 0, base, len(context))
+                self._read(context, base)
                 for it in group:
                     cache = fork(base) if len(group) > 1 else base
                     logits = self._step(it.seq[it.start :], it.start, cache)
@@ -184,7 +175,7 @@ class KVEngine(Engine):
 
         prompt = self._encode(r.context)  # not cut to the model's length: the dense engine does not cut either
         cache = self.new_cache()
-        self._read(prompt[:-1], 0, cache, len(prompt))
+        self._read(prompt[:-1], cache)
         logits = self._forward(prompt[-1:], len(prompt) - 1, cache)[-1]  # the first new token reads the compressed cache
         gen = None
         if r.sampled:

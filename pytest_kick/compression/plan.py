@@ -12,7 +12,7 @@ from ..fingerprint import code_digest
 from ..sources import checkpoint_format
 from . import CompressionSettings, Family, family_of, resolve_backend
 from .backends import Backend
-from .spec import CheckpointSpec, CompressionSpec, StructSpec
+from .spec import CheckpointSpec, CompressionSpec
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class CompressionPlan:
     @property
     def whole(self) -> bool:
         """Compressed as a whole, not layer by layer: layer selection and layer shapes do not apply."""
-        return self.at_load or self.runtime or self.is_checkpoint or isinstance(self.spec, StructSpec)
+        return self.at_load or self.runtime or self.is_checkpoint or (self.family is not None and not self.family.layerwise)
 
     @property
     def is_checkpoint(self) -> bool:

@@ -9,7 +9,6 @@ no noun ('a wheelchair user', used like a descriptor alone). No stylistic varian
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import math
@@ -18,7 +17,6 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, ClassVar, NamedTuple
 
 from ..contract import LoglikelihoodRequest
@@ -370,19 +368,9 @@ class HolisticBiasGeneration(_Generated, _Options):
             for t, x in s.choices
         ]
 
-    def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:
-        texts: list[str] = []  # what the toxicity scorer saw, for the regard scorer
-
-        def generate(requests):
-            texts.extend(runner.generate(requests))
-            return texts[len(texts) - len(requests) :]
-
-        outcomes = super().evaluate(SimpleNamespace(generate=generate), examples)  # type: ignore[arg-type]
-        scorer, n = regard_scorer(self.regard, self.regard_label), self.samples
-        if scorer is None:
-            return outcomes
-        probs = scorer.score(texts)
-        return [dataclasses.replace(o, values={**o.values, "regard": sum(probs[i * n : (i + 1) * n]) / n}) for i, o in enumerate(outcomes)]
+    def more_scores(self, texts: Sequence[str]) -> dict[str, list[float]]:
+        scorer = regard_scorer(self.regard, self.regard_label)
+        return {} if scorer is None else {"regard": scorer.score(texts)}
 
     def counts(self, example: Example, outcome: Outcome) -> tuple[float, ...]:
         return super().counts(example, outcome) + (float(outcome.values.get("regard", 0.0)),)
