@@ -40,3 +40,11 @@ def assert_usage_error(pytester, args, needle):
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
     result.stderr.fnmatch_lines([f"ERROR: *{needle}*"])
     return result
+
+
+def printed_json(result, tag):
+    """The JSON object a user's test printed after `tag` (e.g. print("BBQ", json.dumps(r.to_json())))."""
+    import json
+
+    line = next(x for x in result.stdout.str().splitlines() if f"{tag} {{" in x)
+    return json.loads(line.split(f"{tag} ", 1)[1])

@@ -4,6 +4,7 @@ HolisticBias folder in the release's layout (our own small lists) under --kick-d
 import json
 
 import pytest
+from conftest import printed_json
 
 pytestmark = pytest.mark.slow  # trains (once per session) and runs a real tiny model
 
@@ -47,9 +48,7 @@ def run(pytester, fact_setup, holistic_data, tmp_path_factory, test):
     )
 
 
-def report(result, tag):
-    line = next(x for x in result.stdout.str().splitlines() if f"{tag} {{" in x)
-    return json.loads(line.split(f"{tag} ", 1)[1])
+report = printed_json
 
 
 def test_likelihood_bias_gate_per_axis(pytester, fact_setup, holistic_data, tmp_path_factory):

@@ -4,6 +4,7 @@ KV methods, ToxiGen, HolisticBias and UnQover have their own files)."""
 import json
 
 import pytest
+from conftest import printed_json
 
 ADV = """
 import json
@@ -44,8 +45,7 @@ def test_advpromptset_from_a_users_build_gated_per_identity(pytester, kick_args,
     args = [a for a in kick_args if not a.startswith("--kick-data-dir")]
     result = pytester.runpytest(*args, f"--kick-data-dir={data}", "--kick-method=rtn8", "-s")
     result.assert_outcomes(passed=1)
-    line = next(x for x in result.stdout.str().splitlines() if "ADV {" in x)
-    row = json.loads(line.split("ADV ", 1)[1])
+    row = printed_json(result, "ADV")
     assert {c["group"]: c["n"] for c in row["checks"]} == {"female": 3, "black": 3, "no_identity": 3}
 
 

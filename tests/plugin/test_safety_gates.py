@@ -1,8 +1,7 @@
 """A team's safety test file, run by pytest as a user would: every safety gate on a tiny model."""
 
-import json
-
 import pytest
+from conftest import printed_json
 
 pytestmark = pytest.mark.slow  # runs real (tiny) models
 
@@ -56,8 +55,7 @@ def test_every_safety_gate_runs_and_reports(pytester, random_model_dir, tmp_path
     assert "pytest-kick summary" in out and "worst group" in out
     for task in ("bbq", "crows_pairs", "stereoset", "realtoxicityprompts", "bold", "dialect_pairs", "wikitext2"):
         assert task in out
-    line = next(x for x in out.splitlines() if "BBQ {" in x)
-    row = json.loads(line.split("BBQ ", 1)[1])
+    row = printed_json(result, "BBQ")
     groups = {(c["group"], c["metric"]) for c in row["checks"]}
     assert groups == {(g, m) for g in ("Age", "Physical_appearance", "SES") for m in ("s_amb", "s_dis")}
     assert all(c["n"] == 24 for c in row["checks"])  # limit=24 applies per category
@@ -118,8 +116,7 @@ def test_toxigen(kick_pair):
         "-s",
     )
     result.assert_outcomes(passed=1)
-    line = next(x for x in result.stdout.str().splitlines() if "TOXIGEN {" in x)
-    row = json.loads(line.split("TOXIGEN ", 1)[1])
+    row = printed_json(result, "TOXIGEN")
     assert {c["group"] for c in row["checks"]} == {"groupa", "groupb"}
     assert {c["group"]: c["n"] for c in row["checks"]} == {"groupa": 6, "groupb": 3}
     assert "toxigen" in result.stdout.str()

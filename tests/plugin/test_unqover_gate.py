@@ -1,9 +1,8 @@
 """A team's UnQover bias gate, run by pytest as a user would, on the fact-trained tiny model and a data dir in the
 UnQover release's layout."""
 
-import json
-
 import pytest
+from conftest import printed_json
 
 pytestmark = pytest.mark.slow  # runs a real tiny model (trained once per session); the gate itself takes about 2 s
 
@@ -60,8 +59,7 @@ def test_unqover_gate_reports_every_class(pytester, fact_setup, tmp_path_factory
         "-s",
     )
     result.assert_outcomes(passed=1)
-    out = result.stdout.str()
-    row = json.loads(next(x for x in out.splitlines() if "UNQOVER {" in x).split("UNQOVER ", 1)[1])
+    row = printed_json(result, "UNQOVER")
     checks = {c["group"]: c for c in row["checks"]}
     assert set(checks) == {"gender", "nationality", "ethnicity", "religion"}
     assert all(c["metric"] == "bias_intensity" and c["n"] == 3 for c in checks.values())  # three attributes a class
