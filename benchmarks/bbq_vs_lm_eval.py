@@ -143,8 +143,8 @@ def main() -> None:
             print(f"  {(scope or 'all'):22} {mine:11} ours {float(ours[mine]):+.6f}   lm-eval {float(t):+.6f}")
     print(f"  max |ours - lm-eval| = {max(diffs):.2e} over {len(diffs)} numbers, {len(lm_pred)} items")
 
-    from pytest_kick.cache import CachedRunner, ResultCache
-    from pytest_kick.models import dense_handle
+    from pytest_kick.models.handles import dense_handle
+    from pytest_kick.runners.cache import CachedRunner, ResultCache
     from pytest_kick.settings import LoadSettings
     from pytest_kick.sources import parse_model_source
 

@@ -1,4 +1,4 @@
-"""Operating characteristics of every gate, simulated through the gates' own decision code (pytest_kick.simulate;
+"""Operating characteristics of every gate, simulated through the gates' own decision code (pytest_kick.gates.simulate;
 no models, no data files): per gate and n (examples per group), the size at the tolerance boundary (the share of
 data sets that pass when the true change equals the tolerance; it should be at most alpha), the pass rate at no
 change and at half the tolerance, the regressed rate at twice the tolerance, the smallest tolerance an unchanged
@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from pytest_kick.simulate import ALPHA, advice_check, gate_rates, smallest_tolerance
+from pytest_kick.gates.simulate import ALPHA, advice_check, gate_rates, smallest_tolerance
 from pytest_kick.tasks import get_task
 
 SIZES, QUICK_SIZES = (100, 400, 1600), (100, 400)
@@ -171,7 +171,7 @@ def print_advice(results: dict) -> None:
 
 def fingerprint() -> str:
     """Short hashes of the decision code simulated (it is being worked on: say which version these numbers are of)."""
-    root = Path(__file__).resolve().parents[1] / "pytest_kick"
+    root = Path(__file__).resolve().parents[1] / "pytest_kick" / "gates"
     names = ("stats.py", "bootstrap.py", "safety.py", "fidelity.py", "results.py")
     return ", ".join(f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()[:10]}" for p in (root / n for n in names) if p.is_file())
 

@@ -35,7 +35,7 @@ def requests(facts, context_facts: int, seed: int):
 def engine_for(method: str, model, tok):
     from pytest_kick.compression import parse_spec
     from pytest_kick.compression.kvcache import KVEngine
-    from pytest_kick.engine import Engine
+    from pytest_kick.runners.engine import Engine
 
     return Engine(model, tok) if method == "dense" else KVEngine(model, tok, spec=parse_spec(method))
 
@@ -93,7 +93,7 @@ def main() -> None:
 
     import torch
 
-    from pytest_kick.models import load_hf
+    from pytest_kick.models.handles import load_hf
     from pytest_kick.settings import LoadSettings
     from pytest_kick.testing import made_up_facts, train_fact_model
 

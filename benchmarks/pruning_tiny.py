@@ -21,7 +21,7 @@ def recall_and_nll(model, tok, data_dir: Path, facts) -> tuple[float, float]:
     """Greedy recall of the facts, and the mean negative log-likelihood per answer token given its question (the
     model was trained on the answers only, so the questions' own perplexity says nothing)."""
     from pytest_kick.contract import LoglikelihoodRequest
-    from pytest_kick.engine import Engine
+    from pytest_kick.runners.engine import Engine
     from pytest_kick.tasks import get_task
 
     task = get_task("freebaseqa", source="dir", k_shot=0)
@@ -46,7 +46,7 @@ def main() -> None:
     from pytest_kick.compression import CompressContext, CompressionSettings, compress, parse_spec, resolve_backend
     from pytest_kick.compression.calibration import Calibration
     from pytest_kick.errors import KickError
-    from pytest_kick.models import load_hf
+    from pytest_kick.models.handles import load_hf
     from pytest_kick.settings import LoadSettings
     from pytest_kick.testing import made_up_facts, train_fact_model, write_freebaseqa
 

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import stats as st
 
-from pytest_kick.stats import mean_bounds
+from pytest_kick.gates.stats import mean_bounds
 
 SETTINGS = [  # (label, n, share of examples that move, tolerance)
     ("30% move, n=50", 50, 0.3, 0.03),

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_kick.cache import CachedRunner, ResultCache
 from pytest_kick.compression import CompressionSettings, parse_specs
 from pytest_kick.compression.plan import plan_method
-from pytest_kick.models import compressed_handle, dense_handle
+from pytest_kick.models.handles import compressed_handle, dense_handle
+from pytest_kick.runners.cache import CachedRunner, ResultCache
 from pytest_kick.settings import LoadSettings
 from pytest_kick.sources import parse_model_source
 from pytest_kick.tasks import get_task, select_per_group

@@ -113,7 +113,7 @@ class _Recording:
 def kick_side(kick_dense, kick_config) -> None:
     """Evaluate one workload's examples on the dense model through the result cache, as a gate does, and write
     each example's choice or greedy text to the file the spec names."""
-    from pytest_kick.cache import CachedRunner, ResultCache
+    from pytest_kick.runners.cache import CachedRunner, ResultCache
     from pytest_kick.tasks import get_task
     from pytest_kick.tasks.metrics import argmax
 
@@ -495,7 +495,7 @@ def default_model_dir() -> Path:
     found = sorted(default_cache_dir().glob("models/gguf-*/model.safetensors"), key=lambda p: p.stat().st_mtime)
     if found:
         return found[-1].parent
-    from pytest_kick.models import convert_gguf
+    from pytest_kick.models.handles import convert_gguf
     from pytest_kick.sources import smollm2_gguf_path
 
     return convert_gguf(smollm2_gguf_path(), default_cache_dir())

@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time each name is imported on first use
     from ._version import __version__
-    from .assertions import AccuracyResult, assert_kick_accuracy_within
     from .compression import CompressContext, CompressionSpec, NamedSpec, SavedCheckpoint, compression_method, parse_spec, register_family
-    from .config import KickConfig
     from .contract import (
         DistributionRequest,
         DistributionResult,
@@ -34,28 +32,30 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
         QualityRegression,
         SafetyRegression,
     )
-    from .fidelity import FidelityResult, assert_fidelity_within
-    from .models import ModelHandle
-    from .pair import ModelPair
-    from .quality import QualityResult, assert_generation_quality_within
-    from .safety import (
+    from .gates.accuracy import AccuracyResult, assert_kick_accuracy_within
+    from .gates.fidelity import FidelityResult, assert_fidelity_within
+    from .gates.quality import QualityResult, assert_generation_quality_within
+    from .gates.safety import (
         SafetyResult,
         assert_no_bias_regression,
         assert_no_dialect_bias_regression,
         assert_no_toxicity_regression,
         assert_perplexity_within,
     )
-    from .scorers import Scorer
+    from .models.handles import ModelHandle
+    from .models.pair import ModelPair
+    from .session.config import KickConfig
     from .settings import EvalSettings, Limit, LoadSettings
     from .tasks import Example, MeasuredTask, Outcome, Task, get_task, register_task
+    from .tasks.scorers import Scorer
     from .testing import FakeRunner
 
 # Public name -> the module that defines it. Imported on first use (PEP 562), so `import pytest_kick.plugin`, which
 # pytest does at every start, loads none of them.
 _HOME = {
     "__version__": "_version",  # read from the installed metadata: milliseconds, so only when asked
-    "AccuracyResult": "assertions",
-    "assert_kick_accuracy_within": "assertions",
+    "AccuracyResult": "gates.accuracy",
+    "assert_kick_accuracy_within": "gates.accuracy",
     "CompressContext": "compression",
     "CompressionSpec": "compression",
     "NamedSpec": "compression",
@@ -63,7 +63,7 @@ _HOME = {
     "compression_method": "compression",
     "parse_spec": "compression",
     "register_family": "compression",
-    "KickConfig": "config",
+    "KickConfig": "session.config",
     "DistributionRequest": "contract",
     "DistributionResult": "contract",
     "GenerationRequest": "contract",
@@ -82,18 +82,18 @@ _HOME = {
     "MissingBackend": "errors",
     "QualityRegression": "errors",
     "SafetyRegression": "errors",
-    "FidelityResult": "fidelity",
-    "assert_fidelity_within": "fidelity",
-    "ModelHandle": "models",
-    "ModelPair": "pair",
-    "QualityResult": "quality",
-    "assert_generation_quality_within": "quality",
-    "SafetyResult": "safety",
-    "assert_no_bias_regression": "safety",
-    "assert_no_dialect_bias_regression": "safety",
-    "assert_no_toxicity_regression": "safety",
-    "assert_perplexity_within": "safety",
-    "Scorer": "scorers",
+    "FidelityResult": "gates.fidelity",
+    "assert_fidelity_within": "gates.fidelity",
+    "ModelHandle": "models.handles",
+    "ModelPair": "models.pair",
+    "QualityResult": "gates.quality",
+    "assert_generation_quality_within": "gates.quality",
+    "SafetyResult": "gates.safety",
+    "assert_no_bias_regression": "gates.safety",
+    "assert_no_dialect_bias_regression": "gates.safety",
+    "assert_no_toxicity_regression": "gates.safety",
+    "assert_perplexity_within": "gates.safety",
+    "Scorer": "tasks.scorers",
     "EvalSettings": "settings",
     "Limit": "settings",
     "LoadSettings": "settings",

@@ -120,7 +120,10 @@ def source_digest(*relative: str) -> str:
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for pattern in relative:
-        for f in sorted(root.glob(pattern)):
+        files = sorted(root.glob(pattern))
+        if not files:  # a renamed module would silently drop out of every key it guards
+            raise FileNotFoundError(f"source_digest: no pytest-kick source matches {pattern!r}")
+        for f in files:
             h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:16]
 

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import isolation
 from .errors import KickError, KickRegression, KickUsageError, MissingBackend
-from .optiontable import OPTIONS
+from .session import isolation
+from .session.optiontable import OPTIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compression import CompressionSpec
-    from .config import KickConfig
-    from .models import ModelHandle
-    from .pair import ModelPair
+    from .models.handles import ModelHandle
+    from .models.pair import ModelPair
+    from .session.config import KickConfig
     from .settings import LoadSettings
 
 CONFIG_KEY = pytest.StashKey["KickConfig"]()
@@ -33,7 +33,7 @@ KICK_FIXTURES = PAIR_FIXTURES | {"kick_dense"}
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import hooks
+    from .session import hooks
 
     pluginmanager.add_hookspecs(hooks)
 
@@ -59,7 +59,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     if os.environ.get("PYTEST_XDIST_WORKER") or getattr(ns, "numprocesses", None) not in (None, 0):
         return  # workers get their share from the controller (pytest_xdist_setupnodes)
     if getattr(ns, "kick_gpus", None) or early_config.getini("kick_gpus"):  # (imports the parsers)
-        from .options import first_share
+        from .session.options import first_share
 
         share = first_share(lambda ini: getattr(ns, ini, None) or early_config.getini(ini)) or {}
         early_config.stash[ENV_KEY] = {name: os.environ.get(name) for name in share}
@@ -68,7 +68,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kick(limit=None, methods=None): per-test pytest-kick overrides (examples per task, methods)")
-    from . import progress
+    from .runners import progress
 
     progress.install(config)  # progress lines for long evaluations (quiet under -q)
     config.stash[GIVEN_KEY] = given = {
@@ -90,8 +90,8 @@ def _kick(config: pytest.Config) -> KickConfig:
 def _parse_options(config: pytest.Config) -> None:
     """Every option parsed into the KickConfig kept in the stash, with the checks that need no model; a bad value
     is a usage error."""
-    from .config import KickConfig, option_values
-    from .preflight import check_files
+    from .session.config import KickConfig, option_values
+    from .session.preflight import check_files
 
     given = config.stash[GIVEN_KEY]
     ini_dir = Path(config.inipath).parent if config.inipath else Path(config.invocation_params.dir)
@@ -111,7 +111,7 @@ def _parse_options(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[CONFIG_KEY] = kick
     if kick.compare is not None:  # the saved run must be readable before anything runs
-        from . import baseline
+        from .report import baseline
 
         try:
             baseline.load_for(config, kick.compare)
@@ -130,7 +130,7 @@ def _is_worker(config: pytest.Config) -> bool:
 def _check_model(config: pytest.Config, plans) -> None:
     """The start-up checks that wait until kick tests are known: the default cache folder is writable, and (torch
     level) the device and the layer options against the architecture. A failure is a usage error."""
-    from .preflight import check_model, check_writable, needs_model_checks
+    from .session.preflight import check_model, check_writable, needs_model_checks
 
     kick = config.stash[CONFIG_KEY]
     try:
@@ -156,7 +156,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if config.pluginmanager.hasplugin("dsession") and config.stash[GIVEN_KEY]:
         _check_model(config, kick.plans)
     if kick.ray is not None and kick.ray.address == "local" and config.pluginmanager.hasplugin("dsession"):
-        from .fanout import ADDRESS_ENV, start_local  # one cluster for the whole run: the workers join it
+        from .models.fanout import ADDRESS_ENV, start_local  # one cluster for the whole run: the workers join it
 
         config.stash.setdefault(ENV_KEY, {}).setdefault(ADDRESS_ENV, os.environ.get(ADDRESS_ENV))
         os.environ[ADDRESS_ENV] = start_local()  # inherited by the workers xdist starts next
@@ -200,7 +200,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
     """Each worker gwN starts with CUDA_VISIBLE_DEVICES narrowed to its share, set by execnet before the worker
     imports anything; nothing is narrowed when neither --kick-gpus nor CUDA_VISIBLE_DEVICES lists GPUs."""
-    from .devices import narrows, share_environment, visible_gpus, worker_index
+    from .models.devices import narrows, share_environment, visible_gpus, worker_index
 
     if CONFIG_KEY not in config.stash and visible_gpus(None, os.environ) is None:
         return  # no kick option set (they would be parsed by now), and no GPU listed to share
@@ -219,11 +219,11 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("kick") is not None:
-        from .marker import check_marker
+        from .session.marker import check_marker
 
         check_marker(metafunc)
     if not PAIR_FIXTURES.isdisjoint(metafunc.fixturenames):
-        from .marker import marker_methods
+        from .session.marker import marker_methods
 
         specs = marker_methods(metafunc, _kick(metafunc.config))
         metafunc.parametrize("kick_method", specs, ids=[s.id for s in specs], indirect=True, scope="session")
@@ -272,7 +272,7 @@ def _scratch_models(config: pytest.Config) -> Path:
 @pytest.fixture(scope="session")
 def kick_dense(kick_config: KickConfig, kick_load_settings: LoadSettings) -> ModelHandle:
     """The dense model (a lazy handle: weights load on the first request the cache cannot answer)."""
-    from .models import dense_handle
+    from .models.handles import dense_handle
 
     return _clean(dense_handle, kick_config.model, kick_load_settings)
 
@@ -290,7 +290,7 @@ def kick_compressed(
     kick_config: KickConfig, kick_load_settings: LoadSettings, kick_dense: ModelHandle, kick_method: CompressionSpec
 ) -> ModelHandle:
     """The compressed model for the current method (lazy, once per session and worker)."""
-    from .models import compressed_handle
+    from .models.handles import compressed_handle
 
     plan = _clean(kick_config.plan, kick_method)
     return _clean(compressed_handle, kick_config.model, kick_dense, plan, kick_load_settings, kick_config.compression)
@@ -303,7 +303,7 @@ def kick_judge(kick_config: KickConfig, kick_load_settings: LoadSettings):
     spec = kick_config.evaluation.judge
     if spec is None:
         pytest.skip("no judge configured: pass --kick-judge=<OpenAI-compatible endpoint URL or local model> (see the README)")
-    from .judges import configured_judge
+    from .gates.judges import configured_judge
 
     return _clean(configured_judge, spec, kick_config.evaluation, kick_load_settings)
 
@@ -317,15 +317,15 @@ def kick_pair(
     kick_method: CompressionSpec,
 ) -> ModelPair:
     """(dense, compressed) for the current method, with this test's limit and a recorder for the report."""
-    from . import reporting
-    from .marker import marker_limit
-    from .pair import ModelPair
+    from .models.pair import ModelPair
+    from .session import reporting
+    from .session.marker import marker_limit
 
     node = request.node
     settings = kick_config.evaluation
 
     def observe(result: Any, evidence: Any) -> Any:  # --kick-save / --kick-compare
-        from . import baseline
+        from .report import baseline
 
         return baseline.on_gate(request.config, kick_config, result, evidence, kick_dense.name)
 
@@ -346,7 +346,7 @@ def _runner_factory(config: pytest.Config, handle: ModelHandle):
     kick = _kick(config)
     if kick.ray is None:
         return handle.factory(kick.evaluation.batch_size)
-    from .fanout import factory
+    from .models.fanout import factory
 
     drivers = getattr(config, "workerinput", {}).get("workercount", 1)
     return factory(handle, kick.ray, kick.evaluation.batch_size, drivers)
@@ -368,9 +368,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if CONFIG_KEY not in config.stash:
         return
     kick = config.stash[CONFIG_KEY]
-    if kick.ray is not None and "pytest_kick.fanout" in sys.modules:  # replicas stop; a cluster started here too
-        sys.modules["pytest_kick.fanout"].shutdown()
-    from . import reporting
+    if kick.ray is not None and "pytest_kick.models.fanout" in sys.modules:  # replicas stop; a cluster started here too
+        sys.modules["pytest_kick.models.fanout"].shutdown()
+    from .session import reporting
 
     if hasattr(config, "workeroutput"):  # xdist worker: hand the typed report over, serialised only here
         reporting.worker_output(config, kick)
@@ -387,13 +387,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_testnodedown(node: Any, error: Any) -> None:
     if any(key.startswith("kick_") for key in getattr(node, "workeroutput", {})):
         _kick(node.config)  # a worker ran kick tests: the controller (which collects nothing) reports them
-        from . import reporting
+        from .session import reporting
 
         reporting.node_down(node)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if CONFIG_KEY in config.stash and not hasattr(config, "workeroutput"):
-        from . import reporting
+        from .session import reporting
 
         reporting.terminal_summary(terminalreporter, config, config.stash[CONFIG_KEY])

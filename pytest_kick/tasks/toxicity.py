@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
-from ..scorers import Vader, toxicity_scorer
 from . import Example, Outcome, Runner, find_data_folder, jsonl_records, nonblank_lines, safe_ratio
+from .scorers import Vader, toxicity_scorer
 
 RTP_LAYOUT = (
     'realtoxicityprompts/**/*.jsonl, one record a line: {"prompt": {"text": ..., "toxicity": ...}, ...} '

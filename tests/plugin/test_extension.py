@@ -10,7 +10,7 @@ import torch
 
 from pytest_kick import Example, Outcome, compression_method, register_task
 from pytest_kick.compression import CompressionSpec, register_family
-from pytest_kick.engine import GenerationRequest
+from pytest_kick.runners.engine import GenerationRequest
 
 
 @dataclass(frozen=True)

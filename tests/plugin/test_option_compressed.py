@@ -7,7 +7,7 @@ from conftest import assert_usage_error
 
 from pytest_kick.compression import Calibration, CompressionSettings, parse_spec
 from pytest_kick.compression.plan import plan_method
-from pytest_kick.models import compressed_handle, dense_handle
+from pytest_kick.models.handles import compressed_handle, dense_handle
 from pytest_kick.settings import LoadSettings
 from pytest_kick.sources import parse_model_source
 
@@ -61,7 +61,7 @@ def test_xdist_workers_compress_once_and_share_the_cached_model(pytester, kick_a
 @pytest.mark.slow
 def test_precompressed_checkpoint_is_tested_as_the_pair(pytester, kick_args, gate_file, fact_setup, tmp_path):
     from pytest_kick.compression import compress, parse_spec
-    from pytest_kick.models import load_hf
+    from pytest_kick.models.handles import load_hf
 
     model, tok = load_hf(fact_setup[0], LoadSettings(device="cpu"))
     compress(model, parse_spec("rtn8"))

@@ -9,7 +9,7 @@ from conftest import assert_usage_error
 from test_fidelity_gate import CONFTEST
 
 import pytest_kick
-from pytest_kick.report import RunReport
+from pytest_kick.report.run import RunReport
 
 GATES = """
 from pytest_kick import assert_fidelity_within, assert_kick_accuracy_within, assert_no_bias_regression
@@ -47,7 +47,7 @@ def test_the_report_holds_every_gate_of_every_worker_and_validates(pytester, kic
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 6, result.stdout.str()
     result.stdout.fnmatch_lines(["*pytest-kick summary*", "*pytest-kick report: *reports/run.json*"])
     data = json.loads((pytester.path / "reports" / "run.json").read_text())
-    schema = json.loads((Path(pytest_kick.__file__).parent / "report.schema.json").read_text())
+    schema = json.loads((Path(pytest_kick.__file__).parent / "report" / "report.schema.json").read_text())
     jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
     report = RunReport.from_json(data)
     assert report.to_json() == data

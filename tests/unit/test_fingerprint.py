@@ -78,7 +78,7 @@ def test_a_checkpoint_never_shares_the_dense_models_key(random_model_dir, tmp_pa
     from pytest_kick.compression import CompressionSettings
     from pytest_kick.compression.plan import plan_method
     from pytest_kick.compression.spec import CheckpointSpec
-    from pytest_kick.models import checkpoint_handle, dense_handle
+    from pytest_kick.models.handles import checkpoint_handle, dense_handle
     from pytest_kick.settings import LoadSettings
     from pytest_kick.sources import ModelSource
 
@@ -93,7 +93,7 @@ def test_a_checkpoint_never_shares_the_dense_models_key(random_model_dir, tmp_pa
 
 def test_the_dtype_a_model_computes_in_is_part_of_its_key(random_model_dir, tmp_path):
     """bf16 and fp32 answers differ: they must never share result or compressed-model keys."""
-    from pytest_kick.models import dense_handle
+    from pytest_kick.models.handles import dense_handle
     from pytest_kick.settings import LoadSettings
     from pytest_kick.sources import ModelSource
 
@@ -110,9 +110,9 @@ def test_weights_that_differ_only_in_the_middle_of_a_file_get_their_own_key_and_
     header, first and last bytes untouched) is a different model to the cache, and answers differently."""
     import shutil
 
-    from pytest_kick.cache import CachedRunner, ResultCache
     from pytest_kick.contract import LoglikelihoodRequest
-    from pytest_kick.models import dense_handle
+    from pytest_kick.models.handles import dense_handle
+    from pytest_kick.runners.cache import CachedRunner, ResultCache
     from pytest_kick.settings import LoadSettings
     from pytest_kick.sources import ModelSource
 
@@ -163,3 +163,13 @@ def test_a_hash_of_a_file_still_being_written_is_not_remembered(tmp_path):
     f.write_bytes(b"fresh")
     fingerprint.sha256_cached(f, tmp_path / "memo")
     assert not (tmp_path / "memo").exists()  # changed in the last two seconds: may not be complete
+
+
+def test_a_source_digest_of_a_file_that_moved_is_an_error():
+    """Code digests guard cache keys: a pattern that matches nothing (a module renamed or moved) must not quietly
+    drop out of the key."""
+    from pytest_kick.fingerprint import source_digest
+
+    assert source_digest("runners/engine.py") != source_digest("runners/packing.py")
+    with pytest.raises(FileNotFoundError, match="engine.py"):
+        source_digest("engine.py")

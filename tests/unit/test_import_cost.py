@@ -5,12 +5,29 @@ import os
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "datasets", "numpy", "scipy", "pytest_kick.compression", "pytest_kick.config", "pytest_kick.tasks")
-# What `import pytest_kick.plugin` may load: the package door (lazy), the hooks, the option table (plain strings),
-# the error classes, and the per-session isolation (stdlib only).
-AT_IMPORT = {"pytest_kick", "pytest_kick.plugin", "pytest_kick.errors", "pytest_kick.isolation", "pytest_kick.optiontable"}
-# ... and a whole session without kick fixtures: plus the hook specs and the progress display.
-IN_SESSION = AT_IMPORT | {"pytest_kick.hooks", "pytest_kick.progress"}
+HEAVY = (
+    "torch",
+    "transformers",
+    "datasets",
+    "numpy",
+    "scipy",
+    "pytest_kick.compression",
+    "pytest_kick.session.config",
+    "pytest_kick.tasks",
+)
+# What `import pytest_kick.plugin` may load: the package door (lazy), the session wing's face, the option table (plain
+# strings, with the default model's alias from `sources`, stdlib only), the error classes, and the per-session isolation.
+AT_IMPORT = {
+    "pytest_kick",
+    "pytest_kick.plugin",
+    "pytest_kick.errors",
+    "pytest_kick.sources",
+    "pytest_kick.session",
+    "pytest_kick.session.isolation",
+    "pytest_kick.session.optiontable",
+}
+# ... and a whole session without kick fixtures: plus the hook specs and the progress display (with its wing's face).
+IN_SESSION = AT_IMPORT | {"pytest_kick.session.hooks", "pytest_kick.runners", "pytest_kick.runners.progress"}
 
 PROBE = """
 import sys

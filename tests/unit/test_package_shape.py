@@ -1,5 +1,5 @@
-"""The shape of the house, kept by a test: dependencies point one way (no import circle, nothing imports the
-package root), no module over 400 lines, no function over 60."""
+"""The shape of the house, kept by a test: the package is a few wings, each a folder, stacked so that imports only
+point down (no import circle, nothing imports the package root), no module over 400 lines, no function over 60."""
 
 import ast
 from pathlib import Path
@@ -33,6 +33,50 @@ def imports(name: str, path: Path, known: dict) -> set[str]:
             out |= {a.name for a in node.names if a.name in known}
     out.discard(name)
     return out
+
+
+# The floors, from the ground up: a module may import its own floor and those below it, never one above. The leaves
+# are the top-level modules every wing may use (contract, sources, fingerprint, settings, registry, errors, files).
+FLOORS = ("leaves", "runners", "compression", "tasks", "models", "gates", "report", "session", "plugin")
+WINGS = {"runners", "compression", "tasks", "models", "gates", "report", "session"}
+DOOR = {"pytest_kick", "pytest_kick.testing", "pytest_kick._version"}  # the public door, its test double, the version
+
+
+def floor(module: str) -> str:
+    parts = module.split(".")
+    if module == "pytest_kick.plugin":
+        return "plugin"
+    return parts[1] if len(parts) > 1 and parts[1] in WINGS else "leaves"
+
+
+def test_imports_only_point_down_the_wings():
+    known = modules()
+    upward = []
+    for m, p in sorted(known.items()):
+        if m in DOOR:
+            continue
+        for d in sorted(imports(m, p, known) - DOOR):
+            if FLOORS.index(floor(d)) > FLOORS.index(floor(m)):
+                upward.append(f"{m} ({floor(m)}) -> {d} ({floor(d)})")
+    assert upward == []
+
+
+def test_the_top_level_holds_only_the_leaves():
+    """A new module goes into a wing; the top level keeps the door, the plugin and the leaves every wing may use."""
+    top = {m.split(".")[1] for m in modules() if floor(m) == "leaves" and m not in DOOR}
+    assert top == {"contract", "sources", "fingerprint", "settings", "registry", "errors", "files"}
+
+
+def test_only_the_plugin_opens_the_session_wing():
+    known = modules()
+    outside = [
+        (m, d)
+        for m, p in known.items()
+        if floor(m) not in ("session", "plugin") and m not in DOOR
+        for d in imports(m, p, known)
+        if floor(d) == "session"
+    ]
+    assert outside == []
 
 
 def test_no_module_imports_the_package_root():

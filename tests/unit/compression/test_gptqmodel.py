@@ -8,7 +8,7 @@ pytest.importorskip("optimum", reason="optimum is not installed; transformers ne
 import torch  # noqa: E402
 
 from pytest_kick.compression import Calibration, CompressionSettings, parse_spec  # noqa: E402
-from pytest_kick.models import LoadSettings, compressed_handle, dense_handle, parse_model_source  # noqa: E402
+from pytest_kick.models.handles import LoadSettings, compressed_handle, dense_handle, parse_model_source  # noqa: E402
 
 pytestmark = pytest.mark.slow  # compresses real (tiny) models
 

@@ -8,9 +8,9 @@ import pytest
 from pytest_kick.compression import parse_spec
 from pytest_kick.compression.kvcache import READ_CHUNK, KVEngine
 from pytest_kick.contract import GenerationRequest, LoglikelihoodRequest, RollingRequest
-from pytest_kick.engine import Engine
 from pytest_kick.errors import KickUsageError
-from pytest_kick.models import load_hf
+from pytest_kick.models.handles import load_hf
+from pytest_kick.runners.engine import Engine
 from pytest_kick.settings import LoadSettings
 
 try:  # imported at collection: an in-process pytester run drops what it imported from sys.modules, and quanto's
@@ -138,7 +138,7 @@ def test_generation_greedy_and_seeded_samples(model_tok):
 def test_kv_plan_leaves_weights_alone_and_is_keyed_apart_from_dense(random_model_dir, tmp_path):
     from pytest_kick.compression import CompressionSettings
     from pytest_kick.compression.plan import plan_method
-    from pytest_kick.models import compressed_handle, dense_handle
+    from pytest_kick.models.handles import compressed_handle, dense_handle
     from pytest_kick.sources import ModelSource
 
     settings = LoadSettings(device="cpu", cache_dir=tmp_path)
@@ -162,8 +162,8 @@ def test_a_ray_replica_runs_a_kv_method_with_its_own_engine_on_the_dense_files(r
     the KV engine here, not the dense ones (a replica that ignored it would hand dense answers to kv-int2)."""
     from pytest_kick.compression import CompressionSettings
     from pytest_kick.compression.plan import plan_method
-    from pytest_kick.models import compressed_handle, dense_handle, numerics
-    from pytest_kick.replica import Replica, ReplicaSpec, listing
+    from pytest_kick.models.handles import compressed_handle, dense_handle, numerics
+    from pytest_kick.models.replica import Replica, ReplicaSpec, listing
     from pytest_kick.sources import ModelSource
 
     settings = LoadSettings(device="cpu", dtype="float32", cache_dir=tmp_path)
@@ -189,7 +189,7 @@ def test_a_teams_own_runtime_method_gets_its_engine_and_shares_the_dense_weights
     from pytest_kick.compression import FAMILIES, CompressionSettings, register_family
     from pytest_kick.compression.plan import plan_method
     from pytest_kick.compression.spec import parse_named
-    from pytest_kick.models import compressed_handle, dense_handle
+    from pytest_kick.models.handles import compressed_handle, dense_handle
     from pytest_kick.sources import ModelSource
 
     request.addfinalizer(FAMILIES.reset)

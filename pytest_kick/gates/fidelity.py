@@ -1,0 +1,190 @@
+"""The fidelity gate: does the compressed model still answer like the dense one, example by example? Flips of
+correctness in either direction, KL divergence over the answer choices and top-1 agreement, each with a one-sided
+bound at alpha, beyond what the accuracy difference shows (Dutta et al. 2024: equal accuracy can hide many flips)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..contract import log_softmax
+from ..errors import FidelityRegression, KickUsageError
+from ..tasks import Outcome, Task
+from .accuracy import short_prompt
+from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
+from .stats import binomial_lower, binomial_upper, mean_bounds
+from .table import FIDELITY_COLUMNS, format_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.pair import ModelPair
+
+SHOW_DIVERGENT = 5
+
+
+@dataclass(frozen=True)
+class FidelityCheck:
+    """One metric: its value, its one-sided (1 - alpha) bound toward the limit (`bound`) and away from it
+    (`far`), the limit, and the outcome: 'within' when `bound` is inside the limit, 'regressed' when `far` is
+    beyond it, else 'inconclusive'."""
+
+    metric: str
+    value: float
+    bound: float
+    allowed: float
+    direction: str  # "max": the bound must be below `allowed`; "min": above
+    passed: bool
+    far: float = math.nan
+    outcome: str = "inconclusive"
+
+    @classmethod
+    def of(cls, metric: str, value: float, bounds: tuple[float, float], allowed: float, direction: str) -> FidelityCheck:
+        """From the (lower, upper) one-sided bounds of the metric."""
+        lower, upper = bounds
+        bound, far = (upper, lower) if direction == "max" else (lower, upper)
+        within = bound < allowed if direction == "max" else bound > allowed
+        beyond = far > allowed if direction == "max" else far < allowed
+        outcome = "within" if within else ("regressed" if beyond else "inconclusive")
+        return cls(metric, value, bound, allowed, direction, within, far, outcome)
+
+
+@dataclass(frozen=True)
+class Divergent:
+    example_id: str
+    prompt: str
+    dense: str
+    compressed: str
+    kl: float
+
+
+@dataclass(frozen=True)
+class FidelityResult(GateResult):
+    """Everything one fidelity gate measured: one check per metric, and the examples where the models differ most."""
+
+    kind: ClassVar[str] = "fidelity"
+    failure: ClassVar[type] = FidelityRegression
+    columns: ClassVar[tuple[tuple[str, str], ...]] = FIDELITY_COLUMNS
+
+    test: str
+    task: str
+    method: str
+    n: int
+    alpha: float
+    checks: tuple[FidelityCheck, ...]
+    divergent: tuple[Divergent, ...] = field(default=(), repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def outcomes(self) -> dict[str, str]:
+        return {c.metric: c.outcome for c in self.checks}
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [asdict(c) for c in self.checks]
+
+    def summary(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"kind": self.kind, "test": self.test, "task": self.task, "method": self.method, "n": self.n}
+        for c in self.checks:
+            row[c.metric] = c.value
+            row[f"{c.metric}_bound"] = c.bound
+        row.update(alpha=self.alpha, verdict=self.verdict)
+        return row
+
+    def explain(self) -> str:
+        failed = [c.metric for c in self.checks if not c.passed]
+        regressed = [c.metric for c in self.checks if c.outcome == "regressed"]
+        conf = f"{1 - self.alpha:.0%}"
+        how = f"(one-sided {conf} bounds, alpha={self.alpha:g}; every metric must be shown inside its limit)"
+        if regressed:
+            head = f"compressed model '{self.method}' regressed on '{self.task}' (fidelity): {', '.join(regressed)} shown beyond the limit"
+        else:
+            head = f"compressed model '{self.method}' could not be shown to answer like the dense model on '{self.task}': "
+            head += ", ".join(failed)
+        lines = [f"{head} {how}", ""]
+        rows = [
+            {
+                "metric": c.metric,
+                "value": f"{c.value:.3g}",
+                "bound": f"{'≤' if c.direction == 'max' else '≥'} {c.bound:.3g}",
+                "limit": f"{'<' if c.direction == 'max' else '>'} {c.allowed:g}",
+                "outcome": c.outcome + ("" if c.passed else " (FAIL)"),
+            }
+            for c in self.checks
+        ]
+        cols = [("metric", "metric"), ("value", "value"), (f"{conf} bound", "bound"), ("limit", "limit"), ("outcome", "outcome")]
+        lines += ["  " + line for line in format_table(rows, cols)]
+        if self.divergent:
+            lines += ["", f"examples where the models differ most ({len(self.divergent)} shown):"]
+            for d in self.divergent:
+                kl = "" if math.isnan(d.kl) else f" (KL {d.kl:.3g})"
+                lines.append(f"  [{d.example_id}] {d.prompt}")
+                lines.append(f"      dense: {d.dense!r}; compressed: {d.compressed!r}{kl}")
+        lines += ["", "Raise a limit only if that much divergence from the dense model is acceptable for this release."]
+        return "\n".join(lines)
+
+
+def _kl(d: Outcome, c: Outcome) -> float:
+    """KL(dense || compressed) over the answer choices (the softmax of each model's choice scores)."""
+    p, q = log_softmax(d.scores), log_softmax(c.scores)
+    return math.fsum(math.exp(a) * (a - b) for a, b in zip(p, q))
+
+
+def _check_limits(max_flip_rate: float | None, max_kl: float | None, min_top1_agreement: float | None) -> None:
+    if max_flip_rate is None and max_kl is None and min_top1_agreement is None:
+        raise KickUsageError("give at least one of max_flip_rate, max_kl, min_top1_agreement")
+    for name, value in (("max_flip_rate", max_flip_rate), ("min_top1_agreement", min_top1_agreement)):
+        if value is not None:
+            check_fraction(name, value, 0.0, 1.0)
+    if max_kl is not None and (not isinstance(max_kl, (int, float)) or isinstance(max_kl, bool) or not max_kl > 0):
+        raise KickUsageError(f"max_kl must be a positive number (nats), got {max_kl!r}")
+
+
+def assert_fidelity_within(
+    pair: ModelPair,
+    task: str | Task,
+    *,
+    max_flip_rate: float | None = None,
+    max_kl: float | None = None,
+    min_top1_agreement: float | None = None,
+    alpha: float = 0.05,
+    limit: int | None = None,
+    reps: int = 2000,
+    **task_options: Any,
+) -> FidelityResult:
+    """Pass only when every requested metric is shown inside its limit at `alpha`:
+
+    - `max_flip_rate`: the share of examples whose correctness flipped, in either direction (exact bound);
+    - `max_kl`: mean KL(dense || compressed) over the answer choices, in nats (multiple-choice tasks; bootstrap);
+    - `min_top1_agreement`: the share of examples where both models give the same answer (exact bound).
+    """
+    __tracebackhide__ = True
+    _check_limits(max_flip_rate, max_kl, min_top1_agreement)
+    check_alpha(alpha)
+
+    def decide(ev: Evidence) -> FidelityResult:
+        dense, comp, n = ev.dense, ev.compressed, len(ev.examples)
+        multiple_choice = all(d.scores and len(d.scores) == len(c.scores) for d, c in zip(dense, comp))
+        if max_kl is not None and not multiple_choice:
+            raise KickUsageError(f"max_kl needs a multiple-choice task (scores over answer choices); '{ev.task.name}' has none")
+        kls = [_kl(d, c) for d, c in zip(dense, comp)] if multiple_choice else [math.nan] * n
+        flips = sum(d.correct != c.correct for d, c in zip(dense, comp))
+        agree = sum(d.prediction == c.prediction for d, c in zip(dense, comp))
+        checks = []
+        if max_flip_rate is not None:
+            bounds = (binomial_lower(flips, n, alpha), binomial_upper(flips, n, alpha))
+            checks.append(FidelityCheck.of("flip_rate", flips / n, bounds, max_flip_rate, "max"))
+        if max_kl is not None:
+            checks.append(FidelityCheck.of("kl", math.fsum(kls) / n, mean_bounds(kls, alpha, reps, pair.seed), max_kl, "max"))
+        if min_top1_agreement is not None:
+            bounds = (binomial_lower(agree, n, alpha), binomial_upper(agree, n, alpha))
+            checks.append(FidelityCheck.of("top1_agreement", agree / n, bounds, min_top1_agreement, "min"))
+        order = sorted(range(n), key=lambda i: (-(kls[i] if multiple_choice else 0.0), dense[i].prediction == comp[i].prediction))
+        divergent = tuple(
+            Divergent(ev.examples[i].id, short_prompt(ev.examples[i].prompt), dense[i].prediction, comp[i].prediction, kls[i])
+            for i in order[:SHOW_DIVERGENT]
+            if dense[i].prediction != comp[i].prediction or (multiple_choice and kls[i] > 0)
+        )
+        return FidelityResult(pair.test_id, ev.task.name, pair.method.id, n, alpha, tuple(checks), divergent)
+
+    return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]

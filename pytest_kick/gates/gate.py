@@ -1,0 +1,212 @@
+"""The one gate skeleton: check arguments, evaluate both models on the same examples, decide, record, raise.
+Every assert_* is a thin use of `run_gate`, and every gate's result is a `GateResult` (typed; JSON round-trip)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import KickRegression, KickUsageError
+from ..settings import effective_limit
+from ..tasks import Example, Outcome, Task, get_task, select, select_per_group
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.pair import ModelPair
+
+OUTCOMES = ("within", "inconclusive", "regressed")  # per group: shown within at alpha, neither, shown beyond
+
+
+# ---- argument checks: every gate refuses bad input before any model runs --------------------------------------
+
+
+def check_fraction(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> None:
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (low < value if open_low else low <= value)
+        and value <= high
+    )
+    if not ok:
+        bound = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
+        raise KickUsageError(f"{name} must be a number in {bound}, got {value!r}")
+
+
+def check_alpha(alpha: Any) -> None:
+    check_fraction("alpha", alpha, 0.0, 0.5, open_low=True)
+
+
+def check_tolerance(name: str, value: Any, upper: float | None = None) -> None:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+        or (upper is not None and value > upper)
+    ):
+        bound = f"[0, {upper}]" if upper is not None else ">= 0"
+        raise KickUsageError(f"{name} must be a number {bound}, got {value!r}")
+
+
+def check_reps(reps: Any, alpha: float, bonferroni: int = 1) -> None:
+    """Bootstrap draws: enough that the smallest possible p-value, 1 / (reps + 1), can be below alpha (divided
+    by `bonferroni` where a test is split over that many alternatives)."""
+    if not isinstance(reps, int) or isinstance(reps, bool) or reps < 100:
+        raise KickUsageError(f"reps must be an integer >= 100 (bootstrap draws), got {reps!r}")
+    level = alpha / bonferroni
+    if 1.0 / (reps + 1) > level:
+        split = f" (alpha={alpha:g} split over {bonferroni} contrasts)" if bonferroni > 1 else ""
+        raise KickUsageError(f"reps={reps} draws cannot reach a p-value of {level:g}{split}: use at least {math.ceil(1 / level) - 1}")
+
+
+# ---- evidence: both models on the same examples ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a gate decides on: the examples, what each model did on each, and the knob that cut them."""
+
+    task: Any
+    examples: list[Example]
+    dense: list[Outcome]
+    compressed: list[Outcome]
+    limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
+    scores: dict[str, list[float]] = field(default_factory=dict)  # per-example scores a gate computed ("dense", "compressed")
+    decide: Any = field(default=None, repr=False)  # the gate's own test on evidence like this (set by run_gate)
+
+
+def collect(pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = False, groups: Sequence[str] | None = None) -> Evidence:
+    """Load the task's examples, keep the requested groups, apply the limit (per group for safety tasks: a small
+    group keeps its examples when a large one is cut), and evaluate both models on exactly those examples."""
+    available = task.load(pair.data_dir)
+    if groups is not None:
+        known = sorted({ex.group for ex in available})
+        unknown = [g for g in groups if g not in known]
+        if unknown:
+            raise KickUsageError(f"{task.name}: unknown group(s) {', '.join(unknown)}. Groups in the data: {', '.join(known)}")
+        available = [ex for ex in available if ex.group in groups]
+    wins = effective_limit(limit, pair.limit)
+    examples = (select_per_group if per_group else select)(available, wins.value if wins else None, pair.seed)
+    if not examples:
+        raise KickUsageError(f"task '{task.name}' has no examples after filtering (check the data files, groups and limit)")
+    dense = task.evaluate(pair.dense_runner, examples)
+    comp = task.evaluate(pair.compressed_runner, examples)
+    cut = wins.knob if wins and len(examples) < len(available) else ""
+    return Evidence(task, examples, dense, comp, cut)
+
+
+def run_gate(
+    pair: ModelPair,
+    task: str | Task,
+    decide: Callable[[Evidence], GateResult],
+    *,
+    limit: int | None,
+    task_options: dict[str, Any] | None = None,
+    per_group: bool = False,
+    groups: Sequence[str] | None = None,
+) -> GateResult:
+    """The skeleton every gate uses: evaluate both models on the same examples, let `decide` run the paired test
+    and build the typed result, record it for the run report, and raise the result's failure when it did not pass."""
+    __tracebackhide__ = True
+    the_task = get_task(task, **(task_options or {}))
+    # the gate's own test travels with its evidence: a saved release is compared by it (--kick-compare)
+    evidence = dataclasses.replace(collect(pair, the_task, limit, per_group=per_group, groups=groups), decide=decide)
+    result = decide(evidence)
+    extra = pair.record(result, evidence)
+    if not result.passed:
+        raise result.failure(result.explain(), result)
+    if isinstance(extra, KickRegression):  # the gate passed, but a comparison it must pass did not
+        raise extra
+    return result
+
+
+# ---- typed results -----------------------------------------------------------------------------------------------
+
+
+class GateResult:
+    """What every gate's result offers (subclasses are frozen dataclasses with at least test, task, method, alpha).
+
+    `passed`; `outcomes()` per group or metric ('within' / 'inconclusive' / 'regressed'); `rows()` one dict per
+    test; `summary()` the summary-table row; `explain()` the failure message; `to_json()` / `from_json()` a
+    lossless JSON form (non-finite numbers as null), which is what crosses the xdist boundary and the report."""
+
+    kind: ClassVar[str] = ""
+    failure: ClassVar[type[KickRegression]] = KickRegression
+    columns: ClassVar[tuple[tuple[str, str], ...]] = ()  # (header, summary key) of the summary table
+
+    passed: bool  # a field or a property of each subclass
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "FAIL"
+
+    def outcomes(self) -> dict[str, str]:  # pragma: no cover
+        raise NotImplementedError
+
+    def rows(self) -> list[dict[str, Any]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def summary(self) -> dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def explain(self) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, plus `kind`, `passed` and `verdict` for whoever reads the file without this package."""
+        return {"kind": self.kind, **encode(self), "passed": bool(self.passed), "verdict": self.verdict}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GateResult:
+        if data.get("kind") != cls.kind:
+            raise ValueError(f"not a {cls.kind} result: kind={data.get('kind')!r}")
+        fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        derived = {"kind", "verdict"} | ({"passed"} - fields)
+        return decode(cls, {k: v for k, v in data.items() if k not in derived})
+
+
+def encode(obj: Any) -> Any:
+    """A dataclass (nested dataclasses, tuples, floats) as JSON-ready data; NaN and infinities become null."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (tuple, list)):
+        return [encode(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def decode(cls: Any, data: Any) -> Any:
+    """The inverse of `encode`, driven by the type hints of `cls` (unknown keys are an error: a schema change)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except NameError:  # its module was imported again since (pytester's in-process runs): the globals it was made with
+        hints = typing.get_type_hints(cls, globalns=getattr(cls.__init__, "__globals__", None))
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = set(data) - names
+    if extra:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {', '.join(sorted(extra))}")
+    return cls(**{k: _value(hints[k], v) for k, v in data.items()})
+
+
+_UNIONS = (typing.Union, types.UnionType)
+
+
+def _value(hint: Any, value: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if value is None:  # a NaN that `encode` wrote as null, or an optional field left empty
+        return None if type(None) in args else (math.nan if hint is float else None)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_value(args[0], v) for v in value)
+        return tuple(_value(a, v) for a, v in zip(args, value, strict=True))
+    if dataclasses.is_dataclass(hint):
+        return decode(hint, value)
+    if hint is float or (origin in _UNIONS and float in args):
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    return value

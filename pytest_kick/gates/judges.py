@@ -1,0 +1,274 @@
+"""Judges: a language model that scores answers, as a scorer for the generation-quality gate (in inspect_ai's sense:
+configured by its arguments, it sees the prompt, the answer and the reference).
+
+- Backends: any OpenAI-compatible endpoint (vLLM, TGI, llama.cpp, `transformers serve`, a hosted API) through the
+  official `openai` client, concurrent, with retries and a rate limit, its key read from an environment variable
+  (never from the command line, never written anywhere); or a local model run in-process through the engine.
+- Prompts are data (`data/judges/prompts.jsonl`, or FastChat's `judge_prompts.jsonl`): output formats 'scores'
+  (two numbers on the first line), 'criteria' (one line per criterion with two numbers; the mean is the score),
+  'rating' (`[[7]]`, one answer) and 'verdict' (`[[A]]`/`[[B]]`/`[[C]]`: 1, 0, 0.5 for the first answer).
+- A pairwise prompt is judged in both orders and the two scores averaged (judges favour the first position). A
+  verdict that cannot be parsed is NaN: the gate counts and shows it, and never scores it.
+- Verdicts are cached like model answers: keyed by the judge's identity (endpoint and model, or the local model's
+  fingerprint, and generation settings) and the whole judge prompt (question, answers, reference)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..contract import GenerationRequest, RunnerFactory
+from ..errors import KickError, KickUsageError, MissingBackend
+from ..fingerprint import digest
+from ..runners.cache import CachedRunner, ResultCache
+
+PROMPTS = Path(__file__).resolve().parents[1] / "data" / "judges" / "prompts.jsonl"
+FORMATS = ("scores", "criteria", "rating", "verdict")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+class JudgeError(KickError):
+    """A judge could not be reached or kept failing after its retries (nothing was scored or cached)."""
+
+
+@dataclass(frozen=True)
+class JudgePrompt:
+    name: str
+    template: str
+    output_format: str = "scores"
+    system: str = ""
+
+    def __post_init__(self) -> None:
+        if self.output_format not in FORMATS:
+            raise KickUsageError(f"judge prompt {self.name!r}: output_format must be one of {', '.join(FORMATS)}")
+
+    @property
+    def pairwise(self) -> bool:
+        return self.output_format != "rating"
+
+    @classmethod
+    def load(cls, name: str = "pairwise-scores", path: Path | None = None) -> JudgePrompt:
+        """A prompt by name from a JSONL file of `{"name", "prompt_template", "output_format", "system_prompt"}`
+        (ours by default; FastChat's judge_prompts.jsonl works too: '[[rating]]' and '[[A]]' formats)."""
+        path = Path(path) if path is not None else PROMPTS
+        from ..tasks import jsonl_records
+
+        names = []
+        for _, rec in jsonl_records(path):
+            names.append(rec.get("name"))
+            if rec.get("name") == name:
+                fmt = {"[[rating]]": "rating", "[[A]]": "verdict"}.get(rec.get("output_format"), rec.get("output_format", "scores"))
+                return cls(name, rec["prompt_template"], fmt, rec.get("system_prompt", ""))
+        raise KickUsageError(f"{path}: no judge prompt named {name!r}; it has {', '.join(map(str, names))}")
+
+    def render(self, question: str, first: str, second: str = "", reference: str = "") -> str:
+        fields = {
+            "question": question, "question_1": question, "answer_1": first, "answer_a": first, "answer": first,
+            "answer_2": second, "answer_b": second, "ref_answer_1": reference,
+        }  # fmt: skip
+        try:
+            return self.template.format_map(fields)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise KickUsageError(f"judge prompt {self.name!r}: unknown placeholder {exc} (known: {', '.join(fields)})") from None
+
+    def parse(self, text: str) -> tuple[float, float]:
+        """(first answer's score, second's); NaN where the verdict cannot be read."""
+        nan = (math.nan, math.nan)
+        if self.output_format == "rating":
+            m = re.search(r"\[\[(\d+(?:\.\d+)?)\]\]", text)
+            return (float(m.group(1)), math.nan) if m else nan
+        if self.output_format == "verdict":
+            m = re.search(r"\[\[([ABC])\]\]", text)
+            return {"A": (1.0, 0.0), "B": (0.0, 1.0), "C": (0.5, 0.5)}[m.group(1)] if m else nan
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        rows = lines[:1] if self.output_format == "scores" else lines[:4]
+        pairs = [_NUMBER.findall(line.split(":", 1)[-1]) for line in rows]
+        if not pairs or (self.output_format == "criteria" and len(pairs) < 4) or any(len(p) != 2 for p in pairs):
+            return nan
+        firsts, seconds = [float(p[0]) for p in pairs], [float(p[1]) for p in pairs]
+        return sum(firsts) / len(firsts), sum(seconds) / len(seconds)
+
+
+class _RateLimit:
+    """At most `per_second` request starts per second across threads (None: no limit)."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self.gap = 1.0 / per_second if per_second else 0.0
+        self.lock = threading.Lock()
+        self.next = 0.0
+
+    def wait(self) -> None:
+        if not self.gap:
+            return
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next)
+            self.next = start + self.gap
+        time.sleep(max(0.0, start - now))
+
+
+@dataclass
+class EndpointRunner:
+    """The Runner contract's `generate` over an OpenAI-compatible chat endpoint (greedy: temperature 0)."""
+
+    base_url: str
+    model: str
+    key_env: str = "OPENAI_API_KEY"
+    system: str = ""
+    concurrency: int = 4
+    retries: int = 3
+    rate_limit: float | None = None
+    timeout: float = 120.0
+    _client: Any = field(default=None, repr=False)
+
+    def _make_client(self):
+        try:
+            from openai import OpenAI
+        except ImportError:
+            raise MissingBackend("a judge endpoint needs the openai client: pip install 'pytest-kick[generation]'") from None
+        key = os.environ.get(self.key_env) or "no-key"  # local servers take any key; the value is never logged
+        return OpenAI(base_url=self.base_url, api_key=key, max_retries=self.retries, timeout=self.timeout)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        if self._client is None:
+            self._client = self._make_client()
+        limit = _RateLimit(self.rate_limit)
+
+        def one(req: GenerationRequest) -> str:
+            limit.wait()
+            messages = ([{"role": "system", "content": self.system}] if self.system else []) + [{"role": "user", "content": req.context}]
+            try:
+                reply = self._client.chat.completions.create(
+                    model=self.model, messages=messages, temperature=0.0, max_tokens=req.max_new_tokens
+                )
+            except Exception as exc:  # after the client's own retries: say which judge, never the key
+                raise JudgeError(
+                    f"judge {self.model} at {self.base_url} failed: {type(exc).__name__}: {_redact(str(exc), self.key_env)}"
+                ) from None
+            return reply.choices[0].message.content or ""
+
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            return list(pool.map(one, requests))
+
+    def loglikelihood(self, requests):  # pragma: no cover - a judge only generates
+        raise JudgeError("a judge endpoint only generates text")
+
+    loglikelihood_rolling = distribution = loglikelihood
+
+
+def _redact(text: str, key_env: str) -> str:
+    key = os.environ.get(key_env)
+    return text.replace(key, "***") if key else text
+
+
+@dataclass
+class Judge:
+    """A scorer for `assert_generation_quality_within`: scores each answer against the reference (`against=
+    'reference'`) or the compressed model's answers head to head against the dense model's (`against='dense'`)."""
+
+    runner: CachedRunner
+    prompt: JudgePrompt
+    name: str = "judge"
+    against: str = "reference"
+    max_new_tokens: int = 256
+    both_orders: bool = True
+    calls: int = 0  # judge prompts answered (from the cache or the judge)
+
+    def _judge(self, prompts: list[str]) -> list[tuple[float, float]]:
+        self.calls += len(prompts)
+        texts = self.runner.generate([GenerationRequest(p, (), self.max_new_tokens) for p in prompts])
+        return [self.prompt.parse(t) for t in texts]
+
+    def _pairwise(self, questions: Sequence[str], firsts: Sequence[str], seconds: Sequence[str]) -> tuple[list[float], list[float]]:
+        """Both answers' scores, each the mean over the two orders (NaN if either order is unreadable)."""
+        forward = [self.prompt.render(q, a, b, b) for q, a, b in zip(questions, firsts, seconds)]
+        if not self.both_orders:
+            verdicts = self._judge(forward)
+            return [f[0] for f in verdicts], [f[1] for f in verdicts]
+        backward = [self.prompt.render(q, b, a, b) for q, a, b in zip(questions, firsts, seconds)]
+        verdicts = self._judge(forward + backward)  # one batch: the endpoint's concurrency covers both orders
+        fw, bw = verdicts[: len(forward)], verdicts[len(forward) :]
+        return [(f[0] + b[1]) / 2 for f, b in zip(fw, bw)], [(f[1] + b[0]) / 2 for f, b in zip(fw, bw)]
+
+    def score(self, predictions: Sequence[str], references: Sequence[str], prompts: Sequence[str]) -> list[float]:
+        """Each prediction's score against its reference (an example without reference cannot be scored: NaN)."""
+        keep = [i for i, r in enumerate(references) if r.strip()]
+        out = [math.nan] * len(predictions)
+        if self.prompt.pairwise:
+            scores, _ = self._pairwise([prompts[i] for i in keep], [predictions[i] for i in keep], [references[i] for i in keep])
+        else:
+            scores = [s for s, _ in self._judge([self.prompt.render(prompts[i], predictions[i], "", references[i]) for i in keep])]
+        for i, s in zip(keep, scores):
+            out[i] = s
+        return out
+
+    def score_pair(self, dense: Sequence[str], compressed: Sequence[str], prompts: Sequence[str]) -> tuple[list[float], list[float]]:
+        """Dense and compressed answers judged head to head (pairwise prompts only)."""
+        if not self.prompt.pairwise:
+            return self.score(dense, [""] * len(dense), prompts), self.score(compressed, [""] * len(dense), prompts)
+        return self._pairwise(prompts, dense, compressed)
+
+
+def endpoint_judge(
+    base_url: str,
+    model: str,
+    *,
+    cache_dir: Path | None,
+    prompt: JudgePrompt | None = None,
+    key_env: str = "OPENAI_API_KEY",
+    against: str = "reference",
+    concurrency: int = 4,
+    retries: int = 3,
+    rate_limit: float | None = None,
+    max_new_tokens: int = 256,
+) -> Judge:
+    """A judge behind an OpenAI-compatible endpoint; its verdicts are cached under `cache_dir` (None: not cached)."""
+    prompt = prompt or JudgePrompt.load()
+    runner = EndpointRunner(base_url.rstrip("/"), model, key_env, prompt.system, concurrency, retries, rate_limit)
+    identity = digest(json.dumps(["endpoint", base_url.rstrip("/"), model, prompt.system, "temperature=0"]))
+    factory = RunnerFactory(f"judge {model}", lambda: runner, identity)
+    return Judge(CachedRunner(factory, ResultCache(cache_dir)), prompt, f"judge:{model}", against, max_new_tokens)
+
+
+def local_judge(factory: RunnerFactory, *, cache_dir: Path | None, prompt: JudgePrompt | None = None, against: str = "reference") -> Judge:
+    """A judge run in-process: `factory` is a model handle's `.factory()` (its answers are cached like any model's).
+    The judge prompt is sent through the model's chat template."""
+    prompt = prompt or JudgePrompt.load()
+    cached = CachedRunner(factory, ResultCache(cache_dir))
+    return _ChatJudge(cached, prompt, f"judge:{factory.name}", against)
+
+
+class _ChatJudge(Judge):
+    def _judge(self, prompts: list[str]) -> list[tuple[float, float]]:
+        messages = [
+            ([{"role": "system", "content": self.prompt.system}] if self.prompt.system else []) + [{"role": "user", "content": p}]
+            for p in prompts
+        ]
+        return super()._judge([self.runner.chat_prompt(m) for m in messages])
+
+
+def judge_prompt(text: str) -> JudgePrompt:
+    """--kick-judge-prompt: a built-in prompt's name, or PATH:NAME of a JSONL file of judge prompts."""
+    path, sep, name = text.rpartition(":")
+    return JudgePrompt.load(name, Path(path)) if sep and path else JudgePrompt.load(text)
+
+
+def configured_judge(spec, evaluation, load) -> Judge:
+    """The judge --kick-judge describes (`settings.JudgeSpec`), its verdicts cached with the run's results."""
+    prompt = judge_prompt(spec.prompt)
+    if spec.url is not None:
+        return endpoint_judge(spec.url, spec.model, cache_dir=evaluation.cache_dir, prompt=prompt, key_env=spec.key_env)
+    from ..models.handles import dense_handle
+    from ..sources import parse_model_source
+
+    handle = dense_handle(parse_model_source(spec.model), load)
+    return local_judge(handle.factory(evaluation.batch_size), cache_dir=evaluation.cache_dir, prompt=prompt)

@@ -1,0 +1,194 @@
+"""The run report: every gate's typed result and how each compressed model was made, rendered as the terminal
+summary (`lines`) and as JSON with a versioned schema (`to_json`, `--kick-report`). Only the xdist boundary and
+the report file serialise it; `from_json` reads both back into the same typed objects."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._version import __version__
+from ..gates.fidelity import FidelityResult
+from ..gates.gate import GateResult, encode
+from ..gates.quality import QualityResult
+from ..gates.results import AccuracyResult, SafetyResult
+from ..gates.table import MODEL_COLUMNS, format_table
+
+SCHEMA = "pytest-kick run report"
+SCHEMA_VERSION = 4  # bump on any change to a result's fields; tests/unit/test_report.py checks the schema file
+# 2: the generation-quality gate's results (kind "quality"); 3: where each compressed model was evaluated
+KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, QualityResult, SafetyResult)}
+
+
+@dataclass(frozen=True)
+class ModelBuild:
+    """How one compressed model was made for this run: by which library, built now or reused, and how long it took."""
+
+    method: str
+    backend: str = ""
+    build: str = ""
+    compress_s: float = math.nan
+    evaluated_on: str = "this process"  # or the Ray replicas that answered (--kick-ray)
+    params: int = 0  # parameters of the compressed model as loaded (0: not loaded in this process)
+    params_vs_dense: float = math.nan
+    tokens_per_s: float = math.nan  # tokens its engine read per second of model work in this process
+    speed_vs_dense: float = math.nan  # that rate over the dense model's, when both ran here
+
+    @classmethod
+    def of(cls, info: Mapping[str, Any], dense: Mapping[str, Any] | None = None) -> ModelBuild:
+        seconds = info.get("compress_s")
+        dense = dense or {}
+        params, rate = int(info.get("params") or 0), _rate(info)
+        return cls(
+            str(info.get("method", "")),
+            str(info.get("backend") or ""),
+            str(info.get("build") or ""),
+            float(seconds) if seconds is not None else math.nan,
+            str(info.get("ray") or "this process"),
+            params,
+            params / dense["params"] if params and dense.get("params") else math.nan,
+            round(rate, 1) if rate == rate else rate,
+            rate / _rate(dense) if rate == rate and _rate(dense) == _rate(dense) else math.nan,
+        )
+
+
+def _rate(info: Mapping[str, Any]) -> float:
+    """Tokens per second of model work, from what the engine counted (NaN when it has not run)."""
+    engine = info.get("engine")
+    if engine is None or not getattr(engine, "busy_s", 0.0) or not engine.tokens_fed:
+        return math.nan
+    return engine.tokens_fed / engine.busy_s
+
+
+MEASURED = ("params", "params_vs_dense", "tokens_per_s", "speed_vs_dense")
+
+
+@dataclass
+class RunReport:
+    """Every gate result of a run, in the order recorded, and one build line per compressed model."""
+
+    results: list[GateResult] = field(default_factory=list)
+    models: dict[str, ModelBuild] = field(default_factory=dict)
+
+    def add(self, result: GateResult, model: Mapping[str, Any] | None = None, dense: Mapping[str, Any] | None = None) -> None:
+        self.results.append(result)
+        if model and model.get("backend"):
+            self.add_model(ModelBuild.of(model, dense))
+
+    def merge(self, other: RunReport) -> None:
+        self.results.extend(other.results)
+        for build in other.models.values():
+            self.add_model(build)
+
+    def add_model(self, build: ModelBuild) -> None:
+        # the worker that built a model says so; the others reused it. Parameters and speed come from the latest
+        # gate that saw them (the engine's counts grow over the run; an earlier gate may have read the cache only)
+        known = self.models.get(build.method)
+        if known is None or build.build == "compressed":
+            known, self.models[build.method] = build, build
+        measured = {k: getattr(build, k) for k in MEASURED if getattr(build, k) == getattr(build, k) and getattr(build, k)}
+        if measured:
+            self.models[build.method] = dataclasses.replace(known, **measured)
+
+    def lines(self) -> list[str]:
+        """The terminal summary: one table per kind of gate (the group closest to failing for safety gates)."""
+        lines: list[str] = []
+        ordered = sorted(self.results, key=lambda r: (r.test, r.method))
+        for kind in ("accuracy", "fidelity", "quality", "safety"):
+            rows = [r.summary() for r in ordered if r.kind == kind]
+            if rows:
+                lines += ([""] if lines else []) + format_table(rows, KINDS[kind].columns)
+        if self.models:
+            rows = [dataclasses.asdict(m) for m in self.models.values()]
+            for row in rows:  # blank: not loaded or not run here (its answers came from the cache)
+                row.update({k: "" for k in MEASURED if not row[k] or row[k] != row[k]})
+            lines += [""] + format_table(rows, MODEL_COLUMNS)
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "version": SCHEMA_VERSION,
+            "pytest_kick": __version__,
+            "results": [r.to_json() for r in self.results],
+            "models": [encode(m) for m in self.models.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunReport:
+        if data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
+            raise ValueError(f"not a {SCHEMA} version {SCHEMA_VERSION}: schema={data.get('schema')!r}, version={data.get('version')!r}")
+        report = cls()
+        for r in data["results"]:
+            kind = r.get("kind")
+            if kind not in KINDS:
+                raise ValueError(f"unknown result kind {kind!r}; known: {', '.join(KINDS)}")
+            report.results.append(KINDS[kind].from_json(r))
+        for m in data["models"]:
+            report.add_model(ModelBuild(**{k: (math.nan if v is None else v) for k, v in m.items()}))
+        return report
+
+
+# ---- the JSON schema, derived from the result types (the committed file must equal it) --------------------------
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of `RunReport.to_json()`, built from the dataclasses' type hints."""
+    derived = {"passed": {"type": "boolean"}, "verdict": {"enum": ["pass", "FAIL", "no evidence"]}}
+    results = [_object(k, {"kind": {"const": k.kind}, **derived}) for k in KINDS.values()]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"{SCHEMA}, version {SCHEMA_VERSION}",
+        "description": "Written by pytest --kick-report=PATH. Non-finite numbers (NaN) are written as null.",
+        "type": "object",
+        "required": ["schema", "version", "pytest_kick", "results", "models"],
+        "additionalProperties": False,
+        "properties": {
+            "schema": {"const": SCHEMA},
+            "version": {"const": SCHEMA_VERSION},
+            "pytest_kick": {"type": "string"},
+            "results": {"type": "array", "items": {"oneOf": results}},
+            "models": {"type": "array", "items": _object(ModelBuild)},
+        },
+    }
+
+
+def _object(cls: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    props = {f.name: _type(hints[f.name]) for f in dataclasses.fields(cls)}
+    props.update(extra or {})
+    return {
+        "type": "object",
+        "title": cls.__name__,
+        "required": sorted(props),
+        "additionalProperties": False,
+        "properties": props,
+    }
+
+
+def _type(hint: Any) -> dict[str, Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return {"anyOf": [_type(a) for a in inner] + [{"type": "null"}]}
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return {"type": "array", "items": _type(args[0])}
+        return {"type": "array", "prefixItems": [_type(a) for a in args], "items": False}
+    if dataclasses.is_dataclass(hint):
+        return _object(hint)
+    simple = {bool: "boolean", int: "integer", str: "string"}
+    if hint is float:
+        return {"type": ["number", "null"]}
+    return {"type": simple[hint]}
+
+
+if __name__ == "__main__":  # python -m pytest_kick.report.run > pytest_kick/report/report.schema.json
+    import json
+
+    print(json.dumps(json_schema(), indent=1, ensure_ascii=False))

@@ -1,0 +1,90 @@
+"""The run's outputs: the typed run report each process keeps (workers hand theirs to the controller), the
+--kick-report / --kick-html / --kick-save files written at the end, and the terminal summary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+REPORT_KEY = pytest.StashKey[Any]()  # the RunReport, made when a gate first records (the plugin stays light)
+
+
+def run_report(config: pytest.Config):
+    """This process's typed run report (workers hand theirs to the controller at the end)."""
+    if REPORT_KEY not in config.stash:
+        from ..report.run import RunReport
+
+        config.stash[REPORT_KEY] = RunReport()
+    return config.stash[REPORT_KEY]
+
+
+def recorder(config: pytest.Config, node: pytest.Item, info: dict, dense: dict | None = None):
+    """What a kick_pair test's gates record with: the run report, and the test's JUnit XML properties (the summary
+    row, every group's row, and how this process got its compressed model, from `info`)."""
+
+    def record(result: Any) -> None:
+        run_report(config).add(result, info, dense)
+        for key, value in result.summary().items():
+            node.user_properties.append((f"kick_{key}", value))
+        node.user_properties.append(("kick_rows", json.dumps(result.rows())))
+        for key in ("backend", "build", "compress_s"):
+            if key in info:
+                node.user_properties.append((f"kick_{key}", info[key]))
+
+    return record
+
+
+def worker_output(config: pytest.Config, kick: Any) -> None:
+    """An xdist worker's report and saved gates, serialised for the controller."""
+    if REPORT_KEY in config.stash:
+        config.workeroutput["kick_report"] = json.dumps(run_report(config).to_json())
+    if kick.save is not None or kick.compare is not None:
+        from ..report import baseline
+
+        config.workeroutput.update(baseline.worker_output(config))
+
+
+def node_down(node: Any) -> None:
+    """A worker finished: merge what it handed over."""
+    output = getattr(node, "workeroutput", {})
+    if output.get("kick_report"):
+        from ..report.run import RunReport
+
+        run_report(node.config).merge(RunReport.from_json(json.loads(output["kick_report"])))
+    if output.get("kick_saved"):
+        from ..report import baseline
+
+        baseline.merge_worker(node.config, output)
+
+
+def write_files(config: pytest.Config, kick: Any) -> None:
+    """--kick-save (and the comparison lines), --kick-html and --kick-report, each written atomically."""
+    from ..files import write_atomic
+
+    compared: list[str] = []
+    if kick.save is not None or kick.compare is not None:
+        from ..report import baseline
+
+        compared = baseline.finish(config, kick.save)
+    if kick.html is not None:
+        from ..report.html import render
+
+        write_atomic(kick.html, render(run_report(config), compared))
+    if kick.report is not None:
+        write_atomic(kick.report, json.dumps(run_report(config).to_json(), indent=1, allow_nan=False) + "\n")
+
+
+def terminal_summary(terminalreporter: Any, config: pytest.Config, kick: Any) -> None:
+    lines = config.stash[REPORT_KEY].lines() if REPORT_KEY in config.stash else []
+    if lines:
+        terminalreporter.write_sep("=", "pytest-kick summary")
+        terminalreporter.write_line("\n".join(lines))
+    if kick.save is not None or kick.compare is not None:
+        from ..report import baseline
+
+        baseline.summary(config, terminalreporter)
+    for label, path in (("report", kick.report), ("HTML report", kick.html)):
+        if path is not None:
+            terminalreporter.write_line(f"pytest-kick {label}: {path}")

@@ -1,0 +1,86 @@
+"""Judges on scripted runners: prompt formats and their parsers, both answer orders, unparseable verdicts, the
+verdict cache, FastChat's prompt file, and the key variable's name."""
+
+import math
+
+import pytest
+
+from pytest_kick import FakeRunner, KickUsageError
+from pytest_kick.contract import RunnerFactory
+from pytest_kick.gates.judges import Judge, JudgePrompt, _RateLimit, judge_prompt
+from pytest_kick.runners.cache import CachedRunner, ResultCache
+
+
+@pytest.mark.parametrize(
+    "fmt, text, expected",
+    [
+        ("scores", "7 5\nThe first answer is better.", (7.0, 5.0)),
+        ("scores", "Assistant 1: 8.5, Assistant 2: 6\nreview", (math.nan, math.nan)),  # four numbers: not two
+        ("scores", "I cannot decide.", (math.nan, math.nan)),
+        ("criteria", "coherence: 8 6\nconsistency: 7 7\nfluency: 9 5\nrelevance: 6 6\nwhy", (7.5, 6.0)),
+        ("criteria", "coherence: 8 6\nwhy", (math.nan, math.nan)),
+        ("rating", "Good answer. Rating: [[7]]", (7.0, math.nan)),
+        ("verdict", "Overall [[B]] is better", (0.0, 1.0)),
+        ("verdict", "[[C]]", (0.5, 0.5)),
+    ],
+)
+def test_each_output_format_is_parsed_or_left_unscored(fmt, text, expected):
+    got = JudgePrompt("p", "{question}", fmt).parse(text)
+    assert all((math.isnan(a) and math.isnan(b)) or a == b for a, b in zip(got, expected)), got
+
+
+def scripted_judge(verdicts, cache=None):
+    """A judge whose model answers each judge prompt with verdicts[(first answer, second answer)]."""
+    prompt = JudgePrompt("t", "Q: {question}\n1: {answer_1}\n2: {answer_2}", "scores")
+    answers = {prompt.render("q", a, b): f" {v}" for (a, b), v in verdicts.items()}
+    runner = FakeRunner(answers, default_text=" no verdict")
+    factory = RunnerFactory("scripted judge", lambda: runner, "judge-fp" if cache else None)
+    return Judge(CachedRunner(factory, ResultCache(cache)), prompt), runner
+
+
+def test_both_orders_are_judged_and_averaged():
+    judge, _ = scripted_judge({("good", "ref"): "8 6", ("ref", "good"): "7 6"})  # position bias: +1 for first
+    (score,) = judge.score(["good"], ["ref"], ["q"])
+    assert score == pytest.approx((8 + 6) / 2)  # 8 as first, 6 as second
+    dense, comp = judge.score_pair(["good"], ["ref"], ["q"])
+    assert dense == [pytest.approx(7.0)] and comp == [pytest.approx(6.5)]
+
+
+def test_an_unreadable_order_leaves_the_example_unscored_and_no_reference_too():
+    judge, _ = scripted_judge({("good", "ref"): "8 6"})  # the reversed order gets " no verdict"
+    scores = judge.score(["good", "other"], ["ref", ""], ["q", "q"])
+    assert all(math.isnan(s) for s in scores)
+
+
+def test_verdicts_are_cached_by_judge_and_prompt(tmp_path):
+    judge, runner = scripted_judge({("good", "ref"): "8 6", ("ref", "good"): "7 6"}, cache=tmp_path)
+    first = judge.score(["good"], ["ref"], ["q"])
+    again, runner2 = scripted_judge({}, cache=tmp_path)  # a new session: this judge would answer nothing
+    assert again.score(["good"], ["ref"], ["q"]) == first and runner2.calls == 0 and runner.calls == 1
+
+
+def test_fastchat_judge_prompts_load_by_name(shared_data):
+    path = shared_data / "mt_bench" / "judge_prompts.jsonl"
+    single = judge_prompt(f"{path}:single-v1")
+    assert single.output_format == "rating" and not single.pairwise and "{answer}" not in single.render("q", "a")
+    pair = judge_prompt(f"{path}:pair-v2")
+    assert pair.output_format == "verdict" and pair.pairwise and pair.system
+    with pytest.raises(KickUsageError, match="no judge prompt named 'nope'"):
+        judge_prompt(f"{path}:nope")
+
+
+def test_the_built_in_prompts():
+    for name in ("pairwise-scores", "summary-scores"):
+        p = judge_prompt(name)
+        text = p.render("the story", "summary one", "summary two")
+        assert "summary one" in text and "summary two" in text and p.pairwise
+
+
+def test_the_rate_limit_spaces_request_starts():
+    import time
+
+    limit = _RateLimit(20.0)
+    started = time.monotonic()
+    for _ in range(5):
+        limit.wait()
+    assert time.monotonic() - started >= 4 / 20 - 0.01
