@@ -27,6 +27,7 @@ from ..fingerprint import source_digest
 from . import progress
 
 # Bump when the engine's numbers could change for the same model and request.
+ENGINE_CODE = ("runners/engine.py", "runners/packing.py", "runners/generation.py", "contract.py", "models/handles.py")
 ENGINE_VERSION = 4  # 3: entries carry their key and a checksum of their payload; 4: packed tree scoring, own greedy loop
 
 
@@ -49,7 +50,7 @@ class ResultCache:
     def key(model_fp: str, kind: str, payload: dict) -> str:
         """Over the engine (its version, its code and the loading code), the model's fingerprint (weights and
         numerics), the request."""
-        engine = [ENGINE_VERSION, source_digest("runners/engine.py", "runners/packing.py", "runners/generation.py", "contract.py", "models/handles.py")]
+        engine = [ENGINE_VERSION, source_digest(*ENGINE_CODE)]
         blob = json.dumps([engine, model_fp, kind, payload], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 

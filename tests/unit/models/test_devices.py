@@ -1,8 +1,8 @@
 import pytest
 
 from pytest_kick.errors import KickUsageError
-from pytest_kick.models.devices import gpu_share, pick_gpu, share_environment, visible_gpus, worker_index
 from pytest_kick.models import devices
+from pytest_kick.models.devices import gpu_share, pick_gpu, share_environment, visible_gpus, worker_index
 
 
 def test_gpu_pinning_by_worker():
