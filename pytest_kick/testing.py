@@ -170,7 +170,7 @@ def tiny_llama(vocab_size: int, *, hidden: int = 128, layers: int = 2, seed: int
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=4,
-        max_position_embeddings=512,
+        max_position_embeddings=1024,  # perplexity's default window (1024 tokens) fits
         tie_word_embeddings=False,
         bos_token_id=1,
         eos_token_id=2,

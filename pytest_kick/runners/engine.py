@@ -18,6 +18,7 @@ from ..contract import (
     RollingResult,
     TopK,
 )
+from ..errors import KickUsageError
 from .generation import greedy, hf_generate
 from .packing import Item, Row, expand_cache, pack, prefix_groups, tree_mask
 from .progress import Share
@@ -256,9 +257,10 @@ class Engine:
         counts: list[list[int]] = []
         for i, req in enumerate(requests):
             if req.window < 2 or not 1 <= req.stride <= req.window - 1 or req.window > self.max_length:
-                raise ValueError(
+                raise KickUsageError(
                     f"rolling request {i}: need 2 <= window <= {self.max_length} (the model's positions) and "
-                    f"1 <= stride <= window - 1, got window={req.window}, stride={req.stride}"
+                    f"1 <= stride <= window - 1, got window={req.window}, stride={req.stride}; for a model with a "
+                    f"shorter context pass e.g. window={self.max_length}, stride={self.max_length // 2} to the gate"
                 )
             seq = self._start() + list(self.tokenizer(req.text, add_special_tokens=False)["input_ids"])
             n = len(seq) - 1  # tokens to score: seq[1:]
