@@ -69,7 +69,7 @@ def main() -> None:
         model, tok = handle.load()
         loaded = time.perf_counter() - started
         ppl = rolling_perplexity(model, tok, text, args.ppl_tokens, args.window)
-        rows.append((spec.id, handle.info["backend"], handle.info["build"], handle.info.get("compress_s") or round(loaded, 1), ppl))
+        rows.append((spec.id, handle.facts.backend, handle.facts.build, handle.facts.compress_s or round(loaded, 1), ppl))
         del model
     print(f"WikiText-2 test, first {args.ppl_tokens} tokens, windows of {args.window} (stride {args.window})")
     print(f"{'method':<16}{'backend':<26}{'model':<26}{'compress s':>11}{'ppl':>10}")

@@ -93,7 +93,7 @@ def main() -> None:
 
     import torch
 
-    from pytest_kick.models.handles import load_hf
+    from pytest_kick.models.load import load_hf
     from pytest_kick.settings import LoadSettings
     from pytest_kick.testing import made_up_facts, train_fact_model
 

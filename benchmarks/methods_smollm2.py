@@ -35,8 +35,8 @@ def evaluate(handle, data_dir: Path | None, limit: int | None) -> dict:
         row[name] = sum(o.correct for o in outcomes) / len(outcomes)
         row[f"{name}_n"] = len(outcomes)
     row.update(speed(engine))
-    row["params"] = handle.info["params"]
-    row["compress_s"] = handle.info.get("compress_s")
+    row["params"] = handle.facts.params
+    row["compress_s"] = handle.facts.compress_s
     return row
 
 

@@ -495,7 +495,7 @@ def default_model_dir() -> Path:
     found = sorted(default_cache_dir().glob("models/gguf-*/model.safetensors"), key=lambda p: p.stat().st_mtime)
     if found:
         return found[-1].parent
-    from pytest_kick.models.handles import convert_gguf
+    from pytest_kick.models.load import convert_gguf
     from pytest_kick.sources import smollm2_gguf_path
 
     return convert_gguf(smollm2_gguf_path(), default_cache_dir())

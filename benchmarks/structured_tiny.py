@@ -83,7 +83,7 @@ def main() -> None:
 
     from pytest_kick.compression import CompressContext, CompressionSettings, compress, parse_spec
     from pytest_kick.compression.calibration import Calibration
-    from pytest_kick.models.handles import load_hf
+    from pytest_kick.models.load import load_hf
     from pytest_kick.settings import LoadSettings
     from pytest_kick.testing import made_up_facts, train_fact_model, write_freebaseqa
 

@@ -82,7 +82,8 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from pytest_kick.models.handles import ModelHandle, convert_gguf, load_hf
+    from pytest_kick.models.handles import ModelHandle
+    from pytest_kick.models.load import convert_gguf, load_hf
     from pytest_kick.runners.cache import CachedRunner, ResultCache
     from pytest_kick.settings import LoadSettings, default_cache_dir
     from pytest_kick.sources import smollm2_gguf_path

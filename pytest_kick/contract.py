@@ -9,7 +9,7 @@ import base64
 import math
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -156,13 +156,11 @@ class RunnerFactory:
 
     `make()` is called at most once, on the first request the result cache cannot answer, so a fully cached run
     never loads the model. `fingerprint` keys the cache: it must change whenever an answer could (weights, dtype,
-    engine); None means the answers are never cached (a scripted runner). `info` is what the report shows about
-    how the model was made; the factory that made it may keep filling it in."""
+    engine); None means the answers are never cached (a scripted runner)."""
 
     name: str
     make: Callable[[], Runner]
     fingerprint: str | None = None
-    info: dict[str, Any] = field(default_factory=dict)
     chat: Callable[[Sequence[dict]], str] | None = None  # renders chat messages with the model's template (tokenizer only)
 
     @classmethod

@@ -335,7 +335,7 @@ def kick_pair(
         method=kick_method,
         settings=replace(settings, limit=marker_limit(node, settings.limit)),
         test_id=node.nodeid,
-        recorder=reporting.recorder(request.config, node, kick_compressed.info, kick_dense.info),
+        recorder=reporting.recorder(request.config, node, kick_compressed, kick_dense),
         observer=observe if kick_config.save is not None or kick_config.compare is not None else None,
     )
 

@@ -22,12 +22,15 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..contract import decode
 from ..errors import KickError, KickUsageError
 from ..settings import RaySettings
 from .replica import Replica, ReplicaSpec, listing, memo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .handles import BuildFacts, ModelHandle
 
 MODELS_PER_REPLICA = 2
 SHARDS_PER_REPLICA = 4  # shards per replica and call: enough to balance uneven shards, few enough to batch well
@@ -233,14 +236,14 @@ class PoolRunner:
 
     pool: ReplicaPool
     spec: ReplicaSpec
-    info: dict
+    facts: BuildFacts
     batch_size: int = MAX_SHARD * 4  # progress chunks the cache hands over are multiples of this: room for every replica
 
     def _run(self, kind: str, requests: Sequence[Any]) -> list:
         try:
             return self.pool.run(self.spec, kind, requests)
         finally:
-            self.info["ray"] = self.pool.describe()
+            self.facts.ray = self.pool.describe()
 
     def loglikelihood(self, requests):
         return self._run("loglikelihood", requests)
@@ -258,7 +261,7 @@ class PoolRunner:
 POOL: dict[str, Any] = {}  # "pool": this process's ReplicaPool; spec keys -> ReplicaSpec
 
 
-def factory(handle: Any, settings: RaySettings, batch_size: int | str = "auto", drivers: int = 1):
+def factory(handle: ModelHandle, settings: RaySettings, batch_size: int | str = "auto", drivers: int = 1):
     """The handle's model answered by this process's replica pool; keyed like the local runner (same fingerprint),
     so the two read and write the same cached answers."""
     from ..contract import RunnerFactory
@@ -268,30 +271,34 @@ def factory(handle: Any, settings: RaySettings, batch_size: int | str = "auto", 
         key = f"spec|{handle.fingerprint}|{batch_size}"
         if key not in POOL:
             POOL[key] = replica_spec(handle, batch_size, settings)
-        return PoolRunner(pool, POOL[key], handle.info)
+        return PoolRunner(pool, POOL[key], handle.facts)
 
-    return RunnerFactory(handle.name, make, handle.fingerprint, handle.info, handle.chat)
+    return RunnerFactory(handle.name, make, handle.fingerprint, chat=handle.chat)
 
 
-def replica_spec(handle: Any, batch_size: int | str, ray_settings: RaySettings) -> ReplicaSpec:
+def replica_spec(handle: ModelHandle, batch_size: int | str, ray_settings: RaySettings) -> ReplicaSpec:
     """Materialize (convert, or build once) the handle's model in this process and describe what a replica loads."""
-    from .handles import numerics, replica_dtype
+    from .load import numerics, placement
 
     try:
-        path, loader, kwargs, settings = handle.replica()
+        recipe = handle.recipe()
     except KickUsageError as exc:
         raise KickUsageError(
             f"--kick-ray: {handle.name} is prepared in this process before replicas load it ({exc}). Run pytest on a "
             "node with the replicas' device, or pass a checkpoint built elsewhere with --kick-compressed."
         ) from None
+    settings = recipe.settings
     remote = replace(
         settings,
         remote=False,
         worker_id=None,
-        dtype=replica_dtype(settings),
+        dtype=placement(settings).dtype,
         gpus_per_worker=max(1, math.ceil(ray_settings.gpus_per_replica)),  # more than one: spread with a device map
     )
-    return ReplicaSpec(handle.name, str(path), listing(Path(path), memo(settings)), loader, remote, numerics(settings), batch_size, kwargs)
+    path = Path(recipe.path)
+    return ReplicaSpec(
+        handle.name, str(path), listing(path, memo(settings)), recipe.loader, remote, numerics(settings), batch_size, recipe.kwargs
+    )
 
 
 def shutdown() -> None:

@@ -70,7 +70,7 @@ class Replica:
         elif not (path.is_dir() and listing(path, memo(spec.settings)) == spec.files):
             return {"status": "missing", **where}
         from ..runners.engine import Engine
-        from .handles import load_compressed, load_hf, numerics
+        from .load import load_compressed, load_hf, numerics
 
         load = load_compressed if spec.loader == "compressed" else load_hf
         kwargs = dict(spec.kwargs)

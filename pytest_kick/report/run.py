@@ -10,7 +10,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..gates.fidelity import FidelityResult
@@ -19,8 +19,11 @@ from ..gates.quality import QualityResult
 from ..gates.results import AccuracyResult, SafetyResult
 from ..gates.table import MODEL_COLUMNS, format_table
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models.handles import BuildFacts
+
 SCHEMA = "pytest-kick run report"
-SCHEMA_VERSION = 4  # bump on any change to a result's fields; tests/unit/test_report.py checks the schema file
+SCHEMA_VERSION = 4  # bump on any change to a result's fields; tests/unit/report/test_report.py checks the schema file
 # 2: the generation-quality gate's results (kind "quality"); 3: where each compressed model was evaluated
 KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, QualityResult, SafetyResult)}
 
@@ -40,29 +43,25 @@ class ModelBuild:
     speed_vs_dense: float = math.nan  # that rate over the dense model's, when both ran here
 
     @classmethod
-    def of(cls, info: Mapping[str, Any], dense: Mapping[str, Any] | None = None) -> ModelBuild:
-        seconds = info.get("compress_s")
-        dense = dense or {}
-        params, rate = int(info.get("params") or 0), _rate(info)
+    def of(cls, facts: BuildFacts, dense: BuildFacts | None = None) -> ModelBuild:
+        seconds, rate = facts.compress_s, _rate(facts)
+        dense_rate = _rate(dense) if dense is not None else math.nan
         return cls(
-            str(info.get("method", "")),
-            str(info.get("backend") or ""),
-            str(info.get("build") or ""),
+            facts.method,
+            facts.backend,
+            facts.build,
             float(seconds) if seconds is not None else math.nan,
-            str(info.get("ray") or "this process"),
-            params,
-            params / dense["params"] if params and dense.get("params") else math.nan,
+            facts.ray or "this process",
+            facts.params,
+            facts.params / dense.params if facts.params and dense is not None and dense.params else math.nan,
             round(rate, 1) if rate == rate else rate,
-            rate / _rate(dense) if rate == rate and _rate(dense) == _rate(dense) else math.nan,
+            rate / dense_rate if rate == rate and dense_rate == dense_rate else math.nan,
         )
 
 
-def _rate(info: Mapping[str, Any]) -> float:
+def _rate(facts: BuildFacts) -> float:
     """Tokens per second of model work, from what the engine counted (NaN when it has not run)."""
-    engine = info.get("engine")
-    if engine is None or not getattr(engine, "busy_s", 0.0) or not engine.tokens_fed:
-        return math.nan
-    return engine.tokens_fed / engine.busy_s
+    return facts.tokens_fed / facts.busy_s if facts.busy_s and facts.tokens_fed else math.nan
 
 
 MEASURED = ("params", "params_vs_dense", "tokens_per_s", "speed_vs_dense")
@@ -75,9 +74,9 @@ class RunReport:
     results: list[GateResult] = field(default_factory=list)
     models: dict[str, ModelBuild] = field(default_factory=dict)
 
-    def add(self, result: GateResult, model: Mapping[str, Any] | None = None, dense: Mapping[str, Any] | None = None) -> None:
+    def add(self, result: GateResult, model: BuildFacts | None = None, dense: BuildFacts | None = None) -> None:
         self.results.append(result)
-        if model and model.get("backend"):
+        if model is not None and model.backend:
             self.add_model(ModelBuild.of(model, dense))
 
     def merge(self, other: RunReport) -> None:

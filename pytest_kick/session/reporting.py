@@ -20,18 +20,20 @@ def run_report(config: pytest.Config):
     return config.stash[REPORT_KEY]
 
 
-def recorder(config: pytest.Config, node: pytest.Item, info: dict, dense: dict | None = None):
+def recorder(config: pytest.Config, node: pytest.Item, compressed: Any, dense: Any = None):
     """What a kick_pair test's gates record with: the run report, and the test's JUnit XML properties (the summary
-    row, every group's row, and how this process got its compressed model, from `info`)."""
+    row, every group's row, and how this process got its compressed model). `compressed` and `dense` are model
+    handles: their facts are read as each gate records, so a model's speed counts the work done by then."""
 
     def record(result: Any) -> None:
-        run_report(config).add(result, info, dense)
+        facts = compressed.snapshot()
+        run_report(config).add(result, facts, dense.snapshot() if dense is not None else None)
         for key, value in result.summary().items():
             node.user_properties.append((f"kick_{key}", value))
         node.user_properties.append(("kick_rows", json.dumps(result.rows())))
         for key in ("backend", "build", "compress_s"):
-            if key in info:
-                node.user_properties.append((f"kick_{key}", info[key]))
+            if getattr(facts, key) not in ("", None):
+                node.user_properties.append((f"kick_{key}", getattr(facts, key)))
 
     return record
 

@@ -55,7 +55,7 @@ from pytest_kick import assert_kick_accuracy_within
 
 def test_recall(kick_pair, kick_compressed):
     r = assert_kick_accuracy_within(kick_pair, task="freebaseqa", max_drop=0.5, k_shot=0)
-    print("GBLM", kick_compressed.info["method"], r.n, r.dense_acc, r.compressed_acc)
+    print("GBLM", kick_compressed.facts.method, r.n, r.dense_acc, r.compressed_acc)
 """
 
 

@@ -15,7 +15,7 @@ from pytest_kick import assert_kick_accuracy_within
 
 def test_recall_with_shots(kick_pair, kick_compressed):
     result = assert_kick_accuracy_within(kick_pair, task="freebaseqa", max_drop=0.5, k_shot=3, limit=12)
-    print("KV", kick_compressed.info["method"], result.n, result.dense_acc, result.compressed_acc, kick_compressed.engine().forward_calls)
+    print("KV", kick_compressed.facts.method, result.n, result.dense_acc, result.compressed_acc, kick_compressed.engine().forward_calls)
 """
 
 

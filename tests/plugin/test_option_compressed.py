@@ -19,7 +19,7 @@ def build_checkpoint(model_dir, cache_dir, spec):
     comp = CompressionSettings(calibration=Calibration(8, 32, "builtin"))
     handle = compressed_handle(source, dense_handle(source, settings), plan_method(parse_spec(spec), comp), settings, comp)
     handle.load()
-    return handle.info["cache_entry"]
+    return handle.facts.cache_entry
 
 
 @pytest.mark.slow
@@ -61,7 +61,7 @@ def test_xdist_workers_compress_once_and_share_the_cached_model(pytester, kick_a
 @pytest.mark.slow
 def test_precompressed_checkpoint_is_tested_as_the_pair(pytester, kick_args, gate_file, fact_setup, tmp_path):
     from pytest_kick.compression import compress, parse_spec
-    from pytest_kick.models.handles import load_hf
+    from pytest_kick.models.load import load_hf
 
     model, tok = load_hf(fact_setup[0], LoadSettings(device="cpu"))
     compress(model, parse_spec("rtn8"))

@@ -8,7 +8,7 @@ from pytest_kick.compression import CompressContext, CompressionSettings, LayerS
 from pytest_kick.compression.calibration import Calibration
 from pytest_kick.compression.gblm import GRADIENT_SCALE, decoder_blocks, gradient_norms
 from pytest_kick.compression.plan import plan_method
-from pytest_kick.models.handles import load_hf
+from pytest_kick.models.load import load_hf
 from pytest_kick.settings import LoadSettings
 
 pytestmark = pytest.mark.slow  # loads and prunes a real (tiny) model

@@ -22,7 +22,7 @@ def test_gptqmodel_writes_a_checkpoint_that_loads_on_its_kernels(random_model_di
     comp = CompressionSettings(backend="gptqmodel", calibration=Calibration(16, 64, "builtin"))
     handle = compressed_handle(source, dense, parse_spec(spec), settings, comp)
     model, _ = handle.load()
-    assert handle.info["backend"].startswith("gptqmodel") and handle.info["build"] == "compressed"
+    assert handle.facts.backend.startswith("gptqmodel") and handle.facts.build == "compressed"
     if not torch.cuda.is_available():
         assert type(model.model.layers[0].mlp.up_proj).__name__ == kernel
     x = torch.randint(0, 200, (1, 16), device=model.device)

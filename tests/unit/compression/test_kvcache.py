@@ -9,7 +9,7 @@ from pytest_kick.compression import parse_spec
 from pytest_kick.compression.kvcache import READ_CHUNK, KVEngine
 from pytest_kick.contract import GenerationRequest, LoglikelihoodRequest, RollingRequest
 from pytest_kick.errors import KickUsageError
-from pytest_kick.models.handles import load_hf
+from pytest_kick.models.load import load_hf
 from pytest_kick.runners.engine import Engine
 from pytest_kick.settings import LoadSettings
 
@@ -151,7 +151,7 @@ def test_kv_plan_leaves_weights_alone_and_is_keyed_apart_from_dense(random_model
         handles[text] = compressed_handle(source, dense, plan, settings, CompressionSettings())
     assert len({h.fingerprint for h in handles.values()} | {dense.fingerprint}) == 4
     h = handles["kv-int4"]
-    assert "weights unchanged" in h.info["build"]
+    assert "weights unchanged" in h.facts.build
     assert h.model is dense.model  # one copy of the weights in memory
     assert isinstance(h.engine(), KVEngine) and type(dense.engine()) is Engine
     assert not list(tmp_path.glob("models/*"))  # nothing built or saved
@@ -162,7 +162,8 @@ def test_a_ray_replica_runs_a_kv_method_with_its_own_engine_on_the_dense_files(r
     the KV engine here, not the dense ones (a replica that ignored it would hand dense answers to kv-int2)."""
     from pytest_kick.compression import CompressionSettings
     from pytest_kick.compression.plan import plan_method
-    from pytest_kick.models.handles import compressed_handle, dense_handle, numerics
+    from pytest_kick.models.handles import compressed_handle, dense_handle
+    from pytest_kick.models.load import numerics
     from pytest_kick.models.replica import Replica, ReplicaSpec, listing
     from pytest_kick.sources import ModelSource
 
@@ -170,7 +171,8 @@ def test_a_ray_replica_runs_a_kv_method_with_its_own_engine_on_the_dense_files(r
     source = ModelSource("dir", str(random_model_dir))
     dense = dense_handle(source, settings)
     handle = compressed_handle(source, dense, plan_method(parse_spec("kv-int2"), CompressionSettings()), settings, CompressionSettings())
-    path, loader, kwargs, _ = handle.replica()
+    recipe = handle.recipe()
+    path, loader, kwargs = recipe.path, recipe.loader, recipe.kwargs
     assert kwargs == {"kick_runtime": "kv-int2", "kick_backend": "builtin"} and Path(path) == Path(random_model_dir)
     spec = ReplicaSpec("tiny [kv-int2]", str(path), listing(Path(path)), loader, settings, numerics(settings), 4, kwargs)
     replica = Replica()

@@ -76,7 +76,8 @@ def test_gptq_is_reproducible_for_a_seed_and_puts_weights_on_their_group_grid(ra
 
 
 def test_awq_runs_on_cpu_and_its_checkpoint_is_on_an_asymmetric_grid(random_model_dir, calib_file, tmp_path):
-    from pytest_kick.models.handles import LoadSettings, load_compressed
+    from pytest_kick.models.handles import LoadSettings
+    from pytest_kick.models.load import load_compressed
 
     model, ctx = run(random_model_dir, "awq4-g32", calib_file)
     model.save_pretrained(tmp_path)  # written as packed int4 compressed-tensors

@@ -31,11 +31,11 @@ def handle(setup, spec, **comp):
 def test_second_handle_loads_the_cached_model_instead_of_compressing(setup):
     first = handle(setup, "rtn4-g32")
     model, _ = first.load()
-    assert first.info["build"] == "compressed" and first.info["backend"].startswith("builtin")
+    assert first.facts.build == "compressed" and first.facts.backend.startswith("builtin")
     second = handle(setup, "rtn4-g32")
     assert second.fingerprint == first.fingerprint
     again, _ = second.load()
-    assert second.info["build"] == "loaded from cache" and second.info["cache_entry"] == first.info["cache_entry"]
+    assert second.facts.build == "loaded from cache" and second.facts.cache_entry == first.facts.cache_entry
     for (name, a), b in zip(model.state_dict().items(), again.state_dict().values()):
         assert torch.equal(a, b), name
 
@@ -53,13 +53,13 @@ def test_cache_key_follows_everything_the_weights_depend_on(setup):
 
 @pytest.mark.skipif(not __import__("importlib").util.find_spec("llmcompressor"), reason="llmcompressor is not installed")
 def test_llmcompressor_model_round_trips_through_compressed_tensors(setup, tmp_path):
-    from pytest_kick.models.handles import load_hf
+    from pytest_kick.models.load import load_hf
 
     comp = dict(calibration=Calibration(8, 32, "builtin"))
     h = handle(setup, "gptq4-g32", **comp)
     model, _ = h.load()
-    assert h.info["build"] == "compressed" and h.info["backend"].startswith("llmcompressor")
-    entry = h.info["cache_entry"]
+    assert h.facts.build == "compressed" and h.facts.backend.startswith("llmcompressor")
+    entry = h.facts.cache_entry
     cfg = json.loads(open(f"{entry}/config.json").read())
     assert cfg["quantization_config"]["quant_method"] == "compressed-tensors"
     assert cfg["quantization_config"]["format"] == "pack-quantized"
@@ -82,7 +82,7 @@ def test_bitsandbytes_methods_quantize_while_loading(setup):
         for spec, cls in (("int8", bnb.nn.Linear8bitLt), ("nf4", bnb.nn.Linear4bit)):
             h = handle(setup, spec)
             model, _ = h.load()
-            assert isinstance(model.model.layers[0].mlp.up_proj, cls) and h.info["build"] == "quantized while loading"
+            assert isinstance(model.model.layers[0].mlp.up_proj, cls) and h.facts.build == "quantized while loading"
             out = model(x).logits
             assert 0 < (out - ref).abs().max() < 0.5 * ref.abs().max()
 
@@ -117,7 +117,7 @@ def test_checkpoint_handle_is_named_in_the_report(random_model_dir, tmp_path):
     settings = LoadSettings(device="cpu", cache_dir=tmp_path)
     plan = plan_method(CheckpointSpec(str(random_model_dir)), CompressionSettings())
     h = compressed_handle(source, dense_handle(source, settings), plan, settings, CompressionSettings())
-    assert h.info["format"] == "dense" and h.info["backend"] == "checkpoint (dense)"
+    assert h.facts.format == "dense" and h.facts.backend == "checkpoint (dense)"
     assert h.name == f"{random_model_dir.name} [checkpoint]"
 
 
@@ -139,4 +139,4 @@ def test_a_custom_method_is_keyed_by_its_code(setup, request):
 
     compression.register_family("shrink", compression.parse_named("shrink"), shrink, ("shrink",), replace=True)
     h = handle(setup, "shrink")
-    assert h.fingerprint != first and h.info["backend"] == "custom"
+    assert h.fingerprint != first and h.facts.backend == "custom"

@@ -13,7 +13,7 @@ import pytest
 from pytest_kick.contract import GenerationRequest, LoglikelihoodRequest
 from pytest_kick.errors import KickUsageError
 from pytest_kick.models.fanout import replicas_that_fit, shards
-from pytest_kick.models.handles import numerics
+from pytest_kick.models.load import numerics
 from pytest_kick.models.replica import Replica, ReplicaSpec, listing
 from pytest_kick.session.config import KickConfig
 from pytest_kick.settings import LoadSettings, RaySettings
@@ -127,7 +127,7 @@ def cluster():
 @pytest.mark.skipif(sys.platform != "linux", reason="kills a replica process by pid")
 def test_the_pool_answers_like_the_engine_and_survives_a_killed_replica(cluster, random_model_dir):
     from pytest_kick.models.fanout import ReplicaPool
-    from pytest_kick.models.handles import load_hf
+    from pytest_kick.models.load import load_hf
     from pytest_kick.runners.engine import Engine
 
     spec = spec_for(random_model_dir)

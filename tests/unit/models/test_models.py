@@ -22,7 +22,7 @@ def test_a_handle_is_a_runner_factory_that_loads_on_first_use(random_model_dir, 
 
     handle = dense_handle(parse_model_source(str(random_model_dir)), LoadSettings(device="cpu", cache_dir=tmp_path))
     factory = handle.factory(batch_size=2)
-    assert factory.fingerprint == handle.fingerprint and factory.info is handle.info and handle.loads == 0
+    assert factory.fingerprint == handle.fingerprint and factory.chat is handle.chat and handle.loads == 0
     runner = factory.make()
     assert handle.loads == 1 and runner.batch_size == 2
     assert runner.loglikelihood([LoglikelihoodRequest("a small", " corpus")])[0].n_tokens >= 1
@@ -33,7 +33,7 @@ def test_a_damaged_gguf_conversion_is_rebuilt_with_a_warning_never_loaded(tmp_pa
     a full disk) is found on the next use, rebuilt with one warning, and the model loads."""
     pytest.importorskip("gguf")
     from pytest_kick.errors import MissingBackend
-    from pytest_kick.models.handles import convert_gguf, load_hf
+    from pytest_kick.models.load import convert_gguf, load_hf
     from pytest_kick.settings import LoadSettings
     from pytest_kick.sources import smollm2_gguf_path
 
@@ -78,7 +78,7 @@ def test_chat_prompts_come_from_the_tokenizer_alone(random_model_dir, tmp_path):
 
 FREEZE_PROBE = """
 import gc, sys
-from pytest_kick.models.handles import settle_imports
+from pytest_kick.models.load import settle_imports
 settle_imports()
 frozen = gc.get_freeze_count()
 settle_imports()  # once: a second call freezes nothing new

@@ -11,6 +11,7 @@ from pytest_kick import (
     assert_no_bias_regression,
     get_task,
 )
+from pytest_kick.models.handles import BuildFacts
 from pytest_kick.report.run import RunReport
 
 
@@ -38,7 +39,7 @@ def report(tmp_path_factory):
     golds = ["ABCD"[e.gold] for e in get_task("mmlu").load(None)]
     broken = ["A" if i % 3 == 0 else g for i, g in enumerate(golds)]
     run = RunReport()
-    info = {"method": "rtn4", "backend": "builtin", "build": "compressed", "compress_s": 1.5}
+    info = BuildFacts(method="rtn4", backend="builtin", build="compressed", compress_s=1.5)
     gates = [
         lambda p: assert_kick_accuracy_within(p, "mmlu", max_drop=0.05),
         lambda p: assert_fidelity_within(p, "mmlu", max_flip_rate=0.05, max_kl=0.01, min_top1_agreement=0.9),

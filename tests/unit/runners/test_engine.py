@@ -1,6 +1,6 @@
 import pytest
 
-from pytest_kick.models.handles import load_hf
+from pytest_kick.models.load import load_hf
 from pytest_kick.runners import packing
 from pytest_kick.runners.engine import Engine, GenerationRequest, LoglikelihoodRequest
 from pytest_kick.settings import LoadSettings

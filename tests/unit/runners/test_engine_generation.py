@@ -3,7 +3,7 @@
 import pytest
 
 from pytest_kick.contract import GenerationRequest
-from pytest_kick.models.handles import load_hf
+from pytest_kick.models.load import load_hf
 from pytest_kick.runners import generation, packing
 from pytest_kick.runners.engine import Engine
 from pytest_kick.settings import LoadSettings

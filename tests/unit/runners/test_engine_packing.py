@@ -5,7 +5,7 @@ import math
 import pytest
 
 from pytest_kick.contract import DistributionRequest, LoglikelihoodRequest, RollingRequest
-from pytest_kick.models.handles import load_hf
+from pytest_kick.models.load import load_hf
 from pytest_kick.runners import packing
 from pytest_kick.runners.engine import Engine
 from pytest_kick.settings import LoadSettings

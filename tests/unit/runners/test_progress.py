@@ -301,7 +301,7 @@ def test_a_runner_that_drops_results_is_caught():
 @pytest.mark.slow
 def test_chunked_on_a_real_model_matches_one_call(random_model_dir):
     """The engine batches within each chunk: decisions agree exactly, scores within the batch-size contract."""
-    from pytest_kick.models.handles import load_hf
+    from pytest_kick.models.load import load_hf
     from pytest_kick.runners.engine import Engine
     from pytest_kick.settings import LoadSettings
 
@@ -355,7 +355,7 @@ def test_the_engine_is_asked_once_and_reports_after_its_forwards(random_model_di
     """Through the result cache the engine gets every miss in one call (shared contexts and prefixes are not cut
     apart), and progress still moves forward after each of its forwards."""
     from pytest_kick.contract import RunnerFactory
-    from pytest_kick.models.handles import load_hf
+    from pytest_kick.models.load import load_hf
     from pytest_kick.runners.cache import CachedRunner, ResultCache
     from pytest_kick.runners.engine import Engine
     from pytest_kick.settings import LoadSettings

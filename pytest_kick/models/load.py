@@ -1,0 +1,194 @@
+"""Loading models: where a model's files come from (local directory, hub snapshot, GGUF converted once), where and
+in what dtype it computes (`placement`, the one rule), and the transformers loads themselves."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import KickUsageError, MissingBackend
+from ..fingerprint import digest, package_version, sha256_cached, source_digest
+from ..settings import LoadSettings
+from ..sources import ModelSource, quant_method, smollm2_gguf_path
+from .devices import resolve_device, resolve_dtype
+from .store import ModelCache
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a model computes and in what dtype, by name. For Ray (`settings.remote`) it is the replicas': the
+    configured device, and for dtype 'auto' bfloat16 on GPUs, float32 on CPUs, decided here and not on a node."""
+
+    device: str
+    dtype: str
+
+    def torch_dtype(self):
+        import torch
+
+        return getattr(torch, self.dtype)
+
+
+def placement(settings: LoadSettings) -> Placement:
+    """The one place a model's device and dtype are resolved."""
+    device = settings.device if settings.remote else resolve_device(settings.device, settings.worker_id)
+    if settings.remote and settings.dtype == "auto":
+        return Placement(device, "bfloat16" if device.startswith("cuda") else "float32")
+    return Placement(device, str(resolve_dtype(settings.dtype, device)).removeprefix("torch."))
+
+
+def materialize(source: ModelSource, settings: LoadSettings) -> Path:
+    """A local HF directory for `source`: GGUF files are dequantized once and cached as safetensors."""
+    if source.kind == "dir":
+        return Path(source.ref)
+    if source.kind == "hub":
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(source.ref))
+        except Exception as exc:  # offline, gated, or misspelled: say which id failed and why
+            raise KickUsageError(
+                f"--kick-model {source.ref}: could not fetch it from the Hugging Face hub ({type(exc).__name__}: {exc}). "
+                "Check the id and your network/token, or pass a local model directory or .gguf file."
+            ) from None
+    gguf = smollm2_gguf_path() if source.kind == "alias" else Path(source.ref)
+    return convert_gguf(gguf, settings.cache_dir)
+
+
+def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
+    """Dequantize a GGUF file to an fp32 safetensors directory in the cache (once; safe across xdist workers), kept
+    with a manifest like compressed models: a damaged or truncated conversion is rebuilt, never loaded."""
+    sha = sha256_cached(gguf, hash_memo(cache_dir))
+    meta = {
+        "sha256": sha,  # the GGUF file, and everything that turns it into weights and a tokenizer
+        "transformers": package_version("transformers"),
+        "gguf": package_version("gguf"),
+        "code": source_digest("models/load.py"),
+    }
+    key = "gguf-" + digest(json.dumps(meta, sort_keys=True))[:20]
+    path, _ = ModelCache(cache_dir, "models").get_or_build(key, {**meta, "file": str(gguf)}, _GGUFConversion(gguf))
+    return path
+
+
+@dataclass(frozen=True)
+class _GGUFConversion:
+    gguf: Path
+
+    def __call__(self, out: Path) -> None:
+        settle_imports()
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        gguf = self.gguf
+        try:
+            tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        except ImportError as exc:
+            raise MissingBackend(f"loading GGUF needs the gguf package ({exc}). Install it with: pip install gguf") from None
+        except Exception as exc:  # a valid magic with a damaged body, an architecture transformers cannot read
+            raise KickUsageError(f"{gguf}: transformers could not read this GGUF file ({type(exc).__name__}: {exc})") from None
+        # The weights are dequantized now; drop the GGUF quantizer so save_pretrained writes plain safetensors.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(out, safe_serialization=True)
+        tok.save_pretrained(out)
+
+
+def settle_imports() -> None:
+    """Import torch and transformers' model machinery, then move every object alive to the garbage collector's
+    permanent generation (gc.freeze): the ~450k objects of those packages live as long as the process, and walking
+    them cost each full collection ~0.2 s (pytest runs several at the end) and interpreter exit ~1 s. Models are
+    loaded after this (and it runs once), so they stay collectable. PYTEST_KICK_GC_FREEZE=0 leaves the collector
+    alone."""
+    import gc
+    import os
+
+    if _SETTLED:
+        return
+    import torch  # noqa: F401
+    import transformers.modeling_utils  # noqa: F401 - the heavy part (generation, masking, distributed)
+
+    _SETTLED.append(True)
+    if os.environ.get("PYTEST_KICK_GC_FREEZE", "1") != "0":
+        gc.freeze()
+
+
+_SETTLED: list[bool] = []
+
+
+def load_hf(path: Path, settings: LoadSettings, **kwargs: Any):
+    """Load a causal LM and its tokenizer from a local directory onto the configured device, in eval mode.
+    Quantized loads (bitsandbytes, GPTQ kernels) and models spread over several GPUs (--kick-gpus-per-worker)
+    are placed with device_map: such models refuse `.to()`."""
+    settle_imports()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    where = placement(replace(settings, remote=False))  # loaded in this process, on its own device
+    device, dtype = where.device, kwargs.pop("dtype", None) or where.torch_dtype()
+    quantized = "quantization_config" in kwargs or quant_method(Path(path)) not in (None, "compressed-tensors")
+    tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=settings.trust_remote_code)
+    if device.startswith("cuda") and settings.gpus_per_worker > 1:
+        kwargs.setdefault("device_map", "auto")  # this worker's share of GPUs is all it can see
+    elif quantized:
+        kwargs.setdefault("device_map", {"": device})
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, trust_remote_code=settings.trust_remote_code, **kwargs)
+    if "device_map" not in kwargs:
+        model.to(device)
+    model.eval()
+    return model, tok
+
+
+def parameter_count(model: Any) -> int:
+    """Parameters as the model holds them; bitsandbytes' packed 4-bit tensors counted by their real shape."""
+    total = 0
+    for p in model.parameters():
+        state = getattr(p, "quant_state", None)
+        total += state.shape.numel() if state is not None and hasattr(state, "shape") else p.numel()
+    return total
+
+
+def tokenizer_chat(folder: Callable[[], Path], trust_remote_code: bool = False) -> Callable[[Any], str]:
+    """Render chat messages with the tokenizer in `folder()` (loaded once, on first use; no weights)."""
+    loaded: list = []
+
+    def render(messages) -> str:
+        from ..runners.engine import render_chat
+
+        if not loaded:
+            from transformers import AutoTokenizer
+
+            loaded.append(AutoTokenizer.from_pretrained(str(folder()), trust_remote_code=trust_remote_code))
+        return render_chat(loaded[0], messages)
+
+    return render
+
+
+def numerics(settings: LoadSettings) -> str:
+    """What changes a model's numbers besides its weights, for the result and compressed-model keys: the device
+    kind and dtype it computes in, and the torch and transformers versions (kernels, attention implementation and
+    model code come with them). Batch size is left out on purpose (it moves scores by <= 1e-5, never a decision)."""
+    where = placement(settings)  # Ray: the replicas'
+    versions = f"torch-{package_version('torch')}/transformers-{package_version('transformers')}"
+    return f"{where.device.split(':')[0]}/{where.dtype}/{versions}"
+
+
+def hash_memo(cache_dir: Path | None) -> Path | None:
+    """Where whole-file hashes are remembered across sessions (none without a cache)."""
+    return Path(cache_dir) / "hashes" if cache_dir is not None else None
+
+
+def load_compressed(path: Path, settings: LoadSettings):
+    """A cached compressed model. compressed-tensors weights are unpacked to plain linears on load: the same
+    logits as running them packed (checked in tests), and the engine's fast path on any device."""
+    import warnings
+
+    if quant_method(path) != "compressed-tensors":
+        return load_hf(path, settings)
+    from transformers import CompressedTensorsConfig
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*quantization_config.*")
+        return load_hf(path, settings, quantization_config=CompressedTensorsConfig(dequantize=True))
