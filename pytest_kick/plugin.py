@@ -1,18 +1,15 @@
-"""pytest face of pytest-kick: options, the kick marker, GPU shares for xdist workers, fixtures, reporting.
-Free until used: at start-up it imports only the option table (no parser, no torch). The options are parsed at
-configure when the run sets one, else when a test first asks for a kick fixture (defaults cannot be wrong)."""
+"""pytest face of pytest-kick: the options, the hooks (each one step of the run's lifecycle, `session/lifecycle.py`),
+and the fixtures. Free until used: at start-up it imports only the option table (no parser, no torch)."""
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import KickError, KickRegression, KickUsageError, MissingBackend
+from .errors import KickError, KickRegression
 from .session import isolation
 from .session.optiontable import OPTIONS
 
@@ -21,17 +18,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from .models.handles import ModelHandle
     from .models.pair import ModelPair
     from .session.config import KickConfig
+    from .session.lifecycle import KickRun
     from .settings import LoadSettings
 
-CONFIG_KEY = pytest.StashKey["KickConfig"]()
-OUTER_KEY = pytest.StashKey[dict]()  # registrations made before this session, put back when it ends
-ENV_KEY = pytest.StashKey[dict]()  # environment variables this session changed, and their earlier values
-GIVEN_KEY = pytest.StashKey[set]()  # the kick options this run sets (command line or ini), not left at their defaults
-SWEPT_KEY = pytest.StashKey[bool]()  # the cache was swept (once per run)
-PAIR_FIXTURES = {"kick_pair", "kick_compressed", "kick_method"}
-KICK_FIXTURES = PAIR_FIXTURES | {"kick_dense"}
+RUN_KEY = pytest.StashKey["KickRun"]()  # this process's part in the run (session/lifecycle.py)
+EARLY_KEY = pytest.StashKey[dict]()  # what the run changed before it was configured: registrations, environment
 
 
+def _run(config: pytest.Config) -> KickRun:
+    return config.stash[RUN_KEY]
+
+
+def _kick(config: pytest.Config) -> KickConfig:
+    """The parsed options (parsed on first use)."""
+    return _run(config).kick
+
+
+# ---- the lifecycle, in the order pytest calls it ----------------------------------------------------------------
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     from .session import hooks
 
@@ -54,7 +57,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     conftests register is forgotten when it ends (in-process pytester runs never see each other's), and in a run
     without xdist workers narrow CUDA_VISIBLE_DEVICES to the first share of an explicit --kick-gpus."""
     isolation.forget_dropped_modules()
-    early_config.stash[OUTER_KEY] = isolation.registrations()
+    early = early_config.stash[EARLY_KEY] = {"outer": isolation.registrations(), "env": {}}
     ns = early_config.known_args_namespace
     if os.environ.get("PYTEST_XDIST_WORKER") or getattr(ns, "numprocesses", None) not in (None, 0):
         return  # workers get their share from the controller (pytest_xdist_setupnodes)
@@ -62,183 +65,71 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         from .session.options import first_share
 
         share = first_share(lambda ini: getattr(ns, ini, None) or early_config.getini(ini)) or {}
-        early_config.stash[ENV_KEY] = {name: os.environ.get(name) for name in share}
+        early["env"] = {name: os.environ.get(name) for name in share}
         os.environ.update(share)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kick(limit=None, methods=None): per-test pytest-kick overrides (examples per task, methods)")
-    from .runners import progress
+    from .session.lifecycle import KickRun
 
-    progress.install(config)  # progress lines for long evaluations (quiet under -q)
-    config.stash[GIVEN_KEY] = given = {
-        opt.ini for opt in OPTIONS if config.getoption(opt.ini) is not None or config.getini(opt.ini) not in (None, "", opt.default)
-    }
-    # A pytest-kick run (an option set, the cache named, a conftest registering methods) parses now, so that a bad
-    # value stops the run before anything runs; any other run parses the defaults only if a test asks for a fixture.
-    if given or os.environ.get("PYTEST_KICK_CACHE") or config.hook.pytest_kick_register.get_hookimpls():
-        _kick(config)
-
-
-def _kick(config: pytest.Config) -> KickConfig:
-    """The parsed options (parsed on first use)."""
-    if CONFIG_KEY not in config.stash:
-        _parse_options(config)
-    return config.stash[CONFIG_KEY]
-
-
-def _parse_options(config: pytest.Config) -> None:
-    """Every option parsed into the KickConfig kept in the stash, with the checks that need no model; a bad value
-    is a usage error."""
-    from .session.config import KickConfig, option_values
-    from .session.preflight import check_files
-
-    given = config.stash[GIVEN_KEY]
-    ini_dir = Path(config.inipath).parent if config.inipath else Path(config.invocation_params.dir)
-    values = option_values(
-        {opt.ini: config.getoption(opt.ini) for opt in OPTIONS},
-        {opt.ini: config.getini(opt.ini) for opt in OPTIONS},
-        Path(config.invocation_params.dir),
-        ini_dir,
-        Path(config.inipath).name if config.inipath else "the ini file",
-    )
-    try:
-        config.hook.pytest_kick_register(config=config)
-        kick = KickConfig.from_values(values.get)
-        # a cache folder the user named is checked now; the default one only once a test uses a kick fixture
-        warnings = check_files(kick, check_cache="kick_cache_dir" in given or bool(os.environ.get("PYTEST_KICK_CACHE")))
-    except (KickUsageError, MissingBackend) as exc:
-        raise pytest.UsageError(str(exc)) from None
-    config.stash[CONFIG_KEY] = kick
-    if kick.compare is not None:  # the saved run must be readable before anything runs
-        from .report import baseline
-
-        try:
-            baseline.load_for(config, kick.compare)
-        except KickUsageError as exc:
-            raise pytest.UsageError(str(exc)) from None
-    if not _is_worker(config):
-        for text in warnings:
-            config.issue_config_time_warning(pytest.PytestConfigWarning(f"pytest-kick: {text}"), stacklevel=2)
-
-
-def _is_worker(config: pytest.Config) -> bool:
-    """An xdist worker (told by xdist itself, not by an environment variable a subprocess could inherit)."""
-    return hasattr(config, "workerinput")
-
-
-def _check_model(config: pytest.Config, plans) -> None:
-    """The start-up checks that wait until kick tests are known: the default cache folder is writable, and (torch
-    level) the device and the layer options against the architecture. A failure is a usage error."""
-    from .session.preflight import check_model, check_writable, needs_model_checks
-
-    kick = config.stash[CONFIG_KEY]
-    try:
-        if kick.load.cache_dir is not None:
-            check_writable(Path(kick.load.cache_dir))
-        if needs_model_checks(kick, plans):
-            check_model(kick, plans)
-    except (KickUsageError, MissingBackend) as exc:
-        raise pytest.UsageError(str(exc)) from None
+    early = config.stash.get(EARLY_KEY, {"outer": isolation.registrations(), "env": {}})
+    config.stash[RUN_KEY] = run = KickRun(config, early["outer"], early["env"])
+    run.configure()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """In the process that starts the run (not in xdist workers): sweep what killed runs left in the cache, and
-    under xdist run the model-level start-up checks here, before any worker starts."""
-    config = session.config
-    if CONFIG_KEY not in config.stash or _is_worker(config):
-        return
-    kick = config.stash[CONFIG_KEY]
-    _sweep(config)
-    # The xdist controller collects nothing, so it cannot see which tests use a kick fixture: it checks when the
-    # run sets a kick option (command line or ini), i.e. when it is a pytest-kick run.
-    if config.pluginmanager.hasplugin("dsession") and config.stash[GIVEN_KEY]:
-        _check_model(config, kick.plans)
-    if kick.ray is not None and kick.ray.address == "local" and config.pluginmanager.hasplugin("dsession"):
-        from .models.fanout import ADDRESS_ENV, start_local  # one cluster for the whole run: the workers join it
-
-        config.stash.setdefault(ENV_KEY, {}).setdefault(ADDRESS_ENV, os.environ.get(ADDRESS_ENV))
-        os.environ[ADDRESS_ENV] = start_local()  # inherited by the workers xdist starts next
-
-
-def _sweep(config: pytest.Config) -> None:
-    """Once per run, in the process that starts it: remove what killed runs left in the cache."""
-    kick = config.stash[CONFIG_KEY]
-    if kick.load.cache_dir is not None and not config.stash.get(SWEPT_KEY, False):
-        from .files import sweep
-
-        config.stash[SWEPT_KEY] = True
-        sweep(kick.load.cache_dir)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Without xdist: once the tests are known, and only when one uses a kick fixture, the model-level checks for
-    every method the tests will use (a kick marker's own methods included)."""
-    config = session.config
-    if _is_worker(config) or config.pluginmanager.hasplugin("dsession"):
-        return
-    kick_items = [i for i in session.items if not KICK_FIXTURES.isdisjoint(getattr(i, "fixturenames", ()))]
-    if kick_items:
-        kick = _kick(config)
-        _sweep(config)  # a run that parsed its options only now, at collection
-        specs = {getattr(getattr(i, "callspec", None), "params", {}).get("kick_method") for i in kick_items} - {None}
-        _check_model(config, [kick.plan(s) for s in specs] or list(kick.plans))
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if OUTER_KEY in config.stash:
-        isolation.restore(config.stash[OUTER_KEY])
-    for name, value in config.stash.get(ENV_KEY, {}).items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    _run(session.config).start()
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_setupnodes(config: pytest.Config, specs: list) -> None:
-    """Each worker gwN starts with CUDA_VISIBLE_DEVICES narrowed to its share, set by execnet before the worker
-    imports anything; nothing is narrowed when neither --kick-gpus nor CUDA_VISIBLE_DEVICES lists GPUs."""
-    from .models.devices import narrows, share_environment, visible_gpus, worker_index
-
-    if CONFIG_KEY not in config.stash and visible_gpus(None, os.environ) is None:
-        return  # no kick option set (they would be parsed by now), and no GPU listed to share
-    kick = _kick(config)
-    if not narrows(kick.load.device):
-        return
-    gpus = visible_gpus(kick.gpus, os.environ)
-    if gpus is None:
-        return
-    try:
-        for spec in specs:
-            spec.env.update(share_environment(gpus, worker_index(spec.id), kick.load.gpus_per_worker))
-    except KickUsageError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    _run(config).share_gpus(specs)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.definition.get_closest_marker("kick") is not None:
-        from .session.marker import check_marker
-
-        check_marker(metafunc)
-    if not PAIR_FIXTURES.isdisjoint(metafunc.fixturenames):
-        from .session.marker import marker_methods
-
-        specs = marker_methods(metafunc, _kick(metafunc.config))
-        metafunc.parametrize("kick_method", specs, ids=[s.id for s in specs], indirect=True, scope="session")
+    _run(metafunc.config).parametrize(metafunc)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # With `-n N --dist loadgroup`, all tests of one method run on one worker: it compresses the model once.
-    if CONFIG_KEY not in config.stash:
-        return  # no test asked for a kick fixture: none is parametrized by method
-    for item in items:
-        spec = getattr(getattr(item, "callspec", None), "params", {}).get("kick_method")
-        if spec is not None:
-            item.add_marker(pytest.mark.xdist_group(name=f"kick-{spec.id}"))
+    _run(config).group(items)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _run(session.config).collected(session.items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    # Usage errors raised inside a test (bad task name, missing data) read as one instruction, not a traceback;
+    # a regression keeps pytest's own report (it is an AssertionError pointing at the user's line).
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(exc, KickError) and not isinstance(exc, KickRegression):
+        report.longrepr = f"{item.nodeid}\n{type(exc).__name__}: {exc}"
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _run(session.config).finish(session.exitstatus)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _run(node.config).merge(node)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    _run(config).summary(terminalreporter)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if RUN_KEY in config.stash:
+        _run(config).unconfigure()
+
+
+# ---- the fixtures -----------------------------------------------------------------------------------------------
 def _clean(fn, *args):
     """Run a fixture body; a pytest-kick error becomes one readable line instead of a traceback."""
     try:
@@ -258,15 +149,9 @@ def kick_load_settings(kick_config: KickConfig, pytestconfig: pytest.Config) -> 
     """How this process loads models: the configured settings, its xdist worker id, and with
     --kick-cache-dir=none a scratch folder of this session's for converted and compressed models."""
     load = kick_config.load
-    cache_dir = load.cache_dir if load.cache_dir is not None else _scratch_models(pytestconfig)
-    return replace(load, cache_dir=cache_dir, worker_id=getattr(pytestconfig, "workerinput", {}).get("workerid"))
-
-
-def _scratch_models(config: pytest.Config) -> Path:
-    """With --kick-cache-dir=none, converted and compressed models live in the session's temporary folder (shared
-    by its xdist workers: theirs are subfolders of the controller's) and are deleted when the session ends."""
-    base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
-    return (base.parent if _is_worker(config) else base) / "kick-models"
+    run = _run(pytestconfig)
+    cache_dir = load.cache_dir if load.cache_dir is not None else run.scratch_models()
+    return replace(load, cache_dir=cache_dir, worker_id=run.worker_id)
 
 
 @pytest.fixture(scope="session")
@@ -343,57 +228,10 @@ def kick_pair(
 def _runner_factory(config: pytest.Config, handle: ModelHandle):
     """How a model answers: its engine in this process, or with --kick-ray a pool of replicas on the cluster (an
     xdist worker's pool takes its share of the cluster)."""
-    kick = _kick(config)
-    if kick.ray is None:
-        return handle.factory(kick.evaluation.batch_size)
+    run = _run(config)
+    if run.kick.ray is None:
+        return handle.factory(run.kick.evaluation.batch_size)
     from .models.fanout import factory
 
-    drivers = getattr(config, "workerinput", {}).get("workercount", 1)
-    return factory(handle, kick.ray, kick.evaluation.batch_size, drivers)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    # Usage errors raised inside a test (bad task name, missing data) read as one instruction, not a traceback;
-    # a regression keeps pytest's own report (it is an AssertionError pointing at the user's line).
-    exc = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(exc, KickError) and not isinstance(exc, KickRegression):
-        report.longrepr = f"{item.nodeid}\n{type(exc).__name__}: {exc}"
-    return report
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    if CONFIG_KEY not in config.stash:
-        return
-    kick = config.stash[CONFIG_KEY]
-    if kick.ray is not None and "pytest_kick.models.fanout" in sys.modules:  # replicas stop; a cluster started here too
-        sys.modules["pytest_kick.models.fanout"].shutdown()
-    from .session import reporting
-
-    if hasattr(config, "workeroutput"):  # xdist worker: hand the typed report over, serialised only here
-        reporting.worker_output(config, kick)
-        return
-    if kick.load.cache_dir is None:  # --kick-cache-dir=none: the session's models go with it
-        import shutil
-
-        shutil.rmtree(_scratch_models(config), ignore_errors=True)
-    if session.exitstatus != pytest.ExitCode.USAGE_ERROR:  # a run stopped at start-up writes nothing
-        reporting.write_files(config, kick)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    if any(key.startswith("kick_") for key in getattr(node, "workeroutput", {})):
-        _kick(node.config)  # a worker ran kick tests: the controller (which collects nothing) reports them
-        from .session import reporting
-
-        reporting.node_down(node)
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if CONFIG_KEY in config.stash and not hasattr(config, "workeroutput"):
-        from .session import reporting
-
-        reporting.terminal_summary(terminalreporter, config, config.stash[CONFIG_KEY])
+    run.uses_ray = True  # its replicas stop when the session ends
+    return factory(handle, run.kick.ray, run.kick.evaluation.batch_size, run.workers)

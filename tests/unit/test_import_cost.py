@@ -26,8 +26,13 @@ AT_IMPORT = {
     "pytest_kick.session.isolation",
     "pytest_kick.session.optiontable",
 }
-# ... and a whole session without kick fixtures: plus the hook specs and the progress display (with its wing's face).
-IN_SESSION = AT_IMPORT | {"pytest_kick.session.hooks", "pytest_kick.runners", "pytest_kick.runners.progress"}
+# ... and a whole session without kick fixtures: plus the hook specs, the run's lifecycle and the progress display.
+IN_SESSION = AT_IMPORT | {
+    "pytest_kick.session.hooks",
+    "pytest_kick.session.lifecycle",
+    "pytest_kick.runners",
+    "pytest_kick.runners.progress",
+}
 
 PROBE = """
 import sys
