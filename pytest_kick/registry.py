@@ -12,6 +12,12 @@ from .errors import KickUsageError
 T = TypeVar("T")
 
 
+def did_you_mean(name: str, choices, form: str = "'{}'") -> str:
+    """' Did you mean …?' for the closest of `choices` to a mistyped `name` (empty when none is close)."""
+    hint = difflib.get_close_matches(name, list(choices), n=1)
+    return f" Did you mean {form.format(hint[0])}?" if hint else ""
+
+
 class Registry(Generic[T]):
     """`kind` names the entries in messages ('task', 'compression method family')."""
 
@@ -32,8 +38,7 @@ class Registry(Generic[T]):
         return self._added.get(name, self._builtin.get(name))
 
     def did_you_mean(self, name: str) -> str:
-        hint = difflib.get_close_matches(name, list(self), n=1)
-        return f" Did you mean '{hint[0]}'?" if hint else ""
+        return did_you_mean(name, self)
 
     def names(self) -> list[str]:
         return sorted(self)

@@ -9,6 +9,7 @@ from ..tasks import Task, get_task
 from .gate import Evidence, check_alpha, check_fraction, run_gate
 from .results import AccuracyResult, Flip
 from .stats import noninferiority
+from .table import short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.pair import ModelPair
@@ -51,10 +52,3 @@ def assert_kick_accuracy_within(
         return AccuracyResult.of(test, pair.test_id, ev.task.name, pair.method.id, relative=relative, flips=flips, limited_by=ev.limited_by)
 
     return run_gate(pair, the_task, decide, limit=limit)  # type: ignore[return-value]
-
-
-def short_prompt(prompt: str, width: int = 100) -> str:
-    """The last question of a k-shot prompt, on one line."""
-    last = prompt.strip().split("\n\n")[-1]
-    text = " ".join(last.split())
-    return text if len(text) <= width else text[: width - 1] + "…"

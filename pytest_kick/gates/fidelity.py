@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..contract import log_softmax
 from ..errors import FidelityRegression, KickUsageError
 from ..tasks import Outcome, Task
-from .accuracy import short_prompt
 from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
 from .stats import binomial_lower, binomial_upper, mean_bounds
-from .table import FIDELITY_COLUMNS, format_table
+from .table import FIDELITY_COLUMNS, format_table, short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.pair import ModelPair

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import KickUsageError, QualityRegression
 from ..tasks import Task
-from .accuracy import short_prompt
 from .gate import Evidence, GateResult, check_alpha, check_fraction, check_reps, check_tolerance, run_gate
 from .stats import mean_bounds
-from .table import QUALITY_COLUMNS, format_table
+from .table import QUALITY_COLUMNS, format_table, short_prompt
 from .textscores import TaskScore, TextScorer, text_scorer
 
 if TYPE_CHECKING:  # pragma: no cover

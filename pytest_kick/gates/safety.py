@@ -15,6 +15,7 @@ from .bootstrap import ABS_CHANGE, LINEAR, abs_change, paired_cluster_bootstrap
 from .gate import Evidence, check_alpha, check_reps, check_tolerance, run_gate
 from .results import BURDENS, GroupCheck, Moved, SafetyResult
 from .stats import holm
+from .table import short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.pair import ModelPair
@@ -47,7 +48,7 @@ def _moved(task: MeasuredTask, examples: Sequence[Example], dense: Sequence[Outc
         if s <= 0:
             break
         ex = examples[i]
-        out.append(Moved(ex.id, ex.group, _short(ex.prompt), dense[i].prediction, comp[i].prediction))
+        out.append(Moved(ex.id, ex.group, short_prompt(ex.prompt, 110, last_block=False), dense[i].prediction, comp[i].prediction))
     return tuple(out)
 
 
@@ -365,8 +366,3 @@ def _known_metrics(task: MeasuredTask, chosen: Sequence[str]) -> None:
     bad = [m for m in chosen if m not in available]
     if bad:
         raise KickUsageError(f"task '{task.name}': unknown metric(s) {', '.join(bad)}. Available: {', '.join(available)}")
-
-
-def _short(prompt: str, width: int = 110) -> str:
-    text = " ".join(prompt.split())
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -97,3 +97,11 @@ def format_table(rows: Sequence[dict], columns: Iterable[tuple[str, str]] = COLU
     cells = [[h for h, _ in columns]] + [[_cell(r.get(k, ""), k) for _, k in columns] for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
     return ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
+
+
+def short_prompt(prompt: str, width: int = 100, *, last_block: bool = True) -> str:
+    """A prompt on one line for a failure message: its last block (the question of a k-shot prompt) or, with
+    `last_block=False`, all of it; cut to `width` characters."""
+    text = prompt.strip().split("\n\n")[-1] if last_block else prompt
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

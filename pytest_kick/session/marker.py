@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import KickUsageError, MissingBackend
+from ..registry import did_you_mean
 from ..settings import Limit, check_limit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +40,6 @@ MARKER_KEYWORDS = ("limit", "methods")
 
 def check_marker(metafunc: pytest.Metafunc) -> None:
     """A typo in the kick marker (limt=, method=) must not silently run with the command-line values."""
-    import difflib
 
     for marker in metafunc.definition.iter_markers("kick"):
         if marker.args:
@@ -48,8 +48,7 @@ def check_marker(metafunc: pytest.Metafunc) -> None:
             )
         for key in marker.kwargs:
             if key not in MARKER_KEYWORDS:
-                hint = difflib.get_close_matches(key, MARKER_KEYWORDS, n=1)
-                did = f" Did you mean {hint[0]}=?" if hint else ""
+                did = did_you_mean(key, MARKER_KEYWORDS, "{}=")
                 pytest.fail(
                     f"{MARKER}({key}=...) in {metafunc.definition.nodeid}: unknown keyword '{key}'.{did} "
                     f"It takes {', '.join(k + '=' for k in MARKER_KEYWORDS)}.",

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
 from . import Example, Outcome, Runner, find_data_folder, safe_ratio
+from .metrics import per_example
 
 LAYOUT = "crows_pairs/crows_pairs_anonymized.csv (columns sent_more, sent_less, stereo_antistereo, bias_type)"
 COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
@@ -77,8 +78,8 @@ class CrowsPairs:
         requests = [LoglikelihoodRequest("", s) for ex in examples for s in ex.choices]
         results = runner.loglikelihood(requests)
         outcomes = []
-        for k, ex in enumerate(examples):
-            more, less = results[2 * k].logprob, results[2 * k + 1].logprob
+        for ex, (first, second) in zip(examples, per_example(results, (len(ex.choices) for ex in examples))):
+            more, less = first.logprob, second.logprob
             choice = 0 if more > less else 1
             outcomes.append(Outcome(ex.id, choice == 0, ex.choices[choice], ex.choices[0], scores=(more, less), choice=choice))
         return outcomes

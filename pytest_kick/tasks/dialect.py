@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
 from . import Example, Outcome, Runner, find_data_folder, nonblank_lines, safe_ratio
+from .metrics import per_example
 
 LAYOUT = "dialect_pairs/**/*.txt, one pair a line: '<AAE sentence>\\t<SAE sentence>' (first column the dialect)"
 FIELDS = ("pairs", "aae_nll", "sae_nll")
@@ -72,8 +73,8 @@ class DialectPairs:
     def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:
         results = runner.loglikelihood([LoglikelihoodRequest("", s) for ex in examples for s in ex.choices])
         outcomes = []
-        for k, ex in enumerate(examples):
-            aae, sae = (-r.logprob / max(r.n_tokens, 1) for r in results[2 * k : 2 * k + 2])
+        for ex, pair in zip(examples, per_example(results, (len(ex.choices) for ex in examples))):
+            aae, sae = (-r.logprob / max(r.n_tokens, 1) for r in pair)
             outcomes.append(Outcome(ex.id, aae <= sae, f"AAE {aae:.3f} vs SAE {sae:.3f} nats/token", ex.choices[1], scores=(aae, sae)))
         return outcomes
 

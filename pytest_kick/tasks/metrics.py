@@ -1,10 +1,14 @@
-"""Pure metric functions: answer normalization and matching."""
+"""Pure metric functions: answer normalization and matching, and the per-example split of a batch's results."""
 
 from __future__ import annotations
 
 import re
 import string
 import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans({c: " " for c in string.punctuation})
@@ -40,3 +44,15 @@ def argmax(values: tuple[float, ...] | list[float]) -> int:
         if v > values[best]:
             best = i
     return best
+
+
+def per_example(results: Sequence[T], sizes: Iterable[int]) -> list[Sequence[T]]:
+    """One flat batch of results (every example's requests, in order) cut back into one slice per example, the
+    i-th of `sizes[i]` results; a batch that does not add up is an error, never a shifted reading."""
+    out, start = [], 0
+    for size in sizes:
+        out.append(results[start : start + size])
+        start += size
+    if start != len(results):
+        raise ValueError(f"{len(results)} results for {start} requests")
+    return out

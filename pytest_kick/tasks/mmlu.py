@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import csv
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
+from ..registry import did_you_mean
 from . import Example, Outcome, Runner, task_data_dir
-from .metrics import argmax
+from .metrics import argmax, per_example
 
 LETTERS = ("A", "B", "C", "D")
 LAYOUT = "mmlu/{dev,test}/<subject>_{dev,test}.csv (header-less rows: question,A,B,C,D,answer)"
@@ -89,9 +89,7 @@ class MMLU:
             return available
         for s in self.subjects:
             if s not in available:
-                hint = difflib.get_close_matches(s, available, n=1)
-                did = f" Did you mean '{hint[0]}'?" if hint else ""
-                raise KickUsageError(f"mmlu: unknown subject '{s}'.{did} Available: {', '.join(available)}.")
+                raise KickUsageError(f"mmlu: unknown subject '{s}'.{did_you_mean(s, available)} Available: {', '.join(available)}.")
         return list(self.subjects)
 
     def _hub_tables(self) -> dict[str, tuple[list[Row], list[Row]]]:
@@ -133,8 +131,8 @@ class MMLU:
         requests = [LoglikelihoodRequest(ex.prompt, c) for ex, cs in zip(examples, conts) for c in cs]
         results = runner.loglikelihood(requests)
         outcomes = []
-        for k, ex in enumerate(examples):
-            scores = tuple(r.logprob for r in results[4 * k : 4 * k + 4])
+        for k, (ex, mine) in enumerate(zip(examples, per_example(results, (len(c) for c in conts)))):
+            scores = tuple(r.logprob for r in mine)
             if cloze:
                 scores = tuple(s / len(c.encode()) for s, c in zip(scores, conts[k]))
             pred = argmax(scores)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
 from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio
+from .metrics import per_example
 
 LAYOUT = (
     "stereoset/*.jsonl, one flattened item a line: type (intrasentence|intersentence), target, bias_type, context, "
@@ -88,8 +89,8 @@ class StereoSet:
         for ex in examples:
             per_term[self.cluster(ex)] = per_term.get(self.cluster(ex), 0) + 1
         outcomes = []
-        for k, ex in enumerate(examples):
-            scores = tuple(r.logprob / max(r.n_tokens, 1) for r in results[3 * k : 3 * k + 3])
+        for ex, mine in zip(examples, per_example(results, (len(ex.choices) for ex in examples))):
+            scores = tuple(r.logprob / max(r.n_tokens, 1) for r in mine)
             choice = 0 if scores[0] > scores[1] else 1
             weight = {"weight": 1.0 / per_term[self.cluster(ex)]}
             outcomes.append(Outcome(ex.id, choice == 0, ex.choices[choice], ex.choices[0], scores=scores, choice=choice, values=weight))

@@ -30,3 +30,11 @@ def test_snapshot_and_restore_nest_sessions():
     reg.add("inner", "i")
     reg.restore(saved)
     assert list(reg) == ["outer"]
+
+
+def test_did_you_mean_names_the_closest_choice_in_the_callers_form():
+    from pytest_kick.registry import did_you_mean
+
+    assert did_you_mean("limt", ["limit", "methods"], "{}=") == " Did you mean limit=?"
+    assert did_you_mean("mmul", ["mmlu", "bbq"]) == " Did you mean 'mmlu'?"
+    assert did_you_mean("zzz", ["mmlu"]) == ""

@@ -20,3 +20,11 @@ def test_exact_match_uses_first_line_and_any_answer():
 
 def test_argmax_breaks_ties_to_the_first():
     assert argmax([1.0, 3.0, 3.0]) == 1
+
+
+def test_per_example_cuts_a_batch_back_into_each_examples_results():
+    from pytest_kick.tasks.metrics import per_example
+
+    assert per_example(list("abcdef"), [2, 3, 1]) == [["a", "b"], ["c", "d", "e"], ["f"]]
+    with pytest.raises(ValueError, match="6 results for 5 requests"):
+        per_example(list("abcdef"), [2, 3])
