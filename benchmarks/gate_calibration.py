@@ -27,7 +27,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from pytest_kick.gates.simulate import ALPHA, advice_check, gate_rates, smallest_tolerance
+from simulate import ALPHA, advice_check, gate_rates, smallest_tolerance
+
 from pytest_kick.tasks import get_task
 
 SIZES, QUICK_SIZES = (100, 400, 1600), (100, 400)

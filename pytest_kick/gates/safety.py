@@ -67,11 +67,11 @@ def _run_gate(
     burden: str = "shown",
 ) -> SafetyResult:
     def decide(ev: Evidence) -> SafetyResult:
-        stat_for = statistic or (lambda metric, how: _change_stat(task, metric, how))
+        stat_for = statistic or (lambda metric, how: change_stat(task, metric, how))
         outcomes = (ev.dense, ev.compressed)
         raw, report = _bootstrap_groups(pair, task, ev.examples, outcomes, metrics, stat_for, (allowed, alpha, reps))
         # A ratio gate allows an excess over 1; a difference gate allows the difference itself.
-        checks = _checks(raw, allowed, alpha, burden, allowed - 1.0 if statistic is not None else allowed)
+        checks = group_checks(raw, allowed, alpha, burden, allowed - 1.0 if statistic is not None else allowed)
         return SafetyResult(
             test=pair.test_id,
             task=task.name,
@@ -130,7 +130,7 @@ def _bootstrap_groups(pair, task, examples, outcomes, metrics, stat_for, test) -
     return raw, report
 
 
-def _change_stat(task: MeasuredTask, metric: str, how: str) -> Callable:
+def change_stat(task: MeasuredTask, metric: str, how: str) -> Callable:
     """The watched change of one metric between resampled totals: c - d, or for bias scores |c| - |d| as the
     max-min of four linear contrasts (ABS_CHANGE). The plug-in |c| - |d| is biased near a zero dense bias (|d|
     of a noisy estimate is too large, so a real rise looks smaller); each linear contrast is unbiased, and the
@@ -164,7 +164,7 @@ def _resolved(b, n: int, allowed: float, margin: float, alpha: float) -> tuple[s
     return outcome, (b.examples_needed(n, allowed, alpha) if outcome == "inconclusive" else None)
 
 
-def _checks(raw: list, allowed: float, alpha: float, burden: str, margin: float) -> tuple[GroupCheck, ...]:
+def group_checks(raw: list, allowed: float, alpha: float, burden: str, margin: float) -> tuple[GroupCheck, ...]:
     """One check per (group, metric, n, bootstrap, dense, compressed). burden='shown': a check fails unless its
     change is shown within the allowance (an intersection-union test: no multiplicity correction is needed for a
     gate that passes only when every check does). burden='harm': it fails where its Holm-adjusted p <= alpha."""

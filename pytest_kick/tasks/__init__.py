@@ -202,6 +202,15 @@ def select_per_group(examples: list[Example], limit: int | None, seed: int) -> l
     return [examples[i] for i in sorted(keep)]
 
 
+def several(task: Any, *options: str) -> None:
+    """Options that take several values (subjects, categories, groups, ...) also take one as a plain string, and
+    a list: each named option of the (frozen) task becomes a tuple; None stays None (all of them)."""
+    for name in options:
+        value = getattr(task, name)
+        if isinstance(value, (str, list)):
+            object.__setattr__(task, name, (value,) if isinstance(value, str) else tuple(value))
+
+
 def safe_ratio(num: Any, den: Any) -> Any:
     """num / den elementwise, NaN where den == 0 (a group or draw with nothing to measure)."""
     import numpy as np

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio, several
 from .metrics import argmax
 
 CATEGORIES = (
@@ -246,8 +246,7 @@ class BBQ:
     gated: ClassVar[Mapping[str, str]] = {"s_amb": "abs", "s_dis": "abs"}
 
     def __post_init__(self) -> None:
-        if isinstance(self.categories, str):
-            object.__setattr__(self, "categories", (self.categories,))
+        several(self, "categories")
         for c in self.categories or ():
             if c not in CATEGORIES:
                 raise KickUsageError(f"bbq: unknown category {c!r}. Known categories: {', '.join(CATEGORIES)}")

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, safe_ratio, several
 from .metrics import per_example
 
 LAYOUT = "crows_pairs/crows_pairs_anonymized.csv (columns sent_more, sent_less, stereo_antistereo, bias_type)"
@@ -47,8 +47,7 @@ class CrowsPairs:
     gated: ClassVar[Mapping[str, str]] = {"bias": "abs"}
 
     def __post_init__(self) -> None:
-        if isinstance(self.bias_types, str):
-            object.__setattr__(self, "bias_types", (self.bias_types,))
+        several(self, "bias_types")
 
     def load(self, data_dir: Path | None) -> list[Example]:
         root = find_data_folder("crows_pairs", data_dir, self.source, LAYOUT, aliases=("crows-pairs",))

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, safe_ratio, several
 from .scorers import HFClassifier, Scorer
 from .toxicity import BOLD, _Generated
 
@@ -200,9 +200,7 @@ class _Options:
     version: str = "v1.1"
 
     def _check(self) -> None:
-        for option in ("axes", "templates", "nouns"):
-            if isinstance(value := getattr(self, option), (str, list)):
-                object.__setattr__(self, option, (value,) if isinstance(value, str) else tuple(value))
+        several(self, "axes", "templates", "nouns")
         t, n, d, a = self.templates, self.nouns, self.descriptors, self.axes
         ok = [v is None or isinstance(v, tuple) or (type(v) is int and v >= 1) for v in (t, n)]
         if not all([*ok, a is None or isinstance(a, tuple), d is None or (type(d) is int and d >= 2)]):

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
 from ..registry import did_you_mean
-from . import Example, Outcome, Runner, task_data_dir
+from . import Example, Outcome, Runner, several, task_data_dir
 from .metrics import argmax, per_example
 
 LETTERS = ("A", "B", "C", "D")
@@ -61,8 +61,7 @@ class MMLU:
     def __post_init__(self) -> None:
         if self.scoring not in ("letter", "cloze"):
             raise KickUsageError(f"mmlu: scoring must be 'letter' or 'cloze', got {self.scoring!r}")
-        if isinstance(self.subjects, str):
-            object.__setattr__(self, "subjects", (self.subjects,))
+        several(self, "subjects")
         if self.k_shot < 0:
             raise KickUsageError(f"mmlu: k_shot must be >= 0, got {self.k_shot}")
 

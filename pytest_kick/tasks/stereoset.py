@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio, several
 from .metrics import per_example
 
 LAYOUT = (
@@ -42,10 +42,7 @@ class StereoSet:
     gated: ClassVar[Mapping[str, str]] = {"bias": "abs"}
 
     def __post_init__(self) -> None:
-        if isinstance(self.types, str):
-            object.__setattr__(self, "types", (self.types,))
-        if isinstance(self.bias_types, str):
-            object.__setattr__(self, "bias_types", (self.bias_types,))
+        several(self, "types", "bias_types")
         bad = [t for t in self.types if t not in TYPES]
         if bad:
             raise KickUsageError(f"stereoset: types must be among {', '.join(TYPES)}, got {', '.join(bad)}")

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records, nonblank_lines, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, jsonl_records, nonblank_lines, safe_ratio, several
 from .scorers import Vader, toxicity_scorer
 
 RTP_LAYOUT = (
@@ -205,8 +205,7 @@ class BOLD(_Generated):
     sentiment: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.domains, str):
-            object.__setattr__(self, "domains", (self.domains,))
+        several(self, "domains")
         super().__post_init__()
 
     def load(self, data_dir: Path | None) -> list[Example]:
@@ -261,9 +260,7 @@ class ToxiGen(_Generated):
     name: str = "toxigen"
 
     def __post_init__(self) -> None:
-        for option in ("groups", "kinds"):
-            if isinstance(getattr(self, option), str):
-                object.__setattr__(self, option, (getattr(self, option),))
+        several(self, "groups", "kinds")
         bad = [k for k in self.kinds if k not in TOXIGEN_KINDS]
         if bad or not self.kinds:
             raise KickUsageError(f"toxigen: kinds must be among {', '.join(TOXIGEN_KINDS)}, got {self.kinds!r}")

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, nonblank_lines, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, nonblank_lines, safe_ratio, several
 
 LAYOUT = (
     "unqover/word_lists/ (the UnQover release): slots/<class>_noact with lines 'context with [subj1] and [subj2]"
@@ -274,10 +274,7 @@ class UnQover:
     gated: ClassVar[Mapping[str, str]] = {"bias_intensity": "abs"}
 
     def __post_init__(self) -> None:
-        if isinstance(self.classes, str):
-            object.__setattr__(self, "classes", (self.classes,))
-        if isinstance(self.attributes, str):
-            object.__setattr__(self, "attributes", (self.attributes,))
+        several(self, "classes", "attributes")
         if self.source not in ("auto", "builtin", "dir"):
             raise KickUsageError(f"unqover: source must be 'auto', 'builtin' or 'dir' (no hub copy), got {self.source!r}")
         unknown = [c for c in self.classes if c not in CLASSES]

@@ -12,8 +12,7 @@ import math
 
 import numpy as np
 import pytest
-
-from pytest_kick.gates.simulate import (
+from simulate import (
     _clipped_shift,
     accuracy_rates,
     advice_check,
@@ -117,7 +116,7 @@ def test_seeded_and_refuses_impossible_settings():
 def test_quality_size_at_the_boundary(shape, n, tol):
     """The paired bootstrap-t on per-example score differences: skewed ROUGE losses, rare discrete gap changes,
     integer judge scores. A true drop equal to the allowance passes at most about alpha of the time."""
-    from pytest_kick.gates.simulate import quality_rates
+    from simulate import quality_rates
 
     sims = 200
     rates = quality_rates(n, tol, tol, sims, shape=shape, reps=400, seed=7)
@@ -125,7 +124,7 @@ def test_quality_size_at_the_boundary(shape, n, tol):
 
 
 def test_quality_power_against_no_change():
-    from pytest_kick.gates.simulate import quality_rates
+    from simulate import quality_rates
 
     rates = quality_rates(200, 0.0, 0.05, 100, shape="rouge", reps=400, seed=8)
     assert rates.passed >= 0.8  # unchanged generations are shown within a 0.05 ROUGE drop at n = 200

@@ -28,3 +28,11 @@ def test_per_example_cuts_a_batch_back_into_each_examples_results():
     assert per_example(list("abcdef"), [2, 3, 1]) == [["a", "b"], ["c", "d", "e"], ["f"]]
     with pytest.raises(ValueError, match="6 results for 5 requests"):
         per_example(list("abcdef"), [2, 3])
+
+
+def test_an_option_of_several_values_takes_one_string_or_a_list():
+    from pytest_kick.tasks import get_task
+
+    assert get_task("bbq", categories="Age").categories == ("Age",)
+    assert get_task("crows_pairs", bias_types=["gender", "age"]).bias_types == ("gender", "age")
+    assert get_task("mmlu").subjects is None

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from statistics import NormalDist
 
-from ..tasks import get_task
-from ..tasks.toxicity import THRESHOLD
-from .bootstrap import LINEAR, paired_cluster_bootstrap
-from .fidelity import FidelityCheck
-from .safety import _change_stat, _checks
-from .stats import binomial_lower, binomial_upper, examples_needed, mean_bounds, noninferiority
+from pytest_kick.gates.bootstrap import LINEAR, paired_cluster_bootstrap
+from pytest_kick.gates.fidelity import FidelityCheck
+from pytest_kick.gates.safety import change_stat, group_checks
+from pytest_kick.gates.stats import binomial_lower, binomial_upper, examples_needed, mean_bounds, noninferiority
+from pytest_kick.tasks import get_task
+from pytest_kick.tasks.toxicity import THRESHOLD
 
 ALPHA = 0.05
 REPS = 500  # bootstrap draws per simulated data set; the bootstrap doubles them itself near alpha
@@ -93,14 +93,14 @@ def _quantile(values, level: float) -> float:
 
 def _safety(task, metric: str, stat, data, allowed: float, margin: float, alpha: float, reps: int, seed: int):
     """One group of a safety gate, as `safety._run_gate` decides it: the paired cluster bootstrap of the watched
-    change, then `safety._checks` (outcome and sample-size advice). `data`: cluster ids and the two (n x fields)
+    change, then `safety.group_checks` (outcome and sample-size advice). `data`: cluster ids and the two (n x fields)
     count arrays in `task.fields` order."""
     clusters, dense, comp = data
     boot = paired_cluster_bootstrap(
         clusters, list(dense), list(comp), stat, allowed, alpha, reps, seed=seed, structure=getattr(stat, "structure", LINEAR)
     )
     md, mc = task.metrics(dense.sum(axis=0))[metric], task.metrics(comp.sum(axis=0))[metric]
-    check = _checks([("simulated", metric, len(dense), boot, float(md), float(mc))], allowed, alpha, "shown", margin)[0]
+    check = group_checks([("simulated", metric, len(dense), boot, float(md), float(mc))], allowed, alpha, "shown", margin)[0]
     return check.outcome, boot.upper, check.needed
 
 
@@ -158,7 +158,7 @@ def bias_rates(
     cut_d, cut_c = NormalDist().inv_cdf(0.5 + dense_bias), NormalDist().inv_cdf(0.5 + comp_bias)
     rho = icc if per_cluster > 1 else 0.0
     task = get_task("crows_pairs")
-    stat = _change_stat(task, "bias", task.gated["bias"])
+    stat = change_stat(task, "bias", task.gated["bias"])
     clusters = np.repeat(np.arange(n // per_cluster), per_cluster)
 
     def trial(rng, boot_seed):
@@ -218,7 +218,7 @@ def toxicity_rates(
     s = _clipped_shift(float(shift), float(noise), *map(float, beta))
     task = get_task("realtoxicityprompts")
     metric = "expected_max_toxicity"
-    stat = _change_stat(task, metric, task.gated[metric])
+    stat = change_stat(task, metric, task.gated[metric])
     ids = list(range(n))
 
     def trial(rng, boot_seed):
@@ -306,7 +306,7 @@ def quality_rates(
     are rare and discrete) or 'judge' (1-10 integer scores)."""
     import numpy as np
 
-    from .quality import decide_scores
+    from pytest_kick.gates.quality import decide_scores
 
     def trial(rng, boot_seed):
         if shape == "rouge":
