@@ -121,3 +121,32 @@ def test_modules_and_functions_stay_small():
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"{name}:{node.lineno} {node.name}: {length} lines")
     assert too_long == []
+
+
+def shape_counts() -> dict:
+    """The figures a restructuring is judged by: modules, folders, import edges, the longest import chain (in
+    modules), imports that point up the floors, and the largest modules."""
+    import functools
+
+    known = modules()
+    graph = {m: imports(m, p, known) - {"pytest_kick"} for m, p in known.items()}
+
+    @functools.cache
+    def chain(m: str) -> int:
+        return 1 + max((chain(d) for d in graph[m]), default=0)
+
+    upward = [(m, d) for m in graph if m not in DOOR for d in graph[m] - DOOR if FLOORS.index(floor(d)) > FLOORS.index(floor(m))]
+    largest = sorted(((p.read_text().count("\n"), str(p.relative_to(ROOT.parent))) for p in known.values()), reverse=True)[:6]
+    return {
+        "modules": len(known),
+        "folders": len({p.parent for p in known.values()}),
+        "import edges": sum(map(len, graph.values())),
+        "longest chain": max(map(chain, graph)),
+        "upward imports": len(upward),
+        "largest": largest,
+    }
+
+
+if __name__ == "__main__":  # python tests/unit/test_package_shape.py
+    for key, value in shape_counts().items():
+        print(f"{key}: {value}")
