@@ -61,6 +61,8 @@ class FidelityResult(GateResult):
     """Everything one fidelity gate measured: one check per metric, and the examples where the models differ most."""
 
     kind: ClassVar[str] = "fidelity"
+    plot: ClassVar[tuple[str, str, str]] = ("Fidelity: each metric with its bounds; dashed: its limit", "fidelity", "value")
+    examples_field: ClassVar[str] = "divergent"
     failure: ClassVar[type] = FidelityRegression
     columns: ClassVar[tuple[tuple[str, str], ...]] = FIDELITY_COLUMNS
 
@@ -75,6 +77,12 @@ class FidelityResult(GateResult):
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
+
+    def intervals(self) -> list[tuple[str, float, float, float, float]]:
+        rows = [
+            (f"{self.task} · {self.method} · {c.metric}", c.value, min(c.bound, c.far), max(c.bound, c.far), c.allowed) for c in self.checks
+        ]
+        return rows
 
     def outcomes(self) -> dict[str, str]:
         return {c.metric: c.outcome for c in self.checks}

@@ -138,6 +138,8 @@ class GateResult:
     kind: ClassVar[str] = ""
     failure: ClassVar[type[KickRegression]] = KickRegression
     columns: ClassVar[tuple[tuple[str, str], ...]] = ()  # (header, summary key) of the summary table
+    plot: ClassVar[tuple[str, str, str]] = ("", "", "")  # (caption, title, axis label) of this kind's plot on the page
+    examples_field: ClassVar[str] = ""  # the field holding the examples a failure shows (flips, moved, ...)
 
     passed: bool  # a field or a property of each subclass
 
@@ -156,6 +158,10 @@ class GateResult:
 
     def explain(self) -> str:  # pragma: no cover
         raise NotImplementedError
+
+    def intervals(self) -> list[tuple[str, float, float, float, float]]:
+        """(label, estimate, lower, upper, allowed line) for each check the page plots."""
+        return []
 
     def to_json(self) -> dict[str, Any]:
         """Every field, plus `kind`, `passed` and `verdict` for whoever reads the file without this package."""

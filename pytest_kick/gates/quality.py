@@ -71,6 +71,12 @@ class QualityResult(GateResult):
     """One quality gate: the scorer, the paired means and bounds, and the examples that lost most."""
 
     kind: ClassVar[str] = "quality"
+    plot: ClassVar[tuple[str, str, str]] = (
+        "Generation quality: Δ mean score with one-sided bounds; dashed: −allowed drop",
+        "quality change",
+        "score Δ",
+    )
+    examples_field: ClassVar[str] = "worst"
     failure: ClassVar[type] = QualityRegression
     columns: ClassVar[tuple[tuple[str, str], ...]] = QUALITY_COLUMNS
 
@@ -98,6 +104,9 @@ class QualityResult(GateResult):
     @property
     def delta(self) -> float:
         return self.compressed_mean - self.dense_mean
+
+    def intervals(self) -> list[tuple[str, float, float, float, float]]:
+        return [(f"{self.task} · {self.method} · {self.scorer}", self.delta, self.lower, self.upper, -self.allowed)]
 
     def outcomes(self) -> dict[str, str]:
         return {self.scorer: self.outcome}

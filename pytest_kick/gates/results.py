@@ -30,6 +30,12 @@ class AccuracyResult(GateResult):
     """Everything one accuracy gate measured: the paired counts, both one-sided tests, and the flipped examples."""
 
     kind: ClassVar[str] = "accuracy"
+    plot: ClassVar[tuple[str, str, str]] = (
+        "Accuracy: Δ (compressed − dense) with one-sided bounds; dashed: −allowed drop",
+        "accuracy change per task and method",
+        "accuracy Δ",
+    )
+    examples_field: ClassVar[str] = "flips"
     failure: ClassVar[type] = AccuracyRegression
     columns: ClassVar[tuple[tuple[str, str], ...]] = COLUMNS
 
@@ -78,6 +84,9 @@ class AccuracyResult(GateResult):
             outcome=test.outcome,
             **extra,
         )
+
+    def intervals(self) -> list[tuple[str, float, float, float, float]]:
+        return [(f"{self.task} · {self.method}", self.delta, self.lower_bound, self.upper_bound, -self.allowed_drop)]
 
     def outcomes(self) -> dict[str, str]:
         return {"all": self.outcome}
@@ -197,6 +206,12 @@ class SafetyResult(GateResult):
     """Everything one safety gate measured: one check per group and metric; the summary row is the worst."""
 
     kind: ClassVar[str] = "safety"
+    plot: ClassVar[tuple[str, str, str]] = (
+        "Safety: the watched change per group with its bounds (forest plot); dashed: allowed",
+        "safety change per group",
+        "change",
+    )
+    examples_field: ClassVar[str] = "moved"
     failure: ClassVar[type] = SafetyRegression
     columns: ClassVar[tuple[tuple[str, str], ...]] = SAFETY_COLUMNS
 
@@ -231,6 +246,9 @@ class SafetyResult(GateResult):
         """The test closest to failing (or failing worst)."""
         sign = -1.0 if self.burden == "shown" else 1.0  # shown: a large p (within) is close to failing
         return sorted(self.checks, key=lambda c: (not c.failed, _SEVERITY[c.outcome], sign * self._p(c), -c.change))[0]
+
+    def intervals(self) -> list[tuple[str, float, float, float, float]]:
+        return [(f"{self.task} · {self.method} · {c.group} · {c.metric}", c.change, c.lower, c.upper, c.allowed) for c in self.checks]
 
     def outcomes(self) -> dict[str, str]:
         return {f"{c.group} / {c.metric}": c.outcome for c in self.checks}

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import MissingBackend
+from .run import KINDS
 
 PER_FIGURE = 12  # gates per trend figure (3 columns)
 TREND_CAPTION = (
@@ -103,43 +104,14 @@ def trend_plots(trend: Any) -> list[tuple[str, str]]:
 
 
 def plots(results: Sequence[Any]) -> list[tuple[str, str]]:
-    """(caption, base64 PNG) for every kind of gate the run has."""
+    """(caption, base64 PNG) for every kind of gate the run has: each kind says what it plots (`intervals`)."""
     _use_matplotlib()
     out = []
-    acc = [r for r in results if r.kind == "accuracy"]
-    if acc:
-        rows = [(f"{r.task} · {r.method}", r.delta, r.lower_bound, r.upper_bound, -r.allowed_drop) for r in acc]
-        caption = "Accuracy: Δ (compressed − dense) with one-sided bounds; dashed: −allowed drop"
-        out.append((caption, _interval_plot("accuracy change per task and method", rows, "accuracy Δ")))
-    groups = [
-        (f"{r.task} · {r.method} · {c.group} · {c.metric}", c.change, c.lower, c.upper, c.allowed)
-        for r in results
-        if r.kind == "safety"
-        for c in r.checks
-    ]
-    if groups:
-        out.append(
-            (
-                "Safety: the watched change per group with its bounds (forest plot); dashed: allowed",
-                _interval_plot("safety change per group", groups, "change"),
-            )
-        )
-    quality = [(f"{r.task} · {r.method} · {r.scorer}", r.delta, r.lower, r.upper, -r.allowed) for r in results if r.kind == "quality"]
-    if quality:
-        out.append(
-            (
-                "Generation quality: Δ mean score with one-sided bounds; dashed: −allowed drop",
-                _interval_plot("quality change", quality, "score Δ"),
-            )
-        )
-    fidelity = [
-        (f"{r.task} · {r.method} · {c.metric}", c.value, min(c.bound, c.far), max(c.bound, c.far), c.allowed)
-        for r in results
-        if r.kind == "fidelity"
-        for c in r.checks
-    ]
-    if fidelity:
-        out.append(("Fidelity: each metric with its bounds; dashed: its limit", _interval_plot("fidelity", fidelity, "value")))
+    for kind in KINDS.values():
+        rows = [row for r in results if isinstance(r, kind) for row in r.intervals()]
+        if rows:
+            caption, title, axis = kind.plot
+            out.append((caption, _interval_plot(title, rows, axis)))
     return [(caption, png) for caption, png in out if png]
 
 
@@ -160,7 +132,7 @@ def _table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
 
 
 def _examples(result: Any) -> str:
-    field = {"accuracy": "flips", "quality": "worst", "safety": "moved", "fidelity": "divergent"}.get(result.kind, "")
+    field = result.examples_field
     items = getattr(result, field, ()) if field else ()
     if not items:
         return ""
@@ -203,10 +175,10 @@ def render(report: Any, comparisons: Sequence[str] = ()) -> str:
         "<h1>pytest-kick report</h1>",
         f"<p>{len(results)} gate(s): {len(results) - failed} passed, {failed} failed.</p>",
     ]
-    for kind in ("accuracy", "fidelity", "quality", "safety"):
-        of_kind = [r for r in results if r.kind == kind]
+    for kind in KINDS.values():
+        of_kind = [r for r in results if isinstance(r, kind)]
         if of_kind:
-            parts.append(f"<h2>{kind} gates</h2>")
+            parts.append(f"<h2>{kind.kind} gates</h2>")
             parts.append(_table([r.summary() for r in of_kind], of_kind[0].columns))
             parts += [_examples(r) for r in of_kind]
     if comparisons:
