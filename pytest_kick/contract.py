@@ -256,9 +256,11 @@ def _decode_text(d: dict) -> str:
 
 @dataclass(frozen=True)
 class Kind:
-    """One request kind as the cache sees it: its name in keys, and its result's JSON payload both ways."""
+    """One request kind: its name in keys, the `Runner` method that answers it, and its result's JSON payload both
+    ways."""
 
     name: str
+    method: str
     encode: Callable[[Any], dict]
     decode: Callable[[dict], Any]
 
@@ -268,12 +270,13 @@ KINDS: dict[str, Kind] = {
     for k in (
         Kind(
             "loglikelihood",
+            "loglikelihood",
             lambda r: {"logprob": r.logprob, "is_greedy": r.is_greedy, "n_tokens": r.n_tokens},
             _decode_loglikelihood,
         ),
-        Kind("rolling", lambda r: {"windows": [list(w) for w in r.windows]}, _decode_rolling),
-        Kind("generate", lambda text: {"text": text}, _decode_text),
-        Kind("distribution", _encode_distribution, _decode_distribution),
+        Kind("rolling", "loglikelihood_rolling", lambda r: {"windows": [list(w) for w in r.windows]}, _decode_rolling),
+        Kind("generate", "generate", lambda text: {"text": text}, _decode_text),
+        Kind("distribution", "distribution", _encode_distribution, _decode_distribution),
     )
 }
 

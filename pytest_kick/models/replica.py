@@ -16,8 +16,6 @@ from ..errors import KickError
 from ..fingerprint import model_files, sha256_cached
 from ..settings import LoadSettings
 
-METHODS = {"loglikelihood": "loglikelihood", "rolling": "loglikelihood_rolling", "generate": "generate", "distribution": "distribution"}
-
 
 @dataclass(frozen=True)
 class ReplicaSpec:
@@ -98,7 +96,7 @@ class Replica:
 
     def run(self, key: str, kind: str, requests: Sequence[Any]) -> list[dict]:
         """One shard's answers as the cache's JSON payloads (checked again on arrival)."""
-        results = getattr(self.engines[key], METHODS[kind])(list(requests))
+        results = getattr(self.engines[key], KINDS[kind].method)(list(requests))
         return [KINDS[kind].encode(r) for r in results]
 
     def drop(self, key: str) -> None:
