@@ -110,7 +110,8 @@ class ModelHandle:
         """The facts as they stand now, with the engine's counts so far."""
         if self._engine is None:
             return dataclasses.replace(self.facts)
-        return dataclasses.replace(self.facts, tokens_fed=self._engine.tokens_fed, busy_s=getattr(self._engine, "busy_s", 0.0))
+        engine = self._engine  # a team's runtime engine may keep no counts
+        return dataclasses.replace(self.facts, tokens_fed=getattr(engine, "tokens_fed", 0), busy_s=getattr(engine, "busy_s", 0.0))
 
     def factory(self, batch_size: int | str = "auto") -> RunnerFactory:
         """This model as the evaluation contract sees it: its engine, made on the first cache miss."""
@@ -191,7 +192,8 @@ class CompressedHandle(ModelHandle):
     def _load(self):
         if not self.plan.at_load:
             return load_compressed(self.build(), self.settings)
-        kwargs = self.plan.compressor()(self.plan.spec, placement(self.settings).torch_dtype())
+        local = placement(dataclasses.replace(self.settings, remote=False))  # loaded here, on this process's device
+        kwargs = self.plan.compressor()(self.plan.spec, local.torch_dtype())
         started = time.perf_counter()
         loaded = load_hf(self.dense.directory(), self.settings, **kwargs)
         self.facts.build = "quantized while loading"

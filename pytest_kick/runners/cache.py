@@ -27,7 +27,7 @@ from ..fingerprint import source_digest
 from . import progress
 
 # The code whose digest is in every result key: an edit to it never reuses numbers the old code made.
-ENGINE_CODE = ("runners/engine.py", "runners/packing.py", "runners/generation.py", "contract.py", "models/handles.py")
+ENGINE_CODE = ("runners/engine.py", "runners/packing.py", "runners/generation.py", "contract.py", "models/handles.py", "models/load.py")
 # Bump when the engine's numbers could change for the same model and request.
 ENGINE_VERSION = 4  # 3: entries carry their key and a checksum of their payload; 4: packed tree scoring, own greedy loop
 

@@ -8,7 +8,10 @@ pytest.importorskip("optimum", reason="optimum is not installed; transformers ne
 import torch  # noqa: E402
 
 from pytest_kick.compression import Calibration, CompressionSettings, parse_spec  # noqa: E402
-from pytest_kick.models.handles import LoadSettings, compressed_handle, dense_handle, parse_model_source  # noqa: E402
+from pytest_kick.compression.plan import plan_method  # noqa: E402
+from pytest_kick.models.handles import compressed_handle, dense_handle  # noqa: E402
+from pytest_kick.settings import LoadSettings  # noqa: E402
+from pytest_kick.sources import parse_model_source  # noqa: E402
 
 pytestmark = pytest.mark.slow  # compresses real (tiny) models
 
@@ -20,7 +23,7 @@ def test_gptqmodel_writes_a_checkpoint_that_loads_on_its_kernels(random_model_di
     settings = LoadSettings(device="cpu", cache_dir=tmp_path)
     dense = dense_handle(source, settings)
     comp = CompressionSettings(backend="gptqmodel", calibration=Calibration(16, 64, "builtin"))
-    handle = compressed_handle(source, dense, parse_spec(spec), settings, comp)
+    handle = compressed_handle(source, dense, plan_method(parse_spec(spec), comp), settings, comp)
     model, _ = handle.load()
     assert handle.facts.backend.startswith("gptqmodel") and handle.facts.build == "compressed"
     if not torch.cuda.is_available():
