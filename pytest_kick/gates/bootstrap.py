@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from statistics import NormalDist
 
+from .stats import outcome, rejects
+
 # How a gate's watched change is built from the contrasts its statistic returns: the change is
 # max over groups of min over the contrasts in the group. LINEAR: the statistic is the change itself.
 # ABS_CHANGE: the contrasts are (c - d, c + d, -c - d, -c + d) of two bias scores, so the change is
@@ -52,11 +54,7 @@ class BootstrapTest:
 
     def outcome(self, alpha: float) -> str:
         """'within' (shown within the allowance at alpha), 'regressed' (shown beyond it) or 'inconclusive'."""
-        if self.p_within <= alpha:
-            return "within"
-        if self.p_value <= alpha:
-            return "regressed"
-        return "inconclusive"
+        return outcome(rejects(self.p_within, alpha), rejects(self.p_value, alpha))
 
     def examples_needed(self, n: int, allowed: float, alpha: float, power: float = 0.8) -> int | None:
         """About how many examples would give a `power` chance of showing the change within the allowance, if

@@ -12,7 +12,7 @@ from ..contract import log_softmax
 from ..errors import FidelityRegression, KickUsageError
 from ..tasks import Outcome, Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
-from .stats import binomial_lower, binomial_upper, mean_bounds
+from .stats import binomial_lower, binomial_upper, mean_bounds, outcome, reaches
 from .table import FIDELITY_COLUMNS, format_table, short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,10 +41,9 @@ class FidelityCheck:
         """From the (lower, upper) one-sided bounds of the metric."""
         lower, upper = bounds
         bound, far = (upper, lower) if direction == "max" else (lower, upper)
-        within = bound < allowed if direction == "max" else bound > allowed
-        beyond = far > allowed if direction == "max" else far < allowed
-        outcome = "within" if within else ("regressed" if beyond else "inconclusive")
-        return cls(metric, value, bound, allowed, direction, within, far, outcome)
+        within = reaches(bound, allowed, direction)
+        beyond = reaches(far, allowed, "min" if direction == "max" else "max")
+        return cls(metric, value, bound, allowed, direction, within, far, outcome(within, beyond))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import KickUsageError, QualityRegression
 from ..tasks import Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, check_reps, check_tolerance, run_gate
-from .stats import mean_bounds
+from .stats import mean_bounds, outcome, reaches
 from .table import QUALITY_COLUMNS, format_table, short_prompt
 from .textscores import TaskScore, TextScorer, text_scorer
 
@@ -62,8 +62,8 @@ def decide_scores(
     c_mean = sum(c for _, c in pairs) / len(pairs)
     allowed = max_drop * abs(d_mean) if relative else max_drop
     lower, upper = mean_bounds([c - d for d, c in pairs], alpha, reps=reps, seed=seed)
-    outcome = "within" if lower > -allowed else ("regressed" if upper < -allowed else "inconclusive")
-    return Decision(len(pairs), unscored, d_mean, c_mean, lower, upper, allowed, outcome)
+    verdict = outcome(reaches(lower, -allowed, "min"), reaches(upper, -allowed, "max"))
+    return Decision(len(pairs), unscored, d_mean, c_mean, lower, upper, allowed, verdict)
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ class GroupCheck:
     upper: float
     allowed: float
     p_value: float  # H0: change <= allowed (small: regressed)
-    p_holm: float  # p_value Holm-adjusted across the gate's tests (burden='harm' only; NaN otherwise)
+    p_holm: float  # p_value Holm-adjusted across the gate's tests: what a 'regressed' label (and burden='harm') stands on
     failed: bool
     p_within: float = math.nan  # H0: change >= allowed (small: shown within)
     outcome: str = "inconclusive"

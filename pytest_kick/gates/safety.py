@@ -14,7 +14,7 @@ from ..tasks import Example, MeasuredTask, Outcome, get_task
 from .bootstrap import ABS_CHANGE, LINEAR, abs_change, paired_cluster_bootstrap
 from .gate import Evidence, check_alpha, check_reps, check_tolerance, run_gate
 from .results import BURDENS, GroupCheck, Moved, SafetyResult
-from .stats import holm
+from .stats import holm, outcome, rejects
 from .table import short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -154,22 +154,25 @@ def min_clusters(margin: float, alpha: float) -> int:
     return math.ceil(math.log(alpha) / math.log1p(-min(margin, 0.999)))
 
 
-def _resolved(b, n: int, allowed: float, margin: float, alpha: float) -> tuple[str, int | None]:
-    """(outcome, examples needed): the bootstrap's outcome, except that a group whose draws never varied (both
-    models agreed on every sampled example, or a single cluster) is 'within' only with enough clusters."""
-    outcome = b.outcome(alpha)
-    if outcome == "within" and b.spread == 0.0 and b.clusters < min_clusters(margin, alpha):
+def _resolved(b, n: int, allowed: float, margin: float, alpha: float, p_holm: float) -> tuple[str, int | None]:
+    """(outcome, examples needed): 'within' as the bootstrap shows it, 'regressed' only where the Holm-adjusted
+    regression test rejects (so a gate's 'regressed' labels hold family-wise at alpha), except that a group whose
+    draws never varied (both models agreed on every sampled example, or a single cluster) is 'within' only with
+    enough clusters."""
+    verdict = outcome(rejects(b.p_within, alpha), rejects(p_holm, alpha))
+    if verdict == "within" and b.spread == 0.0 and b.clusters < min_clusters(margin, alpha):
         per_cluster = n / max(b.clusters, 1)
         return "inconclusive", math.ceil(min_clusters(margin, alpha) * per_cluster) if margin > 0 else None
-    return outcome, (b.examples_needed(n, allowed, alpha) if outcome == "inconclusive" else None)
+    return verdict, (b.examples_needed(n, allowed, alpha) if verdict == "inconclusive" else None)
 
 
 def group_checks(raw: list, allowed: float, alpha: float, burden: str, margin: float) -> tuple[GroupCheck, ...]:
     """One check per (group, metric, n, bootstrap, dense, compressed). burden='shown': a check fails unless its
     change is shown within the allowance (an intersection-union test: no multiplicity correction is needed for a
-    gate that passes only when every check does). burden='harm': it fails where its Holm-adjusted p <= alpha."""
+    gate that passes only when every check does). burden='harm': it fails where its Holm-adjusted p <= alpha. In
+    both, a check is labelled 'regressed' only where its Holm-adjusted regression p <= alpha."""
+    adjusted = holm([b.p_value for *_, b, _, _ in raw])
     if burden == "harm":
-        adjusted = holm([b.p_value for *_, b, _, _ in raw])
         smallest = min((b.reps for *_, b, _, _ in raw if b.reps), default=0)
         m = len(raw) * max((len(b.deciding) for *_, b, _, _ in raw), default=1)  # bias scores: two directions each
         if smallest and m / (smallest + 1) > alpha:
@@ -177,12 +180,10 @@ def group_checks(raw: list, allowed: float, alpha: float, burden: str, margin: f
                 f"burden='harm' with {len(raw)} tests (group × metric) and {smallest} bootstrap draws cannot fail "
                 f"at alpha={alpha:g} (the smallest Holm-adjusted p is {m}/({smallest}+1)): use reps >= {math.ceil(m / alpha)}"
             )
-    else:
-        adjusted = [math.nan] * len(raw)
     checks = []
     for (g, m, n, b, vd, vc), ph in zip(raw, adjusted):
-        outcome, needed = _resolved(b, n, allowed, margin, alpha)
-        failed = (not math.isnan(ph) and ph <= alpha) if burden == "harm" else outcome != "within"
+        verdict, needed = _resolved(b, n, allowed, margin, alpha, ph)
+        failed = rejects(ph, alpha) if burden == "harm" else verdict != "within"
         checks.append(
             GroupCheck(
                 group=g,
@@ -199,7 +200,7 @@ def group_checks(raw: list, allowed: float, alpha: float, burden: str, margin: f
                 p_holm=ph,
                 failed=failed,
                 p_within=b.p_within,
-                outcome=outcome,
+                outcome=verdict,
                 needed=needed,
                 p_mc_error=b.mc_error(b.p_within if burden == "shown" else b.p_value),
                 varied=not b.spread == 0.0,

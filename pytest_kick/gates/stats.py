@@ -8,6 +8,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
+# ---- the one outcome rule ------------------------------------------------------------------------------------
+# Every gate shows a side of its allowance the same way: a one-sided p-value at or below alpha rejects, which is the
+# same as its one-sided (1 - alpha) bound lying at or inside the limit. "Within" is asked first, so a change of
+# exactly zero with a zero allowance is within (an unchanged model can pass).
+
+
+def rejects(p: float, alpha: float) -> bool:
+    """A one-sided test at level alpha rejects its null (NaN: it could not be computed, so it does not)."""
+    return p <= alpha
+
+
+def reaches(bound: float, limit: float, direction: str) -> bool:
+    """A one-sided bound lies at or inside `limit`: below it for direction 'max', above it for 'min'."""
+    return bound <= limit if direction == "max" else bound >= limit
+
+
+def outcome(shown_within: bool, shown_beyond: bool) -> str:
+    """'within' when the change is shown inside the allowance, else 'regressed' when it is shown beyond it, else
+    'inconclusive'."""
+    return "within" if shown_within else ("regressed" if shown_beyond else "inconclusive")
+
 
 def norm_sf(z: float) -> float:
     """P(Z > z) for a standard normal."""
@@ -138,13 +159,11 @@ class NonInferiority:
 
     @property
     def passed(self) -> bool:
-        return self.p_value < self.alpha
+        return rejects(self.p_value, self.alpha)
 
     @property
     def outcome(self) -> str:
-        if self.passed:
-            return "within"
-        return "regressed" if self.p_regressed < self.alpha else "inconclusive"
+        return outcome(self.passed, rejects(self.p_regressed, self.alpha))
 
 
 def noninferiority(dense: Sequence[bool], compressed: Sequence[bool], margin: float, alpha: float) -> NonInferiority:

@@ -1,4 +1,5 @@
-"""The gates' operating characteristics, simulated through their own decision code (pytest_kick.gates.simulate): size at
+"""The gates' operating characteristics, simulated through their own decision code (benchmarks/simulate.py,
+a tool of the tests and benchmarks, not shipped): size at
 the tolerance boundary, the sample-size advice, and the power against a clear regression.
 
 Slack: a simulated size is a binomial share of `sims` data sets, so it may exceed alpha by chance; a test allows
@@ -9,10 +10,14 @@ bootstrap gates are slow, so their tests use few simulations and small n; benchm
 has the precise numbers."""
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from simulate import (
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+from simulate import (  # noqa: E402
     _clipped_shift,
     accuracy_rates,
     advice_check,
