@@ -30,7 +30,7 @@ def evaluate(handle, data_dir: Path | None, limit: int | None) -> dict:
     row: dict = {}
     for name, options in TASKS:
         task = get_task(name, source="dir" if data_dir else "builtin", **options)
-        examples = select(task.load(data_dir), limit, 1234)
+        examples = select(task.load(data_dir), limit)
         outcomes = task.evaluate(engine, examples)
         row[name] = sum(o.correct for o in outcomes) / len(outcomes)
         row[f"{name}_n"] = len(outcomes)

@@ -56,7 +56,7 @@ def main() -> None:
     report: dict = {}
     for name in args.tasks.split(","):
         task = get_task(name)
-        examples = select_per_group(task.load(args.data_dir), args.limit, args.seed)
+        examples = select_per_group(task.load(args.data_dir), args.limit)
         report[name] = {"n": len(examples), "groups": {}, "seconds": {}}
         for label, handle in models.items():
             runner = CachedRunner(handle.factory(), cache)

@@ -34,7 +34,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SPEC_ENV = "KICK_SPEED_SPEC"
 MMLU_SUBJECTS = ("high_school_geography", "us_foreign_policy", "marketing", "nutrition", "world_religions")
-SEED = 1234
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ def pick(workload: Workload, data_dir: Path) -> list:
     examples = get_task(workload.task, **options).load(data_dir)
     if workload.key == "bbq":
         return examples[: workload.count]
-    return select(examples, workload.count, SEED)
+    return select(examples, workload.count)
 
 
 def missing_data(workload: Workload, data_dir: Path) -> str | None:

@@ -91,7 +91,7 @@ def collect(pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = 
             raise KickUsageError(f"{task.name}: unknown group(s) {', '.join(unknown)}. Groups in the data: {', '.join(known)}")
         available = [ex for ex in available if ex.group in groups]
     wins = effective_limit(limit, pair.limit)
-    examples = (select_per_group if per_group else select)(available, wins.value if wins else None, pair.seed)
+    examples = (select_per_group if per_group else select)(available, wins.value if wins else None)
     if not examples:
         raise KickUsageError(f"task '{task.name}' has no examples after filtering (check the data files, groups and limit)")
     dense = task.evaluate(pair.dense_runner, examples)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import KickUsageError, QualityRegression
 from ..tasks import Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, check_reps, check_tolerance, run_gate
-from .stats import mean_bounds, outcome, reaches
+from .stats import data_seed, mean_bounds, outcome, reaches
 from .table import QUALITY_COLUMNS, format_table, short_prompt
 from .textscores import TaskScore, TextScorer, text_scorer
 
@@ -221,7 +221,7 @@ def assert_generation_quality_within(
     def decide(ev: Evidence) -> QualityResult:
         dense, comp = _scores(chosen, ev)
         ev.scores.update(dense=list(dense), compressed=list(comp))  # kept for a saved run (--kick-save)
-        d = decide_scores(dense, comp, max_drop, relative, alpha, reps, pair.seed)
+        d = decide_scores(dense, comp, max_drop, relative, alpha, reps, data_seed(dense, comp))
         order = sorted(
             (i for i in range(len(dense)) if math.isfinite(dense[i]) and math.isfinite(comp[i]) and comp[i] < dense[i]),
             key=lambda i: comp[i] - dense[i],

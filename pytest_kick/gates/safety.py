@@ -14,7 +14,7 @@ from ..tasks import Example, MeasuredTask, Outcome, get_task
 from .bootstrap import ABS_CHANGE, LINEAR, abs_change, paired_cluster_bootstrap
 from .gate import Evidence, check_alpha, check_reps, check_tolerance, run_gate
 from .results import BURDENS, GroupCheck, Moved, SafetyResult
-from .stats import holm, outcome, rejects
+from .stats import data_seed, holm, outcome, rejects
 from .table import short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,15 +115,16 @@ def _bootstrap_groups(pair, task, examples, outcomes, metrics, stat_for, test) -
         for metric in metrics:
             how = task.gated.get(metric, "up")
             stat = stat_for(metric, how)
+            cl, rd, rc = [clusters[i] for i in idx], [rows_d[i] for i in idx], [rows_c[i] for i in idx]
             boot = paired_cluster_bootstrap(
-                [clusters[i] for i in idx],
-                [rows_d[i] for i in idx],
-                [rows_c[i] for i in idx],
+                cl,
+                rd,
+                rc,
                 stat,
                 allowed,
                 alpha,
                 reps,
-                seed=pair.seed,
+                seed=data_seed(g, metric, cl, rd, rc),
                 structure=getattr(stat, "structure", LINEAR),
             )
             raw.append((g, metric, len(idx), boot, float(md[metric]), float(mc[metric])))

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 # ---- the one outcome rule ------------------------------------------------------------------------------------
 # Every gate shows a side of its allowance the same way: a one-sided p-value at or below alpha rejects, which is the
@@ -28,6 +29,27 @@ def outcome(shown_within: bool, shown_beyond: bool) -> str:
     """'within' when the change is shown inside the allowance, else 'regressed' when it is shown beyond it, else
     'inconclusive'."""
     return "within" if shown_within else ("regressed" if shown_beyond else "inconclusive")
+
+
+def data_seed(*parts: Any) -> int:
+    """A bootstrap's seed, drawn from the data it resamples (strings, or arrays of numbers): a rerun on the same
+    answers draws the same resamples, and no option can re-roll a borderline verdict."""
+    import hashlib
+    import struct
+
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, str):
+            h.update(part.encode() + b"\0")
+            continue
+        for item in part:
+            if isinstance(item, str):
+                h.update(item.encode() + b"\0")
+            else:
+                values = item if isinstance(item, (tuple, list)) else (item,)
+                h.update(struct.pack(f"<{len(values)}d", *(float(v) for v in values)))
+        h.update(b"\1")
+    return int.from_bytes(h.digest()[:8], "little")
 
 
 def norm_sf(z: float) -> float:

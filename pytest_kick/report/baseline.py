@@ -169,9 +169,9 @@ class Comparison:
         )
 
 
-def compare(now: SavedGate, saved: SavedGate, baseline: str, seed: int = 0) -> Comparison:
+def compare(now: SavedGate, saved: SavedGate, baseline: str) -> Comparison:
     from ..gates.quality import decide_scores
-    from ..gates.stats import noninferiority
+    from ..gates.stats import data_seed, noninferiority
 
     theirs = {e.id: e for e in saved.examples}
     pairs = [(theirs[e.id], e) for e in now.examples if e.id in theirs]
@@ -184,7 +184,8 @@ def compare(now: SavedGate, saved: SavedGate, baseline: str, seed: int = 0) -> C
         lost = tuple(c.id for s, c in pairs if s.correct and not c.correct)
         t = test.counts
         return made(t.n, unmatched, t.acc_dense, t.acc_compressed, test.lower, now.allowed, test.outcome, lost)
-    d = decide_scores([_score(s) for s, _ in pairs], [_score(c) for _, c in pairs], now.allowed, False, now.alpha, 2000, seed)
+    theirs_scores, mine_scores = [_score(s) for s, _ in pairs], [_score(c) for _, c in pairs]
+    d = decide_scores(theirs_scores, mine_scores, now.allowed, False, now.alpha, 2000, data_seed(theirs_scores, mine_scores))
     return made(d.n, unmatched, d.dense_mean, d.compressed_mean, d.lower, d.allowed, d.outcome)
 
 
@@ -295,7 +296,7 @@ def on_gate(config: pytest.Config, kick: Any, result: Any, evidence: Any, model:
     if saved is None:
         return None
     if gate.kind in ("accuracy", "quality"):
-        comparison = compare(gate, saved, baseline.name, kick.evaluation.seed)
+        comparison = compare(gate, saved, baseline.name)
     elif getattr(evidence, "decide", None) is not None:
         comparison = compare_by_gate(evidence, gate, saved, baseline.name)
     else:

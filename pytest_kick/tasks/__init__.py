@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,11 +157,18 @@ def jsonl_records(path: Path):
             raise KickUsageError(f"{path}:{n}: not a JSON object ({exc})") from None
 
 
-def select(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
-    """A seeded sample of `limit` examples, kept in file order so every model sees the same ones."""
+def _rank(example: Example) -> bytes:
+    """Where an example stands in the fixed order a limit keeps from: a hash of its id, so the sample depends on
+    the data and the limit only (no seed to rerun until a borderline gate passes)."""
+    return hashlib.sha256(example.id.encode()).digest()
+
+
+def select(examples: list[Example], limit: int | None) -> list[Example]:
+    """The `limit` examples first in the fixed hash order of their ids (a sample without replacement that no seed
+    redraws; a larger limit keeps every example a smaller one kept), kept in file order."""
     if limit is None or limit >= len(examples):
         return examples
-    keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
+    keep = sorted(sorted(range(len(examples)), key=lambda i: (_rank(examples[i]), i))[:limit])
     return [examples[i] for i in keep]
 
 
@@ -188,7 +195,7 @@ class MeasuredTask(Task, Protocol):
     def shift(self, example: Example, dense: Outcome, compressed: Outcome) -> float: ...
 
 
-def select_per_group(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
+def select_per_group(examples: list[Example], limit: int | None) -> list[Example]:
     """`select` within each group, so a small group keeps its examples when a large one is cut."""
     if limit is None:
         return examples
@@ -196,9 +203,8 @@ def select_per_group(examples: list[Example], limit: int | None, seed: int) -> l
     for i, ex in enumerate(examples):
         groups.setdefault(ex.group, []).append(i)
     keep: list[int] = []
-    for g, idxs in groups.items():
-        rng = random.Random(f"{seed}:{g}")
-        keep += idxs if len(idxs) <= limit else rng.sample(idxs, limit)
+    for idxs in groups.values():
+        keep += sorted(idxs, key=lambda i: (_rank(examples[i]), i))[:limit]
     return [examples[i] for i in sorted(keep)]
 
 
