@@ -77,7 +77,12 @@ OPTIONS = (
         None,
     ),
     Option("--kick-batch-size", "kick_batch_size", "N or auto (default auto: a token budget per forward)", "auto"),
-    Option("--kick-seed", "kick_seed", f"seed for compression (calibration windows) and sampled generations (default {DEFAULT_SEED}); never which examples a limit keeps", str(DEFAULT_SEED)),
+    Option(
+        "--kick-seed",
+        "kick_seed",
+        f"seed for compression (calibration windows) and sampled generations (default {DEFAULT_SEED}); never which examples a limit keeps",
+        str(DEFAULT_SEED),
+    ),
     Option("--kick-data-dir", "kick_data_dir", "root with one folder per benchmark (DIR/mmlu, DIR/freebaseqa, ...)", None),
     Option(
         "--kick-toxicity-scorer",
