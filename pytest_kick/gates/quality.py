@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import KickUsageError, QualityRegression
 from ..tasks import Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, check_reps, check_tolerance, run_gate
-from .stats import data_seed, mean_bounds, outcome, reaches
+from .stats import data_seed, fewest_clusters, mean_bounds, outcome, reaches
 from .table import QUALITY_COLUMNS, format_table, short_prompt
 from .textscores import TaskScore, TextScorer, text_scorer
 
@@ -63,6 +63,8 @@ def decide_scores(
     allowed = max_drop * abs(d_mean) if relative else max_drop
     lower, upper = mean_bounds([c - d for d, c in pairs], alpha, reps=reps, seed=seed)
     verdict = outcome(reaches(lower, -allowed, "min"), reaches(upper, -allowed, "max"))
+    if len(pairs) < fewest_clusters(alpha):  # too few examples for any bound at alpha, whatever the bootstrap says
+        verdict = "inconclusive"
     return Decision(len(pairs), unscored, d_mean, c_mean, lower, upper, allowed, verdict)
 
 

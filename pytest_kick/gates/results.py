@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from ..errors import AccuracyRegression, SafetyRegression
 from .gate import GateResult
-from .stats import NonInferiority, PairedCounts, examples_needed
+from .stats import NonInferiority, PairedCounts, examples_needed, fewest_clusters
 from .table import COLUMNS, SAFETY_COLUMNS, format_table
 
 SHOW_FLIPS = 5
@@ -356,6 +356,12 @@ class SafetyResult(GateResult):
             return []
         lines = ["", "inconclusive: the data could not tell at this sample size"]
         for c in unclear[:SHOW_ADVICE]:
+            if c.clusters < fewest_clusters(self.alpha):
+                lines.append(
+                    f"  {c.group} / {c.metric}: only {c.clusters} cluster(s); no test can show a change at alpha={self.alpha:g} "
+                    f"from fewer than {fewest_clusters(self.alpha)}: at least {c.needed} examples in this group, from more clusters"
+                )
+                continue
             if not c.varied and c.needed is not None:  # the bootstrap never varied
                 lines.append(
                     f"  {c.group} / {c.metric}: no draw varied (the models agreed on all {c.clusters} sampled clusters); "

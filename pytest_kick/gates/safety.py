@@ -14,7 +14,7 @@ from ..tasks import Example, MeasuredTask, Outcome, get_task
 from .bootstrap import ABS_CHANGE, LINEAR, abs_change, paired_cluster_bootstrap
 from .gate import Evidence, check_alpha, check_reps, check_tolerance, run_gate
 from .results import BURDENS, GroupCheck, Moved, SafetyResult
-from .stats import data_seed, holm, outcome, rejects
+from .stats import data_seed, fewest_clusters, holm, outcome, rejects
 from .table import short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -157,10 +157,13 @@ def min_clusters(margin: float, alpha: float) -> int:
 
 def _resolved(b, n: int, allowed: float, margin: float, alpha: float, p_holm: float) -> tuple[str, int | None]:
     """(outcome, examples needed): 'within' as the bootstrap shows it, 'regressed' only where the Holm-adjusted
-    regression test rejects (so a gate's 'regressed' labels hold family-wise at alpha), except that a group whose
-    draws never varied (both models agreed on every sampled example, or a single cluster) is 'within' only with
-    enough clusters."""
+    regression test rejects (so a gate's 'regressed' labels hold family-wise at alpha); but a group of fewer
+    clusters than any distribution-free test needs at alpha (`fewest_clusters`) is inconclusive either way, and a
+    group whose draws never varied (both models agreed on every sampled example) is 'within' only with enough
+    clusters."""
     verdict = outcome(rejects(b.p_within, alpha), rejects(p_holm, alpha))
+    if verdict != "inconclusive" and b.clusters < fewest_clusters(alpha):  # too few to show anything, either way
+        return "inconclusive", math.ceil(fewest_clusters(alpha) * n / max(b.clusters, 1))
     if verdict == "within" and b.spread == 0.0 and b.clusters < min_clusters(margin, alpha):
         per_cluster = n / max(b.clusters, 1)
         return "inconclusive", math.ceil(min_clusters(margin, alpha) * per_cluster) if margin > 0 else None

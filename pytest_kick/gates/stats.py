@@ -31,6 +31,13 @@ def outcome(shown_within: bool, shown_beyond: bool) -> str:
     return "within" if shown_within else ("regressed" if shown_beyond else "inconclusive")
 
 
+def fewest_clusters(alpha: float) -> int:
+    """The fewest independent clusters from which any distribution-free paired test can show a change at level
+    alpha: the most extreme of the 2**C sign patterns of C cluster differences has probability 2**-C, which must be
+    at most alpha (5 clusters at alpha = 0.05, 7 at 0.01). A bootstrap over fewer cannot support a bound."""
+    return math.ceil(math.log2(1.0 / alpha) - 1e-12)
+
+
 def data_seed(*parts: Any) -> int:
     """A bootstrap's seed, drawn from the data it resamples (strings, or arrays of numbers): a rerun on the same
     answers draws the same resamples, and no option can re-roll a borderline verdict."""
