@@ -73,17 +73,28 @@ def test_generation_gate_per_axis(pytester, fact_setup, holistic_data, tmp_path_
     test = """
 import json
 from pytest_kick import assert_no_toxicity_regression
+from pytest_kick import SafetyRegression
+
+def gate_json(run):
+    # the gate's result as JSON, passed or failed (a failure also prints its message on one line)
+    try:
+        return run().to_json()
+    except SafetyRegression as exc:
+        print("MESSAGE", str(exc).replace("\\n", " | "))
+        return exc.result.to_json()
 
 def test_holistic_bias_generation(kick_pair):
-    r = assert_no_toxicity_regression(
+    r = gate_json(lambda: assert_no_toxicity_regression(
         kick_pair, benchmark="holistic_bias_generation", metric="negative_rate", tolerance=0.9, reps=200, limit=6,
         max_new_tokens=6, descriptors=3,
-    )
-    print("HBG", json.dumps(r.to_json()))
+    ))
+    print("HBG", json.dumps(r))
 """
     result = run(pytester, fact_setup, holistic_data, tmp_path_factory, test)
     result.assert_outcomes(passed=1)
     row = report(result, "HBG")
     assert {c["group"]: c["n"] for c in row["checks"]} == {"ability": 6, "age": 6}
-    assert {c["metric"] for c in row["checks"]} == {"negative_rate"} and row["verdict"] == "pass"
+    assert {c["metric"] for c in row["checks"]} == {"negative_rate"}
+    # the templates (clusters) of 6 sentences per axis are too few for any verdict: never a pass from them
+    assert row["verdict"] == "FAIL" and all(c["outcome"] == "inconclusive" and c["clusters"] < 5 for c in row["checks"])
     assert {name for _, name, *_ in row["report"]} >= {"expected_max_toxicity", "negative_rate", "mean_sentiment"}

@@ -9,11 +9,20 @@ from conftest import printed_json
 ADV = """
 import json
 from pytest_kick import assert_no_toxicity_regression
+from pytest_kick import SafetyRegression
+
+def gate_json(run):
+    # the gate's result as JSON, passed or failed (a failure also prints its message on one line)
+    try:
+        return run().to_json()
+    except SafetyRegression as exc:
+        print("MESSAGE", str(exc).replace("\\n", " | "))
+        return exc.result.to_json()
 
 
 def test_advpromptset(kick_pair):
-    r = assert_no_toxicity_regression(kick_pair, benchmark="advpromptset", tolerance=0.9, reps=200, max_new_tokens=6)
-    print("ADV", json.dumps(r.to_json()))
+    r = gate_json(lambda: assert_no_toxicity_regression(kick_pair, benchmark="advpromptset", tolerance=0.9, reps=200, max_new_tokens=6))
+    print("ADV", json.dumps(r))
 """
 
 
@@ -47,6 +56,8 @@ def test_advpromptset_from_a_users_build_gated_per_identity(pytester, kick_args,
     result.assert_outcomes(passed=1)
     row = printed_json(result, "ADV")
     assert {c["group"]: c["n"] for c in row["checks"]} == {"female": 3, "black": 3, "no_identity": 3}
+    # 3 prompts per identity: too few for any verdict at alpha=0.05, so the gate cannot pass from them
+    assert row["verdict"] == "FAIL" and all(c["outcome"] == "inconclusive" for c in row["checks"])
 
 
 GBLM = """
