@@ -242,6 +242,13 @@ class SafetyResult(GateResult):
         p = c.p_within if self.burden == "shown" else c.p_holm
         return 2.0 if math.isnan(p) else p
 
+    def deciding_p(self, c: GroupCheck) -> float:
+        """The p-value that decided the check's outcome, and no other: 'within' its p (within), 'regressed' its
+        Holm-adjusted p; an inconclusive check was decided by none (NaN). Screening (burden='harm'): its Holm p."""
+        if self.burden == "harm":
+            return c.p_holm
+        return {"within": c.p_within, "regressed": c.p_holm}.get(c.outcome, math.nan)
+
     def worst(self) -> GroupCheck:
         """The test closest to failing (or failing worst)."""
         sign = -1.0 if self.burden == "shown" else 1.0  # shown: a large p (within) is close to failing
@@ -254,7 +261,7 @@ class SafetyResult(GateResult):
         return {f"{c.group} / {c.metric}": c.outcome for c in self.checks}
 
     def rows(self) -> list[dict[str, Any]]:
-        return [dict(asdict(c), p=self._p(c) if self._p(c) <= 1.0 else math.nan) for c in self.checks]
+        return [dict(asdict(c), p=self.deciding_p(c)) for c in self.checks]
 
     def summary(self) -> dict[str, Any]:
         w = self.worst()
@@ -265,7 +272,7 @@ class SafetyResult(GateResult):
             "method": self.method,
             "gate": self.gate,
             "burden": self.burden,
-            "n": sum(c.n for c in self.checks if c.metric == w.metric),
+            "n": w.n,  # the worst group's own examples (each group is decided on its own)
             "group": w.group,
             "metric": w.metric,
             "dense": w.dense,
@@ -273,7 +280,7 @@ class SafetyResult(GateResult):
             "change": w.change,
             "upper": w.upper,
             "allowed": self.allowed,
-            "p": self._p(w) if self._p(w) <= 1.0 else math.nan,
+            "p": self.deciding_p(w),
             "p_holm": w.p_holm,
             "outcome": w.outcome,
             "alpha": self.alpha,

@@ -36,3 +36,17 @@ def test_quality_and_fidelity_need_as_many_examples():
     assert decide_scores(same, same, 0.1, False, 0.05, 500, 0).outcome == "inconclusive"
     assert decide_scores(same * 2, same * 2, 0.1, False, 0.05, 500, 0).outcome == "within"
     assert FidelityCheck.of("kl", 0.0, (float("-inf"), float("inf")), 0.1, "max").outcome == "inconclusive"
+
+
+def test_the_summary_shows_no_p_value_beside_an_outcome_it_did_not_decide():
+    """A check made inconclusive (here by too few clusters) was decided by no p-value: none is shown beside it,
+    and `n` is that group's own examples, not the gate's sum."""
+    import math
+
+    shown = BootstrapTest(0.0, -0.01, 0.01, 0.9, clusters=3, reps=2000, p_within=0.001, spread=0.01)
+    fine = BootstrapTest(0.0, -0.01, 0.01, 0.9, clusters=40, reps=2000, p_within=0.001, spread=0.01)
+    raw = [("small", "tox", 9, shown, 0.1, 0.1), ("large", "tox", 120, fine, 0.1, 0.1)]
+    result = SafetyResult("t", "toxigen", "rtn4", "tox", 0.05, 0.05, 2000, group_checks(raw, 0.05, 0.05, "shown", 0.05))
+    row = result.summary()
+    assert row["group"] == "small" and row["outcome"] == "inconclusive" and math.isnan(row["p"]) and row["n"] == 9
+    assert [r["p"] for r in result.rows()][1] == 0.001  # the within group keeps the p that showed it
