@@ -3,6 +3,7 @@ p-values and KL, signed three decimals otherwise)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 COLUMNS = (
@@ -84,6 +85,8 @@ P_KEYS = ("p", "p_value", "p_holm", "p_within", "p_regressed", "kl", "kl_bound")
 
 
 def _cell(value: object, key: str = "") -> str:
+    if isinstance(value, float) and math.isnan(value):  # nothing measured, or nothing that decided: a blank cell
+        return ""
     if isinstance(value, float) and key in P_KEYS:  # p-values and KL: three significant digits, never rounded to 0
         return f"{value:.3g}"
     if isinstance(value, float):
