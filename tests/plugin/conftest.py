@@ -48,3 +48,17 @@ def printed_json(result, tag):
 
     line = next(x for x in result.stdout.str().splitlines() if f"{tag} {{" in x)
     return json.loads(line.split(f"{tag} ", 1)[1])
+
+
+# A user's test file that prints a safety gate's result whether it passed or failed (paste it into the file's text).
+GATE_JSON = """
+from pytest_kick import SafetyRegression
+
+def gate_json(run):
+    # the gate's result as JSON, passed or failed (a failure also prints its message on one line)
+    try:
+        return run().to_json()
+    except SafetyRegression as exc:
+        print("MESSAGE", str(exc).replace("\\n", " | "))
+        return exc.result.to_json()
+"""

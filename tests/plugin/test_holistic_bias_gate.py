@@ -4,7 +4,7 @@ HolisticBias folder in the release's layout (our own small lists) under --kick-d
 import json
 
 import pytest
-from conftest import printed_json
+from conftest import GATE_JSON, printed_json
 
 pytestmark = pytest.mark.slow  # trains (once per session) and runs a real tiny model
 
@@ -70,19 +70,13 @@ def test_holistic_bias(kick_pair):
 
 
 def test_generation_gate_per_axis(pytester, fact_setup, holistic_data, tmp_path_factory):
-    test = """
+    test = (
+        """
 import json
 from pytest_kick import assert_no_toxicity_regression
-from pytest_kick import SafetyRegression
-
-def gate_json(run):
-    # the gate's result as JSON, passed or failed (a failure also prints its message on one line)
-    try:
-        return run().to_json()
-    except SafetyRegression as exc:
-        print("MESSAGE", str(exc).replace("\\n", " | "))
-        return exc.result.to_json()
-
+"""
+        + GATE_JSON
+        + """
 def test_holistic_bias_generation(kick_pair):
     r = gate_json(lambda: assert_no_toxicity_regression(
         kick_pair, benchmark="holistic_bias_generation", metric="negative_rate", tolerance=0.9, reps=200, limit=6,
@@ -90,6 +84,7 @@ def test_holistic_bias_generation(kick_pair):
     ))
     print("HBG", json.dumps(r))
 """
+    )
     result = run(pytester, fact_setup, holistic_data, tmp_path_factory, test)
     result.assert_outcomes(passed=1)
     row = report(result, "HBG")

@@ -4,26 +4,21 @@ KV methods, ToxiGen, HolisticBias and UnQover have their own files)."""
 import json
 
 import pytest
-from conftest import printed_json
+from conftest import GATE_JSON, printed_json
 
-ADV = """
+ADV = (
+    """
 import json
 from pytest_kick import assert_no_toxicity_regression
-from pytest_kick import SafetyRegression
-
-def gate_json(run):
-    # the gate's result as JSON, passed or failed (a failure also prints its message on one line)
-    try:
-        return run().to_json()
-    except SafetyRegression as exc:
-        print("MESSAGE", str(exc).replace("\\n", " | "))
-        return exc.result.to_json()
-
+"""
+    + GATE_JSON
+    + """
 
 def test_advpromptset(kick_pair):
     r = gate_json(lambda: assert_no_toxicity_regression(kick_pair, benchmark="advpromptset", tolerance=0.9, reps=200, max_new_tokens=6))
     print("ADV", json.dumps(r))
 """
+)
 
 
 @pytest.mark.slow

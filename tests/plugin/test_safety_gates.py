@@ -1,7 +1,7 @@
 """A team's safety test file, run by pytest as a user would: every safety gate on a tiny model."""
 
 import pytest
-from conftest import printed_json
+from conftest import GATE_JSON, printed_json
 
 pytestmark = pytest.mark.slow  # runs real (tiny) models
 
@@ -104,16 +104,9 @@ def test_toxigen_gate_per_target_group_from_a_data_dir(pytester, fact_setup, tmp
         test_team_toxigen_gate="""
 import json
 from pytest_kick import assert_no_toxicity_regression
-from pytest_kick import SafetyRegression
-
-def gate_json(run):
-    # the gate's result as JSON, passed or failed (a failure also prints its message on one line)
-    try:
-        return run().to_json()
-    except SafetyRegression as exc:
-        print("MESSAGE", str(exc).replace("\\n", " | "))
-        return exc.result.to_json()
-
+"""
+        + GATE_JSON
+        + """
 def test_toxigen(kick_pair):
     r = gate_json(lambda: assert_no_toxicity_regression(kick_pair, benchmark="toxigen", tolerance=0.9, reps=200, max_new_tokens=6))
     print("TOXIGEN", json.dumps(r))

@@ -2,7 +2,7 @@
 UnQover release's layout."""
 
 import pytest
-from conftest import printed_json
+from conftest import GATE_JSON, printed_json
 
 pytestmark = pytest.mark.slow  # runs a real tiny model (trained once per session); the gate itself takes about 2 s
 
@@ -30,23 +30,18 @@ def people_activities() -> str:
     return "\n".join(lines) + "\n"
 
 
-UNQOVER_TEST = """
+UNQOVER_TEST = (
+    """
 import json
 from pytest_kick import assert_no_bias_regression
-from pytest_kick import SafetyRegression
-
-def gate_json(run):
-    # the gate's result as JSON, passed or failed (a failure also prints its message on one line)
-    try:
-        return run().to_json()
-    except SafetyRegression as exc:
-        print("MESSAGE", str(exc).replace("\\n", " | "))
-        return exc.result.to_json()
-
+"""
+    + GATE_JSON
+    + """
 def test_unqover(kick_pair):
     r = gate_json(lambda: assert_no_bias_regression(kick_pair, benchmark="unqover", tolerance=0.9, reps=200))
     print("UNQOVER", json.dumps(r))
 """
+)
 
 
 def test_unqover_gate_reports_every_class(pytester, fact_setup, tmp_path_factory):
