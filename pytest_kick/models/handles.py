@@ -128,9 +128,9 @@ class DenseHandle(ModelHandle):
             fp = "gguf:" + sha256_cached(Path(source.ref), hash_memo(settings.cache_dir))
         else:
             fp = "dir:" + fingerprint_dir(materialize(source, settings), hash_memo(settings.cache_dir))
+        self.source, self.settings = source, settings
         chat = tokenizer_chat(self.directory, settings.trust_remote_code)
         super().__init__(source.name, digest(f"{fp}|{numerics(settings)}"), chat, BuildFacts(source=source.kind, ref=source.ref))
-        self.source, self.settings = source, settings
 
     def directory(self) -> Path:
         return materialize(self.source, self.settings)
@@ -192,8 +192,7 @@ class CompressedHandle(ModelHandle):
     def _load(self):
         if not self.plan.at_load:
             return load_compressed(self.build(), self.settings)
-        local = placement(dataclasses.replace(self.settings, remote=False))  # loaded here, on this process's device
-        kwargs = self.plan.compressor()(self.plan.spec, local.torch_dtype())
+        kwargs = self.plan.compressor()(self.plan.spec, placement(self.settings, here=True).torch_dtype())
         started = time.perf_counter()
         loaded = load_hf(self.dense.directory(), self.settings, **kwargs)
         self.facts.build = "quantized while loading"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,12 @@ class Placement:
         return getattr(torch, self.dtype)
 
 
-def placement(settings: LoadSettings) -> Placement:
-    """The one place a model's device and dtype are resolved."""
-    device = settings.device if settings.remote else resolve_device(settings.device, settings.worker_id)
-    if settings.remote and settings.dtype == "auto":
+def placement(settings: LoadSettings, *, here: bool = False) -> Placement:
+    """The one place a model's device and dtype are resolved: the replicas' under Ray, unless `here` (a model this
+    process loads itself, on its own device)."""
+    remote = settings.remote and not here
+    device = settings.device if remote else resolve_device(settings.device, settings.worker_id)
+    if remote and settings.dtype == "auto":
         return Placement(device, "bfloat16" if device.startswith("cuda") else "float32")
     return Placement(device, str(resolve_dtype(settings.dtype, device)).removeprefix("torch."))
 
@@ -126,7 +128,7 @@ def load_hf(path: Path, settings: LoadSettings, **kwargs: Any):
     settle_imports()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    where = placement(replace(settings, remote=False))  # loaded in this process, on its own device
+    where = placement(settings, here=True)
     device, dtype = where.device, kwargs.pop("dtype", None) or where.torch_dtype()
     quantized = "quantization_config" in kwargs or quant_method(Path(path)) not in (None, "compressed-tensors")
     tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=settings.trust_remote_code)

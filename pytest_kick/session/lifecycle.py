@@ -236,7 +236,8 @@ class KickRun:
         if any(key.startswith("kick_") for key in getattr(node, "workeroutput", {})):
             from . import reporting
 
-            self.kick  # noqa: B018 - parse here: the controller may not have needed the options until now
+            if not self.parsed:  # the controller may not have needed the options until now
+                self.parse()
             reporting.node_down(node)
 
     def summary(self, terminalreporter: Any) -> None:
