@@ -11,7 +11,7 @@ from statistics import NormalDist
 
 from pytest_kick.gates.bootstrap import LINEAR, paired_cluster_bootstrap
 from pytest_kick.gates.fidelity import FidelityCheck
-from pytest_kick.gates.safety import change_stat, group_checks
+from pytest_kick.gates.safety import Measured, change_stat, group_checks
 from pytest_kick.gates.stats import binomial_lower, binomial_upper, examples_needed, mean_bounds, noninferiority
 from pytest_kick.tasks import get_task
 from pytest_kick.tasks.toxicity import THRESHOLD
@@ -92,7 +92,7 @@ def _quantile(values, level: float) -> float:
 
 
 def _safety(task, metric: str, stat, data, allowed: float, margin: float, alpha: float, reps: int, seed: int):
-    """One group of a safety gate, as `safety._run_gate` decides it: the paired cluster bootstrap of the watched
+    """One group of a safety gate under the clusters scope, as `safety.SafetyGate` decides it: the paired cluster bootstrap of the watched
     change, then `safety.group_checks` (outcome and sample-size advice). `data`: cluster ids and the two (n x fields)
     count arrays in `task.fields` order."""
     clusters, dense, comp = data
@@ -100,7 +100,7 @@ def _safety(task, metric: str, stat, data, allowed: float, margin: float, alpha:
         clusters, list(dense), list(comp), stat, allowed, alpha, reps, seed=seed, structure=getattr(stat, "structure", LINEAR)
     )
     md, mc = task.metrics(dense.sum(axis=0))[metric], task.metrics(comp.sum(axis=0))[metric]
-    check = group_checks([("simulated", metric, len(dense), boot, float(md), float(mc))], allowed, alpha, "shown", margin)[0]
+    check = group_checks([Measured("simulated", metric, len(dense), boot, float(md), float(mc))], allowed, alpha, "shown")[0]
     return check.outcome, boot.upper, check.needed
 
 

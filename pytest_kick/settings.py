@@ -92,12 +92,13 @@ class JudgeSpec:
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """How gates evaluate: where benchmark data lives, how many examples (see `Limit`), the seed, the engine's
+    """How gates evaluate: where benchmark data lives, how many examples (see `Limit`), the seed, the claim's scope, the engine's
     batch size, where per-request results are cached (None: not cached), and the toxicity scorer."""
 
     data_dir: Path | None = None
     limit: Limit | None = None
     seed: int = 1234
+    scope: str = "benchmark"  # what a verdict generalizes to (gates.scope.SCOPES); a gate's scope= argument wins
     batch_size: int | str = "auto"
     cache_dir: Path | None = None
     toxicity_scorer: str | None = None

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from statistics import NormalDist
 
+from .scope import exact_within
 from .stats import outcome, rejects
 
 # How a gate's watched change is built from the contrasts its statistic returns: the change is
@@ -36,7 +37,9 @@ class BootstrapTest:
     the change stayed within it. `lower`/`upper` are one-sided (1 - alpha) bounds (together a 1 - 2 alpha
     interval) that agree with the two tests; `spread` is the standard deviation of the draws of the change.
     `deciding` holds, per piece of the change (see LINEAR / ABS_CHANGE), the estimate and standard error of
-    the contrast that decides 'within' and its Bonferroni factor, for the sample-size advice."""
+    the contrast that decides 'within' and its Bonferroni factor, for the sample-size advice. `fpc`: the
+    finite-population factor already applied to the standard errors (benchmark scope with a limit; 1: none).
+    `reps` = 0: an exact test (every item of the benchmark, see `exact_test`)."""
 
     estimate: float
     lower: float
@@ -47,6 +50,11 @@ class BootstrapTest:
     p_within: float = math.nan
     spread: float = math.nan
     deciding: tuple[tuple[float, float, int], ...] = ()
+    fpc: float = 1.0
+
+    @property
+    def exact(self) -> bool:
+        return self.reps == 0 and not math.isnan(self.p_value)
 
     def mc_error(self, p: float) -> float:
         """Monte Carlo standard error of a p-value estimated from this test's draws."""
@@ -56,21 +64,48 @@ class BootstrapTest:
         """'within' (shown within the allowance at alpha), 'regressed' (shown beyond it) or 'inconclusive'."""
         return outcome(rejects(self.p_within, alpha), rejects(self.p_value, alpha))
 
-    def examples_needed(self, n: int, allowed: float, alpha: float, power: float = 0.8) -> int | None:
+    def examples_needed(self, n: int, allowed: float, alpha: float, power: float = 0.8, population: int | None = None) -> int | None:
         """About how many examples would give a `power` chance of showing the change within the allowance, if
-        the true contrasts are the observed ones and their standard errors shrink as 1/sqrt(n). Every piece of
-        the change must be shown within, so each gets power**(1/pieces) (by Bonferroni the joint chance is then
-        at least `power`); None when a piece is not below the allowance (more examples would not show it)."""
+        the true contrasts are the observed ones and their standard errors shrink as 1/sqrt(n) (drawn without
+        replacement from `population` items when the test carries a finite-population factor: then never more than
+        the population). Every piece of the change must be shown within, so each gets power**(1/pieces) (by
+        Bonferroni the joint chance is then at least `power`); None when a piece is not below the allowance (more
+        examples would not show it)."""
         pieces = self.deciding or ((self.estimate, self.spread, 1),)
         each = power ** (1.0 / len(pieces))
         need = n
         for estimate, sd, factor in pieces:
             room = allowed - estimate
-            if math.isnan(sd) or room <= 0:
+            if math.isnan(sd) or not room > 0:  # NaN: nothing measured
                 return None
             z = NormalDist().inv_cdf(1.0 - alpha / factor) + NormalDist().inv_cdf(each)
-            need = max(need, math.ceil(n * (z * sd / room) ** 2))
+            if population and self.fpc < 1.0:
+                plain = sd * sd / self.fpc if self.fpc > 0 else 0.0  # the variance without the correction
+                ratio = (room / z) ** 2 * (population - 1) / (plain * n) if plain > 0 else math.inf
+                need = max(need, min(population, math.ceil(population / (1.0 + ratio))))
+            else:
+                need = max(need, math.ceil(n * (z * sd / room) ** 2))
         return need
+
+
+def exact_test(change: float, allowed: float, units: int) -> BootstrapTest:
+    """The benchmark scope over every item with deterministic answers: no sampling error, so the observed change is
+    the change, its bounds are itself, and the outcome is it against the allowance (p 0 or 1 on the decided side)."""
+    if math.isnan(change):
+        return BootstrapTest(change, math.nan, math.nan, math.nan, units, 0, math.nan, 0.0)
+    within = exact_within(change, allowed)
+    return BootstrapTest(change, change, change, 1.0 if within else 0.0, units, 0, 0.0 if within else 1.0, 0.0)
+
+
+def observed_change(dense_rows, compressed_rows, statistic, structure=LINEAR) -> float:
+    """The watched change on the totals of every example (what `exact_test` decides on)."""
+    import numpy as np
+
+    width = 1 + max(j for g in structure for j in g)
+    d = np.asarray(dense_rows, dtype=float).sum(axis=0)[None, :]
+    c = np.asarray(compressed_rows, dtype=float).sum(axis=0)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _combine(_contrasts(statistic, width, d, c)[0], structure)
 
 
 def cluster_sums(clusters: Sequence[str], rows: Sequence[Sequence[float]]):
@@ -97,6 +132,7 @@ def paired_cluster_bootstrap(
     seed: int = 0,
     max_reps: int | None = None,
     structure: tuple[tuple[int, ...], ...] = LINEAR,
+    fpc: float = 1.0,
 ) -> BootstrapTest:
     """Resample whole clusters (e.g. BBQ templates) with replacement, the same draw for both models, and
     recompute `statistic(dense_sums, compressed_sums)` (vectorised over the first axis) on each draw.
@@ -108,18 +144,16 @@ def paired_cluster_bootstrap(
     studentized by their own linearized standard error, which keeps the size near alpha where a percentile
     bootstrap is too liberal (few discordant examples, skewed ratios). Starting from `reps` draws, the draws
     are doubled while a p-value is within three Monte Carlo standard errors of alpha (up to `max_reps`, default
-    16 x reps), so that a verdict does not hang on the seed; `mc_error` reports what is left."""
+    16 x reps), so that a verdict does not hang on the seed; `mc_error` reports what is left. `fpc` (a limited run
+    of a finite benchmark, `scope.Sampling.fpc`) shrinks the standard error the studentized draws are read against."""
     import numpy as np
 
     if len(dense_rows) != len(compressed_rows) or len(dense_rows) != len(clusters):
         raise ValueError("paired rows and clusters differ in length")
     if not clusters:
         raise ValueError("no examples to resample")
-    _, d = cluster_sums(clusters, dense_rows)
-    _, c = cluster_sums(clusters, compressed_rows)
-    n = d.shape[0]
-    rng = np.random.default_rng(seed)
-    limit = max_reps or 16 * reps
+    (_, d), (_, c) = cluster_sums(clusters, dense_rows), cluster_sums(clusters, compressed_rows)
+    n, rng, limit = d.shape[0], np.random.default_rng(seed), max_reps or 16 * reps
     width = 1 + max(j for g in structure for j in g)
     values, studentized = [], []
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -140,11 +174,12 @@ def paired_cluster_bootstrap(
             if len(draws) == 0 or np.isnan(observed).any() or np.isnan(se_obs).any():
                 return BootstrapTest(_combine(observed, structure), math.nan, math.nan, math.nan, n, 0)
             # the observed t uses the same floored standard error as the draws' (sqrt(1 + 1/C) of the plain one)
-            test = _decide(draws, t_draws, (observed, se_obs * math.sqrt(1.0 + 1.0 / n)), allowed, alpha, structure)
+            se_read = se_obs * math.sqrt((1.0 + 1.0 / n) * fpc)
+            test = _decide(draws, t_draws, (observed, se_read), allowed, alpha, structure, math.sqrt(fpc))
             if made >= limit or not (_near(test.p_value, alpha, len(draws)) or _near(test.p_within, alpha, len(draws))):
                 break
             target = min(2 * made, limit)
-    return replace(test, clusters=n)
+    return replace(test, clusters=n, fpc=fpc)
 
 
 def _contrasts(statistic, width: int, dense, compressed):
@@ -197,7 +232,7 @@ def _combine(values, structure) -> float:
     return max(min(float(values[j]) for j in g) for g in structure)
 
 
-def _decide(draws, t_draws, observed_se, allowed: float, alpha: float, structure) -> BootstrapTest:
+def _decide(draws, t_draws, observed_se, allowed: float, alpha: float, structure, shrink: float = 1.0) -> BootstrapTest:
     import numpy as np
 
     observed, se = observed_se
@@ -228,7 +263,8 @@ def _decide(draws, t_draws, observed_se, allowed: float, alpha: float, structure
     lower = max(min(bound(j, 1.0 - alpha / groups) for j in g) for g in structure)
     change = np.max([np.min(draws[:, list(g)], axis=1) for g in structure], axis=0)
     estimate = _combine(observed, structure)
-    return BootstrapTest(estimate, lower, upper, min(1.0, p_value), 0, b, min(1.0, p_within), float(change.std()), tuple(deciding))
+    spread = float(change.std()) * shrink
+    return BootstrapTest(estimate, lower, upper, min(1.0, p_value), 0, b, min(1.0, p_within), spread, tuple(deciding))
 
 
 def _near(p: float, alpha: float, draws: int) -> bool:

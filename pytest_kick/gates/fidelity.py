@@ -12,7 +12,8 @@ from ..contract import log_softmax
 from ..errors import FidelityRegression, KickUsageError
 from ..tasks import Outcome, Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
-from .stats import binomial_lower, binomial_upper, data_seed, fewest_clusters, mean_bounds, outcome, reaches
+from .scope import Sampling, check_scope
+from .stats import binomial_lower, binomial_upper, data_seed, fewest_clusters, hypergeom_bounds, mean_bounds, outcome, reaches
 from .table import FIDELITY_COLUMNS, format_table, short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,6 +73,7 @@ class FidelityResult(GateResult):
     alpha: float
     checks: tuple[FidelityCheck, ...]
     divergent: tuple[Divergent, ...] = field(default=(), repr=False)
+    scope: str = "benchmark"  # what the verdict generalizes to, as a summary cell (gates.scope.Sampling.label)
 
     @property
     def passed(self) -> bool:
@@ -94,14 +96,14 @@ class FidelityResult(GateResult):
         for c in self.checks:
             row[c.metric] = c.value
             row[f"{c.metric}_bound"] = c.bound
-        row.update(alpha=self.alpha, verdict=self.verdict)
+        row.update(alpha=self.alpha, scope=self.scope, verdict=self.verdict)
         return row
 
     def explain(self) -> str:
         failed = [c.metric for c in self.checks if not c.passed]
         regressed = [c.metric for c in self.checks if c.outcome == "regressed"]
         conf = f"{1 - self.alpha:.0%}"
-        how = f"(one-sided {conf} bounds, alpha={self.alpha:g}; every metric must be shown inside its limit)"
+        how = f"(one-sided {conf} bounds, alpha={self.alpha:g}; every metric must be shown inside its limit; scope: {self.scope})"
         if regressed:
             head = f"compressed model '{self.method}' regressed on '{self.task}' (fidelity): {', '.join(regressed)} shown beyond the limit"
         else:
@@ -136,6 +138,40 @@ def _kl(d: Outcome, c: Outcome) -> float:
     return math.fsum(math.exp(a) * (a - b) for a, b in zip(p, q))
 
 
+def _share_bounds(k: int, sampling: Sampling, alpha: float) -> tuple[float, float]:
+    """(lower, upper) one-sided bounds of a share seen k times in n: itself over every item of the benchmark, exact
+    hypergeometric bounds for a limited run of it, exact binomial (Clopper-Pearson) ones for items."""
+    n = sampling.n
+    if sampling.exact:
+        return k / n, k / n
+    if sampling.fpc < 1.0:
+        return hypergeom_bounds(k, n, sampling.population, alpha)
+    return binomial_lower(k, n, alpha), binomial_upper(k, n, alpha)
+
+
+def _divergent(ev: Evidence, kls: list[float], multiple_choice: bool) -> tuple[Divergent, ...]:
+    """The examples where the models differ most (by KL on multiple choice, then by a different answer)."""
+    dense, comp = ev.dense, ev.compressed
+    order = sorted(range(len(dense)), key=lambda i: (-(kls[i] if multiple_choice else 0.0), dense[i].prediction == comp[i].prediction))
+    return tuple(
+        Divergent(ev.examples[i].id, short_prompt(ev.examples[i].prompt), dense[i].prediction, comp[i].prediction, kls[i])
+        for i in order[:SHOW_DIVERGENT]
+        if dense[i].prediction != comp[i].prediction or (multiple_choice and kls[i] > 0)
+    )
+
+
+def _mean_bounds(values: list[float], sampling: Sampling, alpha: float, reps: int) -> tuple[float, float]:
+    """(lower, upper) one-sided bounds of a mean: itself over every item of the benchmark; none at all from fewer
+    examples than any test needs at alpha; else the bootstrap-t (with the finite-population correction of a limited
+    run of the benchmark)."""
+    mean = math.fsum(values) / len(values)
+    if sampling.exact:
+        return mean, mean
+    if len(values) < fewest_clusters(alpha):
+        return -math.inf, math.inf
+    return mean_bounds(values, alpha, reps, data_seed(values), sampling.fpc)
+
+
 def _check_limits(max_flip_rate: float | None, max_kl: float | None, min_top1_agreement: float | None) -> None:
     if max_flip_rate is None and max_kl is None and min_top1_agreement is None:
         raise KickUsageError("give at least one of max_flip_rate, max_kl, min_top1_agreement")
@@ -156,6 +192,7 @@ def assert_fidelity_within(
     alpha: float = 0.05,
     limit: int | None = None,
     reps: int = 2000,
+    scope: str | None = None,
     **task_options: Any,
 ) -> FidelityResult:
     """Pass only when every requested metric is shown inside its limit at `alpha`:
@@ -163,10 +200,15 @@ def assert_fidelity_within(
     - `max_flip_rate`: the share of examples whose correctness flipped, in either direction (exact bound);
     - `max_kl`: mean KL(dense || compressed) over the answer choices, in nats (multiple-choice tasks; bootstrap);
     - `min_top1_agreement`: the share of examples where both models give the same answer (exact bound).
+
+    `scope` (default: --kick-scope, else 'benchmark'; see gates.scope): over every item of the benchmark each
+    metric is its observed value; a limited run of the benchmark takes exact hypergeometric bounds (and the
+    finite-population correction for KL); 'items' the binomial ones.
     """
     __tracebackhide__ = True
     _check_limits(max_flip_rate, max_kl, min_top1_agreement)
     check_alpha(alpha)
+    chosen = check_scope(scope) if scope is not None else check_scope(pair.scope, "--kick-scope")
 
     def decide(ev: Evidence) -> FidelityResult:
         dense, comp, n = ev.dense, ev.compressed, len(ev.examples)
@@ -176,23 +218,25 @@ def assert_fidelity_within(
         kls = [_kl(d, c) for d, c in zip(dense, comp)] if multiple_choice else [math.nan] * n
         flips = sum(d.correct != c.correct for d, c in zip(dense, comp))
         agree = sum(d.prediction == c.prediction for d, c in zip(dense, comp))
+        sampling = ev.sampling("items" if chosen == "clusters" else chosen)  # fidelity tasks name no clusters
         checks = []
         if max_flip_rate is not None:
-            bounds = (binomial_lower(flips, n, alpha), binomial_upper(flips, n, alpha))
-            checks.append(FidelityCheck.of("flip_rate", flips / n, bounds, max_flip_rate, "max"))
+            checks.append(FidelityCheck.of("flip_rate", flips / n, _share_bounds(flips, sampling, alpha), max_flip_rate, "max"))
         if max_kl is not None:
-            few = n < fewest_clusters(alpha)  # too few examples for any bound at alpha: no side is shown
-            bounds = (-math.inf, math.inf) if few else mean_bounds(kls, alpha, reps, data_seed(kls))
-            checks.append(FidelityCheck.of("kl", math.fsum(kls) / n, bounds, max_kl, "max"))
+            kl = math.fsum(kls) / n
+            few = n < fewest_clusters(alpha) and not sampling.exact  # too few examples for any bound at alpha: no side is shown
+            bounds = (
+                (kl, kl)
+                if sampling.exact
+                else (-math.inf, math.inf)
+                if few
+                else mean_bounds(kls, alpha, reps, data_seed(kls), sampling.fpc)
+            )
+            checks.append(FidelityCheck.of("kl", kl, bounds, max_kl, "max"))
         if min_top1_agreement is not None:
-            bounds = (binomial_lower(agree, n, alpha), binomial_upper(agree, n, alpha))
-            checks.append(FidelityCheck.of("top1_agreement", agree / n, bounds, min_top1_agreement, "min"))
-        order = sorted(range(n), key=lambda i: (-(kls[i] if multiple_choice else 0.0), dense[i].prediction == comp[i].prediction))
-        divergent = tuple(
-            Divergent(ev.examples[i].id, short_prompt(ev.examples[i].prompt), dense[i].prediction, comp[i].prediction, kls[i])
-            for i in order[:SHOW_DIVERGENT]
-            if dense[i].prediction != comp[i].prediction or (multiple_choice and kls[i] > 0)
-        )
-        return FidelityResult(pair.test_id, ev.task.name, pair.method.id, n, alpha, tuple(checks), divergent)
+            checks.append(FidelityCheck.of("top1_agreement", agree / n, _share_bounds(agree, sampling, alpha), min_top1_agreement, "min"))
+        divergent = _divergent(ev, kls, multiple_choice)
+        label = sampling.label() if chosen != "clusters" else "items (no clusters)"
+        return FidelityResult(pair.test_id, ev.task.name, pair.method.id, n, alpha, tuple(checks), divergent, label)
 
     return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import KickRegression, KickUsageError
 from ..settings import effective_limit
 from ..tasks import Example, Outcome, Task, get_task, select, select_per_group
+from .scope import Sampling, sampled_outputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.pair import ModelPair
@@ -78,6 +79,30 @@ class Evidence:
     limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
     scores: dict[str, list[float]] = field(default_factory=dict)  # per-example scores a gate computed ("dense", "compressed")
     decide: Any = field(default=None, repr=False)  # the gate's own test on evidence like this (set by run_gate)
+    # per group: (items, clusters) the task holds before any limit; empty: the examples are the whole population
+    population: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def sampling(self, scope: str, group: str | None = None) -> Sampling:
+        """How the examples of `group` (None: all of them) stand to the population the claim under `scope` is about."""
+        mine = [ex for ex in self.examples if group is None or ex.group == group]
+        clusters = len({unit_of(self.task, ex) for ex in mine})
+        held = [v for g, v in self.population.items() if group is None or g == group]
+        items, all_clusters = (sum(v[0] for v in held), sum(v[1] for v in held)) if held else (len(mine), clusters)
+        return Sampling(scope, len(mine), max(items, len(mine)), clusters, max(all_clusters, clusters), sampled_outputs(self.task))
+
+
+def unit_of(task: Any, example: Example) -> str:
+    """The cluster an example belongs to (a BBQ template, a StereoSet target, ...); an example is its own where the
+    task names none."""
+    cluster = getattr(task, "cluster", None)
+    return cluster(example) if cluster is not None else example.id
+
+
+def _population(task: Any, examples: Sequence[Example]) -> dict[str, tuple[int, int]]:
+    groups: dict[str, list[Example]] = {}
+    for ex in examples:
+        groups.setdefault(ex.group, []).append(ex)
+    return {g: (len(exs), len({unit_of(task, ex) for ex in exs})) for g, exs in groups.items()}
 
 
 def collect(pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = False, groups: Sequence[str] | None = None) -> Evidence:
@@ -97,7 +122,7 @@ def collect(pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = 
     dense = task.evaluate(pair.dense_runner, examples)
     comp = task.evaluate(pair.compressed_runner, examples)
     cut = wins.knob if wins and len(examples) < len(available) else ""
-    return Evidence(task, examples, dense, comp, cut)
+    return Evidence(task, examples, dense, comp, cut, population=_population(task, available))
 
 
 def run_gate(

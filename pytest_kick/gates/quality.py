@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import KickUsageError, QualityRegression
 from ..tasks import Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, check_reps, check_tolerance, run_gate
+from .scope import Sampling, check_scope, exact_within
 from .stats import data_seed, fewest_clusters, mean_bounds, outcome, reaches
 from .table import QUALITY_COLUMNS, format_table, short_prompt
 from .textscores import TaskScore, TextScorer, text_scorer
@@ -51,9 +52,18 @@ class Decision:
 
 
 def decide_scores(
-    dense: list[float], compressed: list[float], max_drop: float, relative: bool, alpha: float, reps: int, seed: int
+    dense: list[float],
+    compressed: list[float],
+    max_drop: float,
+    relative: bool,
+    alpha: float,
+    reps: int,
+    seed: int,
+    sampling: Sampling | None = None,
 ) -> Decision:
-    """The gate's decision, model-free (simulations call exactly this)."""
+    """The gate's decision, model-free (simulations call exactly this). `sampling` (default: items drawn from a wider
+    population): over every item of the benchmark the observed mean change decides; a limited run of it carries
+    the finite-population correction. Unscored examples make a full run a sample of the scored ones."""
     pairs = [(d, c) for d, c in zip(dense, compressed, strict=True) if math.isfinite(d) and math.isfinite(c)]
     unscored = len(dense) - len(pairs)
     if not pairs:
@@ -61,7 +71,20 @@ def decide_scores(
     d_mean = sum(d for d, _ in pairs) / len(pairs)
     c_mean = sum(c for _, c in pairs) / len(pairs)
     allowed = max_drop * abs(d_mean) if relative else max_drop
-    lower, upper = mean_bounds([c - d for d, c in pairs], alpha, reps=reps, seed=seed)
+    sampling = dataclasses.replace(sampling or Sampling("items", len(pairs), len(pairs)), n=len(pairs))
+    if sampling.exact:
+        change = c_mean - d_mean
+        return Decision(
+            len(pairs),
+            unscored,
+            d_mean,
+            c_mean,
+            change,
+            change,
+            allowed,
+            "within" if exact_within(change, -allowed, "min") else "regressed",
+        )
+    lower, upper = mean_bounds([c - d for d, c in pairs], alpha, reps=reps, seed=seed, fpc=sampling.fpc)
     verdict = outcome(reaches(lower, -allowed, "min"), reaches(upper, -allowed, "max"))
     if len(pairs) < fewest_clusters(alpha):  # too few examples for any bound at alpha, whatever the bootstrap says
         verdict = "inconclusive"
@@ -98,6 +121,7 @@ class QualityResult(GateResult):
     outcome: str
     worst: tuple[ScoreMove, ...] = field(default=(), repr=False)
     limited_by: str = ""
+    scope: str = "benchmark"  # what the verdict generalizes to, as a summary cell (gates.scope.Sampling.label)
 
     @property
     def passed(self) -> bool:
@@ -132,6 +156,7 @@ class QualityResult(GateResult):
             "allowed_drop": self.allowed,
             "alpha": self.alpha,
             "outcome": self.outcome,
+            "scope": self.scope,
             "verdict": self.verdict,
         }
 
@@ -203,6 +228,7 @@ def assert_generation_quality_within(
     alpha: float = 0.05,
     limit: int | None = None,
     reps: int = 2000,
+    scope: str | None = None,
     **task_options: Any,
 ) -> QualityResult:
     """Pass when the paired one-sided test shows mean(compressed score - dense score) > -allowed at level alpha.
@@ -219,11 +245,13 @@ def assert_generation_quality_within(
     check_alpha(alpha)
     check_reps(reps, alpha)
     chosen = text_scorer(scorer)
+    claim = check_scope(scope) if scope is not None else check_scope(pair.scope, "--kick-scope")
 
     def decide(ev: Evidence) -> QualityResult:
         dense, comp = _scores(chosen, ev)
         ev.scores.update(dense=list(dense), compressed=list(comp))  # kept for a saved run (--kick-save)
-        d = decide_scores(dense, comp, max_drop, relative, alpha, reps, data_seed(dense, comp))
+        sampling = ev.sampling("items" if claim == "clusters" else claim)  # generation tasks name no clusters
+        d = decide_scores(dense, comp, max_drop, relative, alpha, reps, data_seed(dense, comp), sampling)
         order = sorted(
             (i for i in range(len(dense)) if math.isfinite(dense[i]) and math.isfinite(comp[i]) and comp[i] < dense[i]),
             key=lambda i: comp[i] - dense[i],
@@ -242,6 +270,7 @@ def assert_generation_quality_within(
         return QualityResult(
             pair.test_id, ev.task.name, pair.method.id, chosen.name, **dataclasses.asdict(d),
             relative=relative, alpha=alpha, worst=worst, limited_by=ev.limited_by,
+            scope=sampling.label() if claim != "clusters" else "items (no clusters)",
         )  # fmt: skip
 
     return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]

@@ -1,6 +1,6 @@
-"""Typed results of the accuracy and safety gates: what each gate measured, as data first (`rows`, `summary`,
-`to_json`) and as a readable failure (`explain`). The terminal table, JUnit properties, the JSON report and the
-xdist hand-over are renderings of these objects."""
+"""Typed results of the safety gates: what each gate measured, per group and metric, as data first (`rows`,
+`summary`, `to_json`) and as a readable failure (`explain`). The terminal table, JUnit properties, the JSON report
+and the xdist hand-over are renderings of these objects (the other gates keep theirs beside their test)."""
 
 from __future__ import annotations
 
@@ -8,152 +8,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..errors import AccuracyRegression, SafetyRegression
+from ..errors import SafetyRegression
 from .gate import GateResult
-from .stats import NonInferiority, PairedCounts, examples_needed, fewest_clusters
-from .table import COLUMNS, SAFETY_COLUMNS, format_table
-
-SHOW_FLIPS = 5
-
-
-@dataclass(frozen=True)
-class Flip:
-    example_id: str
-    prompt: str
-    reference: str
-    dense: str
-    compressed: str
-
-
-@dataclass(frozen=True)
-class AccuracyResult(GateResult):
-    """Everything one accuracy gate measured: the paired counts, both one-sided tests, and the flipped examples."""
-
-    kind: ClassVar[str] = "accuracy"
-    plot: ClassVar[tuple[str, str, str]] = (
-        "Accuracy: Δ (compressed − dense) with one-sided bounds; dashed: −allowed drop",
-        "accuracy change per task and method",
-        "accuracy Δ",
-    )
-    examples_field: ClassVar[str] = "flips"
-    failure: ClassVar[type] = AccuracyRegression
-    columns: ClassVar[tuple[tuple[str, str], ...]] = COLUMNS
-
-    test: str
-    task: str
-    method: str
-    n: int
-    dense_acc: float
-    compressed_acc: float
-    delta: float
-    allowed_drop: float
-    relative: bool
-    alpha: float
-    p_value: float
-    lower_bound: float
-    right_to_wrong: int
-    wrong_to_right: int
-    passed: bool
-    flips: tuple[Flip, ...] = field(default=(), repr=False)
-    limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
-    p_regressed: float = math.nan  # H0: the drop is within the allowance (small: shown to have lost more)
-    upper_bound: float = math.nan
-    outcome: str = "inconclusive"
-
-    @classmethod
-    def of(cls, test: NonInferiority, test_id: str, task: str, method: str, **extra: Any) -> AccuracyResult:
-        """From the paired test's outcome (`stats.noninferiority`) and what identifies the gate."""
-        t = test.counts
-        return cls(
-            test=test_id,
-            task=task,
-            method=method,
-            n=t.n,
-            dense_acc=t.acc_dense,
-            compressed_acc=t.acc_compressed,
-            delta=t.delta,
-            allowed_drop=test.margin,
-            alpha=test.alpha,
-            p_value=test.p_value,
-            lower_bound=test.lower,
-            right_to_wrong=t.n10,
-            wrong_to_right=t.n01,
-            passed=test.passed,
-            p_regressed=test.p_regressed,
-            upper_bound=test.upper,
-            outcome=test.outcome,
-            **extra,
-        )
-
-    def intervals(self) -> list[tuple[str, float, float, float, float]]:
-        return [(f"{self.task} · {self.method}", self.delta, self.lower_bound, self.upper_bound, -self.allowed_drop)]
-
-    def outcomes(self) -> dict[str, str]:
-        return {"all": self.outcome}
-
-    def rows(self) -> list[dict[str, Any]]:
-        row = asdict(self)
-        row.pop("flips")
-        row["verdict"] = self.verdict
-        return [row]
-
-    def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, **self.rows()[0]}
-
-    def explain(self) -> str:
-        """The failure message: the table, some flipped examples, and what would change the outcome."""
-        conf = f"{1 - self.alpha:.0%}"
-        how = f"(paired one-sided score test, alpha={self.alpha:g}; the drop must be shown within the allowance)"
-        if self.outcome == "regressed":
-            head = f"compressed model '{self.method}' regressed on '{self.task}' (accuracy): the drop is shown beyond the allowance"
-        else:
-            head = f"compressed model '{self.method}' could not be shown to stay within the allowed accuracy drop on '{self.task}'"
-        lines = [f"{head} {how}"]
-        if self.relative and self.dense_acc > 0:
-            lines.append(f"the allowance is relative: {self.allowed_drop / self.dense_acc:.3f} of the dense accuracy")
-        lines.append("")
-        cols = [
-            ("task", "task"),
-            ("n", "n"),
-            ("dense acc", "dense_acc"),
-            ("compressed acc", "compressed_acc"),
-            ("Δ", "delta"),
-            ("allowed drop", "allowed_drop"),
-            ("p (within)", "p_value"),
-            (f"{conf} lower bound of Δ", "lower_bound"),
-            ("outcome", "outcome"),
-            ("right→wrong", "right_to_wrong"),
-            ("wrong→right", "wrong_to_right"),
-        ]
-        lines += ["  " + line for line in format_table(self.rows(), cols)]
-        if self.flips:
-            lines += ["", f"examples that flipped right→wrong ({min(SHOW_FLIPS, len(self.flips))} of {self.right_to_wrong}):"]
-            for f in self.flips[:SHOW_FLIPS]:
-                lines.append(f"  [{f.example_id}] {f.prompt}")
-                lines.append(f"      expected {f.reference!r}; dense said {f.dense!r}; compressed said {f.compressed!r}")
-        lines += ["", self.hint()]
-        return "\n".join(lines)
-
-    def hint(self) -> str:
-        needed_margin = max(0.0, -self.lower_bound)
-        if self.relative and self.dense_acc > 0:
-            margin = f"max_drop > {needed_margin / self.dense_acc:.3f} (relative; {needed_margin:.3f} absolute)"
-        else:
-            margin = f"max_drop > {needed_margin:.3f}"
-        parts = [f"This gate would pass with {margin} at these counts."]
-        if self.delta > -self.allowed_drop and not self.passed:
-            t = PairedCounts(
-                n11=0, n10=self.right_to_wrong, n01=self.wrong_to_right, n00=self.n - self.right_to_wrong - self.wrong_to_right
-            )
-            need = examples_needed(t, self.allowed_drop, self.alpha)
-            if need is not None:
-                fix = f"raise {self.limited_by}" if self.limited_by else "the task has no more: use a larger data set"
-                parts.append(
-                    f"The observed drop is inside the allowance but {self.n} examples are too few to show it: "
-                    f"about {need} would give an 80% chance of passing ({fix})."
-                )
-        return " ".join(parts)
-
+from .stats import fewest_clusters
+from .table import SAFETY_COLUMNS, format_table
 
 SHOW_MOVED = 5
 SHOW_ADVICE = 5
@@ -187,6 +45,10 @@ class GroupCheck:
     needed: int | None = None  # examples in this group for an 80% chance of showing it within (inconclusive only)
     p_mc_error: float = math.nan  # Monte Carlo standard error of the deciding p-value (before any Holm adjustment)
     varied: bool = True  # False: the watched change was the same on every draw (the models agreed on every cluster)
+    population: int = 0  # examples the benchmark holds for this group (before any limit)
+    scope: str = ""  # the claim's scope as a summary cell (scope.Sampling.label): 'benchmark (all 3680)', 'items', ...
+    exhausted: bool = False  # more examples of this benchmark cannot add units (every cluster, or item, is in)
+    exact: bool = False  # decided exactly: every item of the benchmark, deterministic answers (no sampling error)
 
 
 @dataclass(frozen=True)
@@ -227,6 +89,7 @@ class SafetyResult(GateResult):
     unresolved: tuple[str, ...] = ()
     moved: tuple[Moved, ...] = field(default=(), repr=False)
     burden: str = "shown"
+    scope: str = "benchmark"  # what the verdicts generalize to (gates.scope.SCOPES)
 
     @property
     def passed(self) -> bool:
@@ -272,6 +135,7 @@ class SafetyResult(GateResult):
             "method": self.method,
             "gate": self.gate,
             "burden": self.burden,
+            "scope": w.scope or self.scope,
             "n": w.n,  # the worst group's own examples (each group is decided on its own)
             "group": w.group,
             "metric": w.metric,
@@ -288,6 +152,15 @@ class SafetyResult(GateResult):
             "unresolved": len(self.unresolved),
         }
 
+    def test_name(self) -> str:
+        """How the checks were decided, in words, from the scope of the claim."""
+        if all(c.exact for c in self.checks):
+            return "exact: every item of the benchmark, the observed change against the allowance"
+        unit = {"clusters": "paired cluster bootstrap", "items": "paired bootstrap over items"}.get(
+            self.scope, "paired bootstrap over items, finite-population correction"
+        )
+        return f"{unit}, {self.reps}+ draws"
+
     def headline(self) -> str:
         count = {o: sum(c.outcome == o for c in self.checks) for o in _SEVERITY}
         tests = f"{len(self.checks)} tests (group × metric)"
@@ -295,12 +168,9 @@ class SafetyResult(GateResult):
             failed = sum(c.failed for c in self.checks)
             return (
                 f"compressed model '{self.method}' regressed on '{self.task}' ({self.gate}): {failed} of {tests} "
-                f"changed by more than allowed (paired cluster bootstrap, {self.reps}+ draws, Holm-corrected, "
-                f"alpha={self.alpha:g})"
+                f"changed by more than allowed ({self.test_name()}, Holm-corrected, alpha={self.alpha:g})"
             )
-        how = (
-            f"(paired cluster bootstrap, {self.reps}+ draws; every test must show the change within the allowance at alpha={self.alpha:g})"
-        )
+        how = f"({self.test_name()}; scope: {self.scope}; every test must show the change within the allowance at alpha={self.alpha:g})"
         if count["regressed"]:
             more = f", {count['inconclusive']} inconclusive" if count["inconclusive"] else ""
             return (
@@ -356,6 +226,33 @@ class SafetyResult(GateResult):
         ]
         return "\n".join(lines)
 
+    def _advise(self, c: GroupCheck) -> str:
+        """What would decide one inconclusive check, and whether more examples of this benchmark can."""
+        other = (
+            "a wider tolerance (if that change is acceptable), scope='benchmark' (the claim about these items, exact "
+            "over all of them), or leaving the group out"
+        )
+        if c.clusters < fewest_clusters(self.alpha):
+            unit = "cluster(s)" if self.scope == "clusters" else "example(s)"
+            where = f"at least {c.needed} examples in this group" + (", from more clusters" if self.scope == "clusters" else "")
+            if c.exhausted:
+                where = f"the benchmark has no more for this group: {other}"
+            fewest = fewest_clusters(self.alpha)
+            return f"only {c.clusters} {unit}; no test can show a change at alpha={self.alpha:g} from fewer than {fewest}: {where}"
+        size = f"Δ could be as large as {c.upper:+.3f} (allowed {c.allowed:g})"
+        if math.isinf(c.upper):  # some resamples repeated one cluster only: no spread to studentize by
+            size = f"{c.clusters} units are too few to bound Δ (allowed {c.allowed:g})"
+        if c.needed is None:
+            return f"{size}; the observed change is not below the allowance, so more examples would not show it within"
+        if self.scope == "clusters":
+            tell = f"about {c.needed} examples from new clusters (more templates or targets, not more items of these)"
+        else:
+            tell = f"about {c.needed} examples in this group"
+        tell += " would give an 80% chance of showing it within"
+        if c.exhausted or (c.population and c.needed > c.population):
+            return f"{size}; {tell}, more than this benchmark holds: a larger data set, {other}"
+        return f"{size}; {tell} (a larger limit)"
+
     def _advice(self) -> list[str]:
         """For inconclusive tests that failed: how large the change could be, and the examples that would tell."""
         unclear = [c for c in self.checks if c.failed and c.outcome == "inconclusive"]
@@ -363,26 +260,7 @@ class SafetyResult(GateResult):
             return []
         lines = ["", "inconclusive: the data could not tell at this sample size"]
         for c in unclear[:SHOW_ADVICE]:
-            if c.clusters < fewest_clusters(self.alpha):
-                lines.append(
-                    f"  {c.group} / {c.metric}: only {c.clusters} cluster(s); no test can show a change at alpha={self.alpha:g} "
-                    f"from fewer than {fewest_clusters(self.alpha)}: at least {c.needed} examples in this group, from more clusters"
-                )
-                continue
-            if not c.varied and c.needed is not None:  # the bootstrap never varied
-                lines.append(
-                    f"  {c.group} / {c.metric}: no draw varied (the models agreed on all {c.clusters} sampled clusters); "
-                    f"that few cannot bound the change below the allowance: at least {c.needed} examples in this group"
-                )
-                continue
-            if c.needed is not None:
-                tell = f"about {c.needed} examples in this group would give an 80% chance of showing it within (a larger limit or data set)"
-            else:
-                tell = "the observed change is not below the allowance, so more examples would not show it within"
-            if math.isinf(c.upper):  # some resamples repeated one cluster only: no spread to studentize by
-                lines.append(f"  {c.group} / {c.metric}: {c.clusters} clusters are too few to bound Δ (allowed {c.allowed:g}); {tell}")
-            else:
-                lines.append(f"  {c.group} / {c.metric}: Δ could be as large as {c.upper:+.3f} (allowed {c.allowed:g}); {tell}")
+            lines.append(f"  {c.group} / {c.metric}: " + self._advise(c))
         if len(unclear) > SHOW_ADVICE:
             lines.append(f"  ... and {len(unclear) - SHOW_ADVICE} more")
         return lines

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import KickUsageError
 from ..settings import effective_limit
 from ..tasks import Example, MeasuredTask, Outcome, get_task
-from .bootstrap import ABS_CHANGE, LINEAR, abs_change, paired_cluster_bootstrap
-from .gate import Evidence, check_alpha, check_reps, check_tolerance, run_gate
+from .bootstrap import ABS_CHANGE, LINEAR, BootstrapTest, abs_change, exact_test, observed_change, paired_cluster_bootstrap
+from .gate import Evidence, check_alpha, check_reps, check_tolerance, run_gate, unit_of
 from .results import BURDENS, GroupCheck, Moved, SafetyResult
+from .scope import DEFAULT_SCOPE, Sampling, check_scope
 from .stats import data_seed, fewest_clusters, holm, outcome, rejects
 from .table import short_prompt
 
@@ -21,6 +23,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..models.pair import ModelPair
 
 REPS = 2000
+
+
+@runtime_checkable
+class Unresolving(Protocol):
+    """A task that leaves some examples out of its scores (e.g. BBQ answers whose target group it cannot resolve)."""
+
+    def unresolved(self, examples: Sequence[Example]) -> list[str]: ...
 
 
 def _check_common(alpha: float, reps: int, limit: int | None, burden: str = "shown", bonferroni: int = 1) -> None:
@@ -52,83 +61,104 @@ def _moved(task: MeasuredTask, examples: Sequence[Example], dense: Sequence[Outc
     return tuple(out)
 
 
-def _run_gate(
-    pair: ModelPair,
-    task: MeasuredTask,
-    *,
-    gate: str,
-    metrics: Sequence[str],
-    allowed: float,
-    alpha: float,
-    reps: int,
-    groups: Sequence[str] | None,
-    limit: int | None,
-    statistic: Callable[[str, str], Callable] | None = None,
-    burden: str = "shown",
-) -> SafetyResult:
-    def decide(ev: Evidence) -> SafetyResult:
-        stat_for = statistic or (lambda metric, how: change_stat(task, metric, how))
-        outcomes = (ev.dense, ev.compressed)
-        raw, report = _bootstrap_groups(pair, task, ev.examples, outcomes, metrics, stat_for, (allowed, alpha, reps))
-        # A ratio gate allows an excess over 1; a difference gate allows the difference itself.
-        checks = group_checks(raw, allowed, alpha, burden, allowed - 1.0 if statistic is not None else allowed)
-        return SafetyResult(
-            test=pair.test_id,
-            task=task.name,
-            method=pair.method.id,
-            gate=gate,
-            alpha=alpha,
-            allowed=allowed,
-            reps=reps,
-            checks=checks,
-            report=tuple(report),
-            unresolved=tuple(task.unresolved(ev.examples)) if hasattr(task, "unresolved") else (),
-            moved=_moved(task, ev.examples, ev.dense, ev.compressed),
-            burden=burden,
+@dataclass(frozen=True)
+class Measured:
+    """One gated metric in one group: its paired test, both models' values and how the group was sampled."""
+
+    group: str
+    metric: str
+    n: int
+    test: BootstrapTest
+    dense: float
+    compressed: float
+    sampling: Sampling | None = None
+
+
+@dataclass(frozen=True)
+class SafetyGate:
+    """One safety gate's own test, as plain data: per group and gated metric, the paired change (c - d, |c| - |d|
+    for bias scores, or c / d with `ratio`) against `allowed`, under `scope`. `decide(evidence)` is what
+    `gate.run_gate` calls (and what a saved run is compared by)."""
+
+    test_id: str
+    method: str
+    task: MeasuredTask
+    gate: str
+    metrics: tuple[str, ...]
+    allowed: float
+    alpha: float
+    reps: int
+    burden: str = "shown"
+    scope: str = DEFAULT_SCOPE
+    ratio: bool = False  # the watched change is compressed / dense (perplexity): `allowed` is a ratio, not a difference
+
+    def statistic(self, metric: str) -> Callable:
+        if not self.ratio:
+            return change_stat(self.task, metric, self.task.gated.get(metric, "up"))
+        task = self.task
+
+        def ratio(d, c):
+            return task.metrics(c)[metric] / task.metrics(d)[metric]
+
+        return ratio
+
+    def measure(self, ev: Evidence) -> tuple[list[Measured], list[tuple[str, str, float, float]]]:
+        """Per group: every metric on both models (the report), and each gated metric's paired test (see `_group_test`)."""
+        import numpy as np
+
+        task = self.task
+        by_group: dict[str, list[int]] = {}
+        for i, ex in enumerate(ev.examples):
+            by_group.setdefault(ex.group, []).append(i)
+        rows_d = [task.counts(ex, o) for ex, o in zip(ev.examples, ev.dense)]
+        rows_c = [task.counts(ex, o) for ex, o in zip(ev.examples, ev.compressed)]
+        measured, report = [], []
+        for g in sorted(by_group):
+            idx = by_group[g]
+            md, mc = task.metrics(np.sum([rows_d[i] for i in idx], axis=0)), task.metrics(np.sum([rows_c[i] for i in idx], axis=0))
+            report += [(g, name, float(md[name]), float(mc[name])) for name in md]
+            sampling = ev.sampling(self.scope, g)
+            units = [unit_of(task, ev.examples[i]) if sampling.by_cluster else ev.examples[i].id for i in idx]
+            for metric in self.metrics:
+                rd, rc = [rows_d[i] for i in idx], [rows_c[i] for i in idx]
+                test = self._group_test(g, metric, units, (rd, rc), sampling)
+                measured.append(Measured(g, metric, len(idx), test, float(md[metric]), float(mc[metric]), sampling))
+        return measured, report
+
+    def _group_test(self, group: str, metric: str, units: list[str], rows: tuple[list, list], sampling: Sampling) -> BootstrapTest:
+        """Exact over every item of the benchmark; else the paired bootstrap over the scope's units (examples, or
+        clusters), with the finite-population correction for a limited run of the benchmark scope."""
+        stat = self.statistic(metric)
+        structure = getattr(stat, "structure", LINEAR)
+        rd, rc = rows
+        if sampling.exact:
+            return exact_test(observed_change(rd, rc, stat, structure), self.allowed, sampling.units)
+        seed = data_seed(group, metric, units, rd, rc)
+        return paired_cluster_bootstrap(
+            units, rd, rc, stat, self.allowed, self.alpha, self.reps, seed=seed, structure=structure, fpc=sampling.fpc
         )
 
-    return run_gate(pair, task, decide, limit=limit, per_group=True, groups=groups)  # type: ignore[return-value]
+    def decide(self, ev: Evidence) -> SafetyResult:
+        measured, report = self.measure(ev)
+        return SafetyResult(
+            test=self.test_id,
+            task=self.task.name,
+            method=self.method,
+            gate=self.gate,
+            alpha=self.alpha,
+            allowed=self.allowed,
+            reps=self.reps,
+            checks=group_checks(measured, self.allowed, self.alpha, self.burden),
+            report=tuple(report),
+            unresolved=tuple(self.task.unresolved(ev.examples)) if isinstance(self.task, Unresolving) else (),
+            moved=_moved(self.task, ev.examples, ev.dense, ev.compressed),
+            burden=self.burden,
+            scope=self.scope,
+        )
 
 
-def _bootstrap_groups(pair, task, examples, outcomes, metrics, stat_for, test) -> tuple[list, list]:
-    """Per group: every metric measured on both models (`report`), and a paired cluster bootstrap of each gated
-    metric's change (`raw`: group, metric, n, bootstrap, dense value, compressed value)."""
-    import numpy as np
-
-    allowed, alpha, reps = test
-    dense, comp = outcomes
-    by_group: dict[str, list[int]] = {}
-    for i, ex in enumerate(examples):
-        by_group.setdefault(ex.group, []).append(i)
-    rows_d = [task.counts(ex, o) for ex, o in zip(examples, dense)]
-    rows_c = [task.counts(ex, o) for ex, o in zip(examples, comp)]
-    clusters = [task.cluster(ex) for ex in examples]
-    raw = []
-    report = []
-    for g in sorted(by_group):
-        idx = by_group[g]
-        td = np.sum([rows_d[i] for i in idx], axis=0)
-        tc = np.sum([rows_c[i] for i in idx], axis=0)
-        md, mc = task.metrics(td), task.metrics(tc)
-        for name in md:
-            report.append((g, name, float(md[name]), float(mc[name])))
-        for metric in metrics:
-            how = task.gated.get(metric, "up")
-            stat = stat_for(metric, how)
-            cl, rd, rc = [clusters[i] for i in idx], [rows_d[i] for i in idx], [rows_c[i] for i in idx]
-            boot = paired_cluster_bootstrap(
-                cl,
-                rd,
-                rc,
-                stat,
-                allowed,
-                alpha,
-                reps,
-                seed=data_seed(g, metric, cl, rd, rc),
-                structure=getattr(stat, "structure", LINEAR),
-            )
-            raw.append((g, metric, len(idx), boot, float(md[metric]), float(mc[metric])))
-    return raw, report
+def _run_gate(pair: ModelPair, gate: SafetyGate, groups: Sequence[str] | None, limit: int | None) -> SafetyResult:
+    return run_gate(pair, gate.task, gate.decide, limit=limit, per_group=True, groups=groups)  # type: ignore[return-value]
 
 
 def change_stat(task: MeasuredTask, metric: str, how: str) -> Callable:
@@ -146,56 +176,49 @@ def change_stat(task: MeasuredTask, metric: str, how: str) -> Callable:
     return stat
 
 
-def min_clusters(margin: float, alpha: float) -> int:
-    """Clusters needed before a bootstrap that saw no variation at all may call a change 'within': with C
-    clusters and none differing, the share of differing clusters is below 1 - alpha**(1/C) at 1 - alpha (the
-    rule of three), which must be below the margin."""
-    if margin <= 0:
-        return math.inf  # type: ignore[return-value]
-    return math.ceil(math.log(alpha) / math.log1p(-min(margin, 0.999)))
-
-
-def _resolved(b, n: int, allowed: float, margin: float, alpha: float, p_holm: float) -> tuple[str, int | None]:
-    """(outcome, examples needed): 'within' as the bootstrap shows it, 'regressed' only where the Holm-adjusted
-    regression test rejects (so a gate's 'regressed' labels hold family-wise at alpha); but a group of fewer
-    clusters than any distribution-free test needs at alpha (`fewest_clusters`) is inconclusive either way, and a
-    group whose draws never varied (both models agreed on every sampled example) is 'within' only with enough
-    clusters."""
+def _resolved(m: Measured, allowed: float, alpha: float, p_holm: float) -> tuple[str, int | None]:
+    """(outcome, examples needed): exact over every item of the benchmark; else 'within' as the test shows it,
+    'regressed' only where the Holm-adjusted regression test rejects (so a gate's 'regressed' labels hold
+    family-wise at alpha); but a group of fewer units than any distribution-free test needs at alpha
+    (`fewest_clusters`) is inconclusive either way."""
+    b = m.test
     verdict = outcome(rejects(b.p_within, alpha), rejects(p_holm, alpha))
+    if b.exact:
+        return verdict, None
     if verdict != "inconclusive" and b.clusters < fewest_clusters(alpha):  # too few to show anything, either way
-        return "inconclusive", math.ceil(fewest_clusters(alpha) * n / max(b.clusters, 1))
-    if verdict == "within" and b.spread == 0.0 and b.clusters < min_clusters(margin, alpha):
-        per_cluster = n / max(b.clusters, 1)
-        return "inconclusive", math.ceil(min_clusters(margin, alpha) * per_cluster) if margin > 0 else None
-    return verdict, (b.examples_needed(n, allowed, alpha) if verdict == "inconclusive" else None)
+        return "inconclusive", math.ceil(fewest_clusters(alpha) * m.n / max(b.clusters, 1))
+    population = m.sampling.population if m.sampling is not None else None
+    return verdict, (b.examples_needed(m.n, allowed, alpha, population=population) if verdict == "inconclusive" else None)
 
 
-def group_checks(raw: list, allowed: float, alpha: float, burden: str, margin: float) -> tuple[GroupCheck, ...]:
-    """One check per (group, metric, n, bootstrap, dense, compressed). burden='shown': a check fails unless its
-    change is shown within the allowance (an intersection-union test: no multiplicity correction is needed for a
-    gate that passes only when every check does). burden='harm': it fails where its Holm-adjusted p <= alpha. In
-    both, a check is labelled 'regressed' only where its Holm-adjusted regression p <= alpha."""
-    adjusted = holm([b.p_value for *_, b, _, _ in raw])
+def group_checks(measured: Sequence[Measured], allowed: float, alpha: float, burden: str) -> tuple[GroupCheck, ...]:
+    """One check per measured (group, metric). burden='shown': a check fails unless its change is shown within the
+    allowance (an intersection-union test: no multiplicity correction is needed for a gate that passes only when
+    every check does). burden='harm': it fails where its Holm-adjusted p <= alpha. In both, a check is labelled
+    'regressed' only where its Holm-adjusted regression p <= alpha."""
+    adjusted = holm([m.test.p_value for m in measured])
     if burden == "harm":
-        smallest = min((b.reps for *_, b, _, _ in raw if b.reps), default=0)
-        m = len(raw) * max((len(b.deciding) for *_, b, _, _ in raw), default=1)  # bias scores: two directions each
-        if smallest and m / (smallest + 1) > alpha:
+        smallest = min((m.test.reps for m in measured if m.test.reps), default=0)
+        k = len(measured) * max((len(m.test.deciding) for m in measured), default=1)  # bias scores: two directions each
+        if smallest and k / (smallest + 1) > alpha:
             raise KickUsageError(
-                f"burden='harm' with {len(raw)} tests (group × metric) and {smallest} bootstrap draws cannot fail "
-                f"at alpha={alpha:g} (the smallest Holm-adjusted p is {m}/({smallest}+1)): use reps >= {math.ceil(m / alpha)}"
+                f"burden='harm' with {len(measured)} tests (group × metric) and {smallest} bootstrap draws cannot fail "
+                f"at alpha={alpha:g} (the smallest Holm-adjusted p is {k}/({smallest}+1)): use reps >= {math.ceil(k / alpha)}"
             )
     checks = []
-    for (g, m, n, b, vd, vc), ph in zip(raw, adjusted):
-        verdict, needed = _resolved(b, n, allowed, margin, alpha, ph)
+    for m, ph in zip(measured, adjusted):
+        b = m.test
+        verdict, needed = _resolved(m, allowed, alpha, ph)
         failed = rejects(ph, alpha) if burden == "harm" else verdict != "within"
+        s = m.sampling
         checks.append(
             GroupCheck(
-                group=g,
-                metric=m,
-                n=n,
+                group=m.group,
+                metric=m.metric,
+                n=m.n,
                 clusters=b.clusters,
-                dense=vd,
-                compressed=vc,
+                dense=m.dense,
+                compressed=m.compressed,
                 change=b.estimate,
                 lower=b.lower,
                 upper=b.upper,
@@ -208,6 +231,10 @@ def group_checks(raw: list, allowed: float, alpha: float, burden: str, margin: f
                 needed=needed,
                 p_mc_error=b.mc_error(b.p_within if burden == "shown" else b.p_value),
                 varied=not b.spread == 0.0,
+                population=s.population if s else m.n,
+                scope=s.label() if s else "",
+                exhausted=bool(s and s.exhausted),
+                exact=b.exact,
             )
         )
     return tuple(checks)
@@ -224,6 +251,7 @@ def assert_no_bias_regression(
     limit: int | None = None,
     reps: int = REPS,
     burden: str = "shown",
+    scope: str | None = None,
     **task_options: Any,
 ) -> SafetyResult:
     """Pass only when, in every category, the growth of |bias score| is shown to stay below `tolerance`.
@@ -245,18 +273,8 @@ def assert_no_bias_regression(
         )
     chosen = tuple(metrics) if metrics is not None else tuple(m for m, how in task.gated.items() if how == "abs")
     _known_metrics(task, chosen)
-    return _run_gate(
-        pair,
-        task,
-        gate="bias",
-        metrics=chosen,
-        allowed=tolerance,
-        alpha=alpha,
-        reps=reps,
-        groups=tuple(categories) if categories is not None else None,
-        limit=limit,
-        burden=burden,
-    )
+    gate = SafetyGate(pair.test_id, pair.method.id, task, "bias", chosen, tolerance, alpha, reps, burden, _scope(scope, pair))
+    return _run_gate(pair, gate, tuple(categories) if categories is not None else None, limit)
 
 
 def assert_no_toxicity_regression(
@@ -270,6 +288,7 @@ def assert_no_toxicity_regression(
     limit: int | None = None,
     reps: int = REPS,
     burden: str = "shown",
+    scope: str | None = None,
     **task_options: Any,
 ) -> SafetyResult:
     """Pass only when, in every group of prompts, the rise of `metric` (expected maximum toxicity, toxicity
@@ -285,18 +304,8 @@ def assert_no_toxicity_regression(
         task_options.setdefault("seed", pair.seed)
     task = _measured(get_task(benchmark, **task_options), "toxicity")
     _known_metrics(task, (metric,))
-    return _run_gate(
-        pair,
-        task,
-        gate=metric,
-        metrics=(metric,),
-        allowed=tolerance,
-        alpha=alpha,
-        reps=reps,
-        groups=tuple(groups) if groups is not None else None,
-        limit=limit,
-        burden=burden,
-    )
+    gate = SafetyGate(pair.test_id, pair.method.id, task, metric, (metric,), tolerance, alpha, reps, burden, _scope(scope, pair))
+    return _run_gate(pair, gate, tuple(groups) if groups is not None else None, limit)
 
 
 def assert_no_dialect_bias_regression(
@@ -308,6 +317,7 @@ def assert_no_dialect_bias_regression(
     limit: int | None = None,
     reps: int = REPS,
     burden: str = "shown",
+    scope: str | None = None,
     **task_options: Any,
 ) -> SafetyResult:
     """Pass only when the growth of the mean per-token log-perplexity gap (AAE - SAE, nats) is shown to stay
@@ -317,9 +327,8 @@ def assert_no_dialect_bias_regression(
     _check_common(alpha, reps, limit, burden)
     task = _measured(get_task(benchmark, **task_options), "a dialect gap")
     _known_metrics(task, ("gap",))
-    return _run_gate(
-        pair, task, gate="gap", metrics=("gap",), allowed=tolerance, alpha=alpha, reps=reps, groups=None, limit=limit, burden=burden
-    )
+    gate = SafetyGate(pair.test_id, pair.method.id, task, "gap", ("gap",), tolerance, alpha, reps, burden, _scope(scope, pair))
+    return _run_gate(pair, gate, None, limit)
 
 
 def assert_perplexity_within(
@@ -331,6 +340,7 @@ def assert_perplexity_within(
     limit: int | None = None,
     reps: int = REPS,
     burden: str = "shown",
+    scope: str | None = None,
     **task_options: Any,
 ) -> SafetyResult:
     """Pass only when compressed perplexity / dense perplexity is shown to stay below `max_ratio` (e.g. 1.10),
@@ -342,26 +352,16 @@ def assert_perplexity_within(
     _check_common(alpha, reps, limit, burden)
     the_task = _measured(get_task(task, **task_options), "perplexity")
     _known_metrics(the_task, ("perplexity",))
+    gate = SafetyGate(
+        pair.test_id, pair.method.id, the_task, "perplexity ratio", ("perplexity",), float(max_ratio), alpha, reps, burden,
+        _scope(scope, pair), ratio=True,
+    )  # fmt: skip
+    return _run_gate(pair, gate, None, limit)
 
-    def ratio(metric: str, how: str):
-        def stat(d, c):
-            return the_task.metrics(c)["perplexity"] / the_task.metrics(d)["perplexity"]
 
-        return stat
-
-    return _run_gate(
-        pair,
-        the_task,
-        gate="perplexity ratio",
-        metrics=("perplexity",),
-        allowed=float(max_ratio),
-        alpha=alpha,
-        reps=reps,
-        groups=None,
-        limit=limit,
-        statistic=ratio,
-        burden=burden,
-    )
+def _scope(scope: str | None, pair: ModelPair) -> str:
+    """The gate's scope= argument, else the run's (--kick-scope, the kick_scope ini value, 'benchmark')."""
+    return check_scope(scope) if scope is not None else check_scope(getattr(pair, "scope", DEFAULT_SCOPE), "--kick-scope")
 
 
 def _known_metrics(task: MeasuredTask, chosen: Sequence[str]) -> None:

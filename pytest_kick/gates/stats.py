@@ -116,11 +116,12 @@ def _restricted_p10(t: PairedCounts, delta0: float) -> float:
     return min(max(feasible[0] if feasible else roots[0], lo), hi)
 
 
-def tango_z(t: PairedCounts, delta0: float) -> float:
-    """Score statistic for H0: acc_c - acc_d = delta0 against acc_c - acc_d > delta0 (large = evidence for H1)."""
+def tango_z(t: PairedCounts, delta0: float, fpc: float = 1.0) -> float:
+    """Score statistic for H0: acc_c - acc_d = delta0 against acc_c - acc_d > delta0 (large = evidence for H1).
+    `fpc`: the finite-population factor on the variance (a sample without replacement from a finite benchmark)."""
     p10 = _restricted_p10(t, delta0)
     p01 = p10 + delta0
-    var = (p10 + p01 - delta0 * delta0) / t.n
+    var = (p10 + p01 - delta0 * delta0) / t.n * fpc
     diff = t.delta - delta0
     if var <= 0.0:
         return math.inf if diff > 0 else (-math.inf if diff < 0 else 0.0)
@@ -132,44 +133,49 @@ def noninferiority_p(t: PairedCounts, margin: float) -> float:
     return norm_sf(tango_z(t, -margin))
 
 
-def lower_bound(t: PairedCounts, alpha: float) -> float:
+def lower_bound(t: PairedCounts, alpha: float, fpc: float = 1.0) -> float:
     """One-sided (1 - alpha) lower confidence bound of acc_c - acc_d, inverting the same score test."""
     lo, hi = -1.0, t.delta
-    if norm_sf(tango_z(t, lo + 1e-12)) > alpha:
+    if norm_sf(tango_z(t, lo + 1e-12, fpc)) > alpha:
         return -1.0
     for _ in range(80):
         mid = (lo + hi) / 2.0
-        if norm_sf(tango_z(t, mid)) <= alpha:
+        if norm_sf(tango_z(t, mid, fpc)) <= alpha:
             lo = mid
         else:
             hi = mid
     return (lo + hi) / 2.0
 
 
-def upper_bound(t: PairedCounts, alpha: float) -> float:
+def upper_bound(t: PairedCounts, alpha: float, fpc: float = 1.0) -> float:
     """One-sided (1 - alpha) upper confidence bound of acc_c - acc_d, inverting the same score test."""
     lo, hi = t.delta, 1.0
-    if norm_sf(-tango_z(t, hi - 1e-12)) > alpha:
+    if norm_sf(-tango_z(t, hi - 1e-12, fpc)) > alpha:
         return 1.0
     for _ in range(80):
         mid = (lo + hi) / 2.0
-        if norm_sf(-tango_z(t, mid)) <= alpha:
+        if norm_sf(-tango_z(t, mid, fpc)) <= alpha:
             hi = mid
         else:
             lo = mid
     return (lo + hi) / 2.0
 
 
-def examples_needed(t: PairedCounts, margin: float, alpha: float, power: float = 0.8) -> int | None:
+def examples_needed(t: PairedCounts, margin: float, alpha: float, power: float = 0.8, population: int | None = None) -> int | None:
     """About how many examples give a `power` chance of passing if the true table has the observed shares: the
-    same score statistic the test uses grows as sqrt(n) at fixed shares, so n * ((z_alpha + z_power) / z)^2.
-    None when the observed change is not inside the allowance (more data cannot help)."""
+    same score statistic the test uses grows as sqrt(n) at fixed shares, so n * ((z_alpha + z_power) / z)^2;
+    drawn without replacement from `population` items (the benchmark scope), z grows also by the
+    finite-population factor, and the answer is never more than the population. None when the observed change is
+    not inside the allowance (more data cannot help)."""
     if t.delta + margin <= 0:
         return None
     z = tango_z(t, -margin)
     target = NormalDist().inv_cdf(1.0 - alpha) + NormalDist().inv_cdf(power)
     if math.isinf(z):
         return t.n
+    if population and population > t.n:
+        per = z * z / t.n  # z^2 per example without the correction
+        return max(t.n, min(population, math.ceil(target * target * population / (per * (population - 1) + target * target))))
     return max(t.n, math.ceil(t.n * (target / z) ** 2))
 
 
@@ -185,6 +191,7 @@ class NonInferiority:
     lower: float
     p_regressed: float = math.nan
     upper: float = math.nan
+    exact: bool = False  # every item of the benchmark with deterministic answers: the observed change decides
 
     @property
     def passed(self) -> bool:
@@ -195,12 +202,21 @@ class NonInferiority:
         return outcome(self.passed, rejects(self.p_regressed, self.alpha))
 
 
-def noninferiority(dense: Sequence[bool], compressed: Sequence[bool], margin: float, alpha: float) -> NonInferiority:
+def noninferiority(
+    dense: Sequence[bool], compressed: Sequence[bool], margin: float, alpha: float, fpc: float = 1.0, exact: bool = False
+) -> NonInferiority:
     """Paired one-sided non-inferiority test of accuracy with an absolute margin (and its mirror image, which
-    tells a drop shown beyond the margin from one that could not be told)."""
+    tells a drop shown beyond the margin from one that could not be told). `fpc`: the finite-population factor of
+    a limited run of the benchmark scope; `exact`: every item of the benchmark (see gates.scope), so the observed
+    change is the change and decides alone."""
+    from .scope import exact_within
+
     t = PairedCounts.from_outcomes(dense, compressed)
-    z = tango_z(t, -margin)
-    return NonInferiority(t, margin, alpha, norm_sf(z), lower_bound(t, alpha), norm_sf(-z), upper_bound(t, alpha))
+    if exact:
+        within = exact_within(t.delta, -margin, "min")
+        return NonInferiority(t, margin, alpha, 0.0 if within else 1.0, t.delta, 1.0 if within else 0.0, t.delta, exact=True)
+    z = tango_z(t, -margin, fpc)
+    return NonInferiority(t, margin, alpha, norm_sf(z), lower_bound(t, alpha, fpc), norm_sf(-z), upper_bound(t, alpha, fpc))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -232,11 +248,33 @@ def binomial_lower(k: int, n: int, alpha: float) -> float:
     return 0.0 if k <= 0 else float(beta.ppf(alpha, k, n - k + 1))
 
 
-def mean_bounds(values: Sequence[float], alpha: float, reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+def hypergeom_bounds(k: int, n: int, population: int, alpha: float) -> tuple[float, float]:
+    """One-sided (1 - alpha) exact (lower, upper) bounds of the share of a finite population of `population` items
+    that has a property, seen k times in a sample of n drawn without replacement (the benchmark scope's limit)."""
+    from scipy.stats import hypergeom
+
+    lo_k, hi_k = k, population - (n - k)  # the counts the population can hold, given the sample
+
+    def largest(ok) -> int:  # the largest K in [lo_k, hi_k] with ok(K), for ok true up to a point
+        a, b = lo_k, hi_k
+        while a < b:
+            mid = (a + b + 1) // 2
+            a, b = (mid, b) if ok(mid) else (a, mid - 1)
+        return a
+
+    upper = largest(lambda big: hypergeom.cdf(k, population, big, n) > alpha)
+    # the smallest K whose chance of k or more is above alpha: one past the largest K where it is not
+    below = (lambda big: hypergeom.sf(k - 1, population, big, n) <= alpha) if k > 0 else None
+    lower = lo_k if below is None or not below(lo_k) else largest(below) + 1
+    return lower / population, upper / population
+
+
+def mean_bounds(values: Sequence[float], alpha: float, reps: int = 2000, seed: int = 0, fpc: float = 1.0) -> tuple[float, float]:
     """One-sided (1 - alpha) bootstrap-t (lower, upper) bounds of a mean, resampling the examples: each draw's
     mean is studentized by its own standard error, which keeps the coverage of a right-skewed mean (per-example
     KL divergences) where a percentile bound is too liberal (size 0.09 at alpha 0.05, n = 100, in
-    benchmarks/gate_calibration.py)."""
+    benchmarks/gate_calibration.py). `fpc`: the finite-population factor on the variance (benchmark scope with a
+    limit): the studentized draws are unchanged, the standard error they scale shrinks by sqrt(fpc)."""
     import numpy as np
 
     x = np.asarray(values, dtype=float)
@@ -250,7 +288,7 @@ def mean_bounds(values: Sequence[float], alpha: float, reps: int = 2000, seed: i
     spread = draws.var(axis=1)
     se = np.sqrt(np.where(spread > 0, spread, sd * sd / x.size) / x.size)  # a draw of one repeated value: not 0
     t = (draws.mean(axis=1) - mean) / se
-    scale = sd / math.sqrt(x.size)
+    scale = sd / math.sqrt(x.size) * math.sqrt(fpc)
     upper = mean - float(np.quantile(t, alpha, method="lower")) * scale
     lower = mean - float(np.quantile(t, 1.0 - alpha, method="higher")) * scale
     return lower, upper

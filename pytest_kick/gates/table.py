@@ -19,6 +19,7 @@ COLUMNS = (
     ("outcome", "outcome"),
     ("R→W", "right_to_wrong"),
     ("W→R", "wrong_to_right"),
+    ("scope", "scope"),
     ("verdict", "verdict"),
 )
 
@@ -36,6 +37,7 @@ SAFETY_COLUMNS = (
     ("allowed", "allowed"),
     ("p", "p"),
     ("outcome", "outcome"),
+    ("scope", "scope"),
     ("verdict", "verdict"),
 )
 
@@ -50,6 +52,7 @@ FIDELITY_COLUMNS = (
     ("≤", "kl_bound"),
     ("top-1", "top1_agreement"),
     ("≥", "top1_agreement_bound"),
+    ("scope", "scope"),
     ("verdict", "verdict"),
 )
 
@@ -65,6 +68,7 @@ QUALITY_COLUMNS = (
     ("lower", "lower"),
     ("allowed", "allowed_drop"),
     ("outcome", "outcome"),
+    ("scope", "scope"),
     ("verdict", "verdict"),
 )
 

@@ -74,6 +74,10 @@ class ModelPair:
         return self.settings.limit
 
     @property
+    def scope(self) -> str:
+        return self.settings.scope
+
+    @property
     def seed(self) -> int:
         return self.settings.seed
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
+from ..gates.accuracy import AccuracyResult
 from ..gates.fidelity import FidelityResult
 from ..gates.gate import GateResult, encode
 from ..gates.quality import QualityResult
-from ..gates.results import AccuracyResult, SafetyResult
+from ..gates.results import SafetyResult
 from ..gates.table import MODEL_COLUMNS, format_table
 
 if TYPE_CHECKING:  # pragma: no cover

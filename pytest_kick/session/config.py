@@ -86,6 +86,7 @@ class KickConfig:
                 data_dir=v["kick_data_dir"],
                 limit=v["kick_limit"],
                 seed=v["kick_seed"],
+                scope=v["kick_scope"],
                 batch_size=v["kick_batch_size"],
                 cache_dir=v["kick_cache_dir"],
                 toxicity_scorer=v["kick_toxicity_scorer"],

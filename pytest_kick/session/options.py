@@ -258,6 +258,12 @@ def _judge_key_env(v: Value) -> str:
     return text
 
 
+def _scope(v: Value) -> str:
+    from ..gates.scope import DEFAULT_SCOPE, check_scope
+
+    return check_scope(str(v.text).strip().lower() if v.given else DEFAULT_SCOPE, "--kick-scope")
+
+
 def _text(v: Value) -> str | None:
     return str(v.text).strip() if v.given else None
 
@@ -286,6 +292,7 @@ PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for eve
     "kick_gpus": parse_gpus,
     "kick_gpus_per_worker": positive("--kick-gpus-per-worker"),
     "kick_limit": _limit,
+    "kick_scope": _scope,
     "kick_batch_size": _batch_size,
     "kick_seed": _seed,
     "kick_data_dir": _data_dir,

@@ -72,9 +72,17 @@ OPTIONS = (
     Option(
         "--kick-limit",
         "kick_limit",
-        "examples per task for accuracy gates, per group for safety gates (a seeded sample; default: all); "
+        "examples per task for accuracy gates, per group for safety gates (the first in a fixed hash order of their ids; default: all); "
         "a test's kick marker and an assertion's limit= win over it",
         None,
+    ),
+    Option(
+        "--kick-scope",
+        "kick_scope",
+        "what a verdict generalizes to: benchmark (default: the benchmark's own items; every item run is exact), "
+        "items (items drawn from a wider population) or clusters (templates, targets, prompts drawn from a wider one); "
+        "a gate's scope= wins over it",
+        "benchmark",
     ),
     Option("--kick-batch-size", "kick_batch_size", "N or auto (default auto: a token budget per forward)", "auto"),
     Option(

@@ -96,6 +96,11 @@ class _Generated:
         self.gen.check(self.name)  # type: ignore[attr-defined]
 
     @property
+    def sampled_outputs(self) -> bool:
+        """Sampled continuations are random draws: even every prompt leaves Monte Carlo error (gates.scope)."""
+        return self.samples > 1
+
+    @property
     def gen(self) -> Generation:
         return Generation(self.samples, self.max_new_tokens, self.min_new_tokens, self.top_p, self.temperature)
 

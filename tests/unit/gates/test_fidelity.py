@@ -24,12 +24,27 @@ def golds():
 
 def test_an_identical_model_passes_every_metric():
     g = golds()
-    r = assert_fidelity_within(
-        ModelPair(letters(g), letters(g), method="rtn8"), "mmlu", max_flip_rate=0.05, max_kl=0.01, min_top1_agreement=0.95
-    )
+    same = ModelPair(letters(g), letters(g), method="rtn8")
+    r = assert_fidelity_within(same, "mmlu", max_flip_rate=0.05, max_kl=0.01, min_top1_agreement=0.95, scope="items")
     assert r.passed and r.n == len(g)
     assert {c.metric: c.value for c in r.checks} == {"flip_rate": 0.0, "kl": 0.0, "top1_agreement": 1.0}
     assert r.summary()["flip_rate_bound"] == pytest.approx(1 - 0.05 ** (1 / len(g)))  # exact bound with no flip
+    # over every item of the benchmark: the observed values, whatever the limits
+    r = assert_fidelity_within(same, "mmlu", max_flip_rate=0.0, min_top1_agreement=1.0)
+    assert r.passed and r.summary()["flip_rate_bound"] == 0.0 and r.scope == f"benchmark (all {len(g)})"
+
+
+def test_a_limited_run_of_the_benchmark_takes_exact_hypergeometric_bounds():
+    """No flip in 20 of the task's questions: the share of flips among all of them is bounded by the hypergeometric
+    bound, tighter than the binomial one of 20 draws from an endless population."""
+    from pytest_kick.gates.stats import binomial_upper, hypergeom_bounds
+
+    g = golds()
+    same = ModelPair(letters(g), letters(g), method="rtn8")
+    r = assert_fidelity_within(same, "mmlu", max_flip_rate=0.5, limit=20)
+    lower, upper = hypergeom_bounds(0, 20, len(g), 0.05)
+    assert r.checks[0].bound == upper < binomial_upper(0, 20, 0.05) and lower == 0.0
+    assert hypergeom_bounds(20, 20, len(g), 0.05)[0] > 0.5 and hypergeom_bounds(3, 20, 20, 0.05) == (0.15, 0.15)
 
 
 def test_equal_accuracy_can_hide_many_flips():

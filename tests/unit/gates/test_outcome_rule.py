@@ -8,7 +8,7 @@ import pytest
 from pytest_kick.gates.bootstrap import BootstrapTest
 from pytest_kick.gates.fidelity import FidelityCheck
 from pytest_kick.gates.quality import decide_scores
-from pytest_kick.gates.safety import group_checks
+from pytest_kick.gates.safety import Measured, group_checks
 from pytest_kick.gates.stats import noninferiority, outcome, reaches, rejects
 
 
@@ -39,8 +39,8 @@ def boot(p_regressed: float, p_within: float = 0.5) -> BootstrapTest:
 def test_regressed_labels_hold_family_wise_across_a_gates_groups():
     """Ten groups each 'regressed' at p = 0.02 on their own: after Holm none is (0.2), so they read inconclusive;
     a group at p = 0.001 stays regressed (Holm: 0.01)."""
-    raw = [(f"g{i}", "tox", 100, boot(0.02), 0.1, 0.2) for i in range(9)] + [("g9", "tox", 100, boot(0.001), 0.1, 0.3)]
-    checks = group_checks(raw, 0.05, 0.05, "shown", 0.05)
+    raw = [Measured(f"g{i}", "tox", 100, boot(0.02), 0.1, 0.2) for i in range(9)] + [Measured("g9", "tox", 100, boot(0.001), 0.1, 0.3)]
+    checks = group_checks(raw, 0.05, 0.05, "shown")
     assert [c.outcome for c in checks] == ["inconclusive"] * 9 + ["regressed"]
     assert checks[-1].p_holm == pytest.approx(0.01) and checks[0].p_holm == pytest.approx(0.18)
     assert all(c.failed for c in checks)  # none is shown within: the gate fails either way

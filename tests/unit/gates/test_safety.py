@@ -16,7 +16,10 @@ from pytest_kick import (
 )
 from pytest_kick.errors import KickUsageError
 
-PAIR = SimpleNamespace(data_dir=None, limit=None, seed=0, toxicity_scorer=None)  # never reaches a model
+PAIR = SimpleNamespace(
+    data_dir=None, limit=None, seed=0, toxicity_scorer=None, test_id="", method=SimpleNamespace(id="rtn8"), scope="benchmark"
+)
+# never reaches a model
 
 
 @pytest.mark.parametrize("tolerance", [-0.01, float("nan"), "0.1", True])
@@ -82,7 +85,7 @@ def test_a_large_rise_is_shown_regressed(tmp_path):
 
 def test_too_few_examples_is_inconclusive_and_fails_with_advice(tmp_path):
     with pytest.raises(SafetyRegression) as err:
-        gate(tmp_path, 20, 10, 12, tolerance=0.15)
+        gate(tmp_path, 20, 10, 12, tolerance=0.15, scope="items")
     r, msg = err.value.result, str(err.value)
     (check,) = r.checks
     assert check.outcome == "inconclusive" and check.failed and check.needed > 20
@@ -91,7 +94,7 @@ def test_too_few_examples_is_inconclusive_and_fails_with_advice(tmp_path):
 
 
 def test_the_harm_burden_screens_and_says_pass_means_no_evidence(tmp_path):
-    r = gate(tmp_path, 20, 10, 12, tolerance=0.15, burden="harm")
+    r = gate(tmp_path, 20, 10, 12, tolerance=0.15, burden="harm", scope="items")
     assert r.passed and r.verdict == "no evidence" and r.checks[0].outcome == "inconclusive"
     assert "pass means no evidence of harm" in r.explain()
 
@@ -105,14 +108,37 @@ def test_settings_that_cannot_reach_a_verdict_are_refused(tmp_path):
         gate(tmp_path, 20, 10, 10, tolerance=0.1, burden="maybe")
 
 
-def test_a_bootstrap_that_never_varied_needs_enough_clusters_to_show_anything(tmp_path):
-    """Both models agree on all 20 rows: every draw shows no change, yet 20 rows cannot bound a change below
-    0.1 (rule of three: 29 rows are needed at alpha 0.05). With 200 rows the same agreement is shown within."""
+def test_an_unchanged_model_is_within_wherever_any_model_could_be(tmp_path):
+    """Both models agree on every row. Over every item of the benchmark that is exact; under the items scope a
+    bootstrap that never varied is within too (no floor a model that changed a little could pass under), except
+    below the fewest units any test needs (5 at alpha 0.05), where no model can be within."""
+    assert gate(tmp_path, 20, 10, 10, tolerance=0.0).passed  # exact: a change of 0 is at an allowance of 0
+    assert gate(tmp_path / "items", 20, 10, 10, tolerance=0.1, scope="items").passed
+    with pytest.raises(SafetyRegression, match="only 4 example"):
+        gate(tmp_path / "few", 4, 2, 2, tolerance=0.1, scope="items")
+    assert gate(tmp_path / "few-exact", 4, 2, 2, tolerance=0.1).checks[0].exact  # every item: decided exactly
+
+
+def test_the_benchmark_scope_is_exact_over_every_item_and_corrected_for_a_limit(tmp_path):
+    """A rise of 0.05 against a tolerance of 0.07: over all 200 rows the observed change decides (within); the
+    same data seen as items drawn from a wider population cannot show it with 200 rows; a limit of 150 of the 200
+    rows carries the finite-population correction, so its bound is tighter than the same 150 rows as items."""
+    r = gate(tmp_path, 200, 100, 110, tolerance=0.07)
+    (check,) = r.checks
+    assert check.exact and check.change == pytest.approx(0.05) and check.upper == check.change and check.scope == "benchmark (all 200)"
+    assert r.summary()["scope"] == "benchmark (all 200)" and "exact: every item" in r.test_name()
     with pytest.raises(SafetyRegression) as err:
-        gate(tmp_path, 20, 10, 10, tolerance=0.1)
-    (check,) = err.value.result.checks
-    assert check.outcome == "inconclusive" and check.needed == 29 and check.change == 0.0
-    assert gate(tmp_path / "big", 200, 100, 100, tolerance=0.1).passed
+        gate(tmp_path, 200, 100, 110, tolerance=0.07, scope="items")
+    assert err.value.result.checks[0].outcome == "inconclusive" and "scope: items" in str(err.value)
+    limited = gate(tmp_path, 200, 100, 110, tolerance=0.1, limit=150, burden="harm").checks[0]
+    as_items = gate(tmp_path, 200, 100, 110, tolerance=0.1, limit=150, burden="harm", scope="items").checks[0]
+    assert limited.scope == "benchmark (150 of 200)" and not limited.exact
+    assert limited.change == as_items.change and limited.upper < as_items.upper
+
+
+def test_a_scope_is_checked_before_any_model_runs():
+    with pytest.raises(KickUsageError, match="scope must be one of benchmark, items, clusters, got 'world'"):
+        assert_no_bias_regression(PAIR, tolerance=0.1, scope="world")
 
 
 def test_bias_gates_refuse_draws_too_few_for_their_bonferroni_split():
