@@ -239,7 +239,8 @@ def _decide(draws, t_draws, observed_se, allowed: float, alpha: float, structure
     b = len(draws)
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = observed - allowed
-        t_obs = np.where(se > 0, gap / np.where(se > 0, se, 1.0), np.where(gap == 0, 0.0, np.sign(gap) * np.inf))
+        # no spread and a change exactly at the allowance: at it is inside it (the one boundary convention, stats.reaches)
+        t_obs = np.where(se > 0, gap / np.where(se > 0, se, 1.0), np.where(gap == 0, -np.inf, np.sign(gap) * np.inf))
     p_within_each = (1.0 + (t_draws <= t_obs).sum(axis=0)) / (1.0 + b)
     p_beyond_each = (1.0 + (t_draws >= t_obs).sum(axis=0)) / (1.0 + b)
     groups = len(structure)

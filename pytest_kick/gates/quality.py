@@ -251,7 +251,8 @@ def assert_generation_quality_within(
         dense, comp = _scores(chosen, ev)
         ev.scores.update(dense=list(dense), compressed=list(comp))  # kept for a saved run (--kick-save)
         sampling = ev.sampling("items" if claim == "clusters" else claim)  # generation tasks name no clusters
-        d = decide_scores(dense, comp, max_drop, relative, alpha, reps, data_seed(dense, comp), sampling)
+        seed = data_seed([ex.id for ex in ev.examples], dense)  # from the data, never from the compressed answers
+        d = decide_scores(dense, comp, max_drop, relative, alpha, reps, seed, sampling)
         order = sorted(
             (i for i in range(len(dense)) if math.isfinite(dense[i]) and math.isfinite(comp[i]) and comp[i] < dense[i]),
             key=lambda i: comp[i] - dense[i],

@@ -133,7 +133,7 @@ class SafetyGate:
         rd, rc = rows
         if sampling.exact:
             return exact_test(observed_change(rd, rc, stat, structure), self.allowed, sampling.units)
-        seed = data_seed(group, metric, units, rd, rc)
+        seed = data_seed(group, metric, units, rd)  # from the data and the dense answers: every model closer to them draws alike
         return paired_cluster_bootstrap(
             units, rd, rc, stat, self.allowed, self.alpha, self.reps, seed=seed, structure=structure, fpc=sampling.fpc
         )
