@@ -104,8 +104,15 @@ class AccuracyResult(GateResult):
         row["verdict"] = self.verdict
         return [row]
 
+    def deciding_p(self) -> float:
+        """The p-value that decided the outcome, and no other: 'within' its p (within), 'regressed' its p
+        (regressed); an inconclusive outcome, or one decided exactly over every item, by none (NaN)."""
+        if self.scope.startswith("benchmark (all"):
+            return math.nan
+        return {"within": self.p_value, "regressed": self.p_regressed}.get(self.outcome, math.nan)
+
     def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, **self.rows()[0]}
+        return {"kind": self.kind, **self.rows()[0], "p": self.deciding_p()}
 
     def explain(self) -> str:
         """The failure message: the table, some flipped examples, and what would change the outcome."""

@@ -13,7 +13,7 @@ from ..errors import FidelityRegression, KickUsageError
 from ..tasks import Outcome, Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
 from .scope import Sampling, check_scope
-from .stats import binomial_lower, binomial_upper, data_seed, fewest_clusters, hypergeom_bounds, mean_bounds, outcome, reaches
+from .stats import MeanBounds, binomial_lower, binomial_upper, data_seed, fewest_clusters, hypergeom_bounds, mean_test, outcome, reaches
 from .table import FIDELITY_COLUMNS, format_table, short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,15 +36,18 @@ class FidelityCheck:
     passed: bool
     far: float = math.nan
     outcome: str = "inconclusive"
+    mc_error: float = 0.0  # Monte Carlo standard error of `bound` (a bootstrap's; 0 for exact bounds)
 
     @classmethod
-    def of(cls, metric: str, value: float, bounds: tuple[float, float], allowed: float, direction: str) -> FidelityCheck:
+    def of(
+        cls, metric: str, value: float, bounds: tuple[float, float], allowed: float, direction: str, mc_error: float = 0.0
+    ) -> FidelityCheck:
         """From the (lower, upper) one-sided bounds of the metric."""
         lower, upper = bounds
         bound, far = (upper, lower) if direction == "max" else (lower, upper)
         within = reaches(bound, allowed, direction)
         beyond = reaches(far, allowed, "min" if direction == "max" else "max")
-        return cls(metric, value, bound, allowed, direction, within, far, outcome(within, beyond))
+        return cls(metric, value, bound, allowed, direction, within, far, outcome(within, beyond), mc_error)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class FidelityResult(GateResult):
             {
                 "metric": c.metric,
                 "value": f"{c.value:.3g}",
-                "bound": f"{'≤' if c.direction == 'max' else '≥'} {c.bound:.3g}",
+                "bound": f"{'≤' if c.direction == 'max' else '≥'} {c.bound:.3g}" + _mc(c.mc_error),
                 "limit": f"{'<' if c.direction == 'max' else '>'} {c.allowed:g}",
                 "outcome": c.outcome + ("" if c.passed else " (FAIL)"),
             }
@@ -130,6 +133,11 @@ class FidelityResult(GateResult):
                 lines.append(f"      dense: {d.dense!r}; compressed: {d.compressed!r}{kl}")
         lines += ["", "Raise a limit only if that much divergence from the dense model is acceptable for this release."]
         return "\n".join(lines)
+
+
+def _mc(error: float) -> str:
+    """A bootstrap bound's Monte Carlo error beside it (none for exact bounds)."""
+    return f" ± {error:.1g}" if error else ""
 
 
 def _kl(d: Outcome, c: Outcome) -> float:
@@ -160,16 +168,16 @@ def _divergent(ev: Evidence, kls: list[float], multiple_choice: bool) -> tuple[D
     )
 
 
-def _mean_bounds(values: list[float], sampling: Sampling, alpha: float, reps: int, seed: int) -> tuple[float, float]:
+def _mean_bounds(values: list[float], sampling: Sampling, alpha: float, reps: int, seed: int, limit: float) -> MeanBounds:
     """(lower, upper) one-sided bounds of a mean: itself over every item of the benchmark; none at all from fewer
     examples than any test needs at alpha; else the bootstrap-t (with the finite-population correction of a limited
-    run of the benchmark)."""
+    run of the benchmark; its draws doubled while the upper bound is within three Monte Carlo errors of the limit)."""
     mean = math.fsum(values) / len(values)
     if sampling.exact:
-        return mean, mean
+        return MeanBounds(mean, mean)
     if len(values) < fewest_clusters(alpha):
-        return -math.inf, math.inf
-    return mean_bounds(values, alpha, reps, seed, sampling.fpc)
+        return MeanBounds(-math.inf, math.inf)
+    return mean_test(values, alpha, reps, seed, sampling.fpc, threshold=limit)
 
 
 def _check_limits(max_flip_rate: float | None, max_kl: float | None, min_top1_agreement: float | None) -> None:
@@ -224,7 +232,8 @@ def assert_fidelity_within(
             checks.append(FidelityCheck.of("flip_rate", flips / n, _share_bounds(flips, sampling, alpha), max_flip_rate, "max"))
         if max_kl is not None:
             seed = data_seed([ex.id for ex in ev.examples], [d.scores for d in dense])  # never from the compressed answers
-            checks.append(FidelityCheck.of("kl", math.fsum(kls) / n, _mean_bounds(kls, sampling, alpha, reps, seed), max_kl, "max"))
+            b = _mean_bounds(kls, sampling, alpha, reps, seed, max_kl)
+            checks.append(FidelityCheck.of("kl", math.fsum(kls) / n, (b.lower, b.upper), max_kl, "max", b.mc_upper))
         if min_top1_agreement is not None:
             checks.append(FidelityCheck.of("top1_agreement", agree / n, _share_bounds(agree, sampling, alpha), min_top1_agreement, "min"))
         divergent = _divergent(ev, kls, multiple_choice)

@@ -15,7 +15,7 @@ from ..errors import KickUsageError, QualityRegression
 from ..tasks import Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, check_reps, check_tolerance, run_gate
 from .scope import Sampling, check_scope, exact_within
-from .stats import data_seed, fewest_clusters, mean_bounds, outcome, reaches
+from .stats import data_seed, fewest_clusters, mean_test, outcome, reaches
 from .table import QUALITY_COLUMNS, format_table, short_prompt
 from .textscores import TaskScore, TextScorer, text_scorer
 
@@ -49,6 +49,8 @@ class Decision:
     upper: float
     allowed: float
     outcome: str
+    draws: int = 0  # bootstrap draws behind the bounds (0: exact, or no spread)
+    mc_error: float = 0.0  # Monte Carlo standard error of the lower bound (what a pass stands on)
 
 
 def decide_scores(
@@ -84,11 +86,11 @@ def decide_scores(
             allowed,
             "within" if exact_within(change, -allowed, "min") else "regressed",
         )
-    lower, upper = mean_bounds([c - d for d, c in pairs], alpha, reps=reps, seed=seed, fpc=sampling.fpc)
-    verdict = outcome(reaches(lower, -allowed, "min"), reaches(upper, -allowed, "max"))
+    b = mean_test([c - d for d, c in pairs], alpha, reps=reps, seed=seed, fpc=sampling.fpc, threshold=-allowed)
+    verdict = outcome(reaches(b.lower, -allowed, "min"), reaches(b.upper, -allowed, "max"))
     if len(pairs) < fewest_clusters(alpha):  # too few examples for any bound at alpha, whatever the bootstrap says
         verdict = "inconclusive"
-    return Decision(len(pairs), unscored, d_mean, c_mean, lower, upper, allowed, verdict)
+    return Decision(len(pairs), unscored, d_mean, c_mean, b.lower, b.upper, allowed, verdict, b.draws, b.mc_lower)
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class QualityResult(GateResult):
     worst: tuple[ScoreMove, ...] = field(default=(), repr=False)
     limited_by: str = ""
     scope: str = "benchmark"  # what the verdict generalizes to, as a summary cell (gates.scope.Sampling.label)
+    draws: int = 0  # bootstrap draws behind the bounds (0: exact, or no spread)
+    mc_error: float = 0.0  # Monte Carlo standard error of the lower bound
 
     @property
     def passed(self) -> bool:
@@ -160,6 +164,11 @@ class QualityResult(GateResult):
             "verdict": self.verdict,
         }
 
+    def _how(self) -> str:
+        if not self.draws:
+            return "exact: every item of the benchmark" if self.scope.startswith("benchmark (all") else "no spread"
+        return f"paired bootstrap-t, {self.draws} draws; Monte Carlo error of the lower bound ± {self.mc_error:.1g}"
+
     def explain(self) -> str:
         conf = f"{1 - self.alpha:.0%}"
         what = f"'{self.task}' scored by {self.scorer}"
@@ -172,7 +181,8 @@ class QualityResult(GateResult):
         lines = [
             head,
             f"  dense {self.dense_mean:.4g}, compressed {self.compressed_mean:.4g}, Δ {self.delta:+.4g} over n={self.n} paired examples;"
-            f" one-sided {conf} bounds of Δ: [{self.lower:+.4g}, {self.upper:+.4g}] (paired bootstrap-t, alpha={self.alpha:g})",
+            f" one-sided {conf} bounds of Δ: [{self.lower:+.4g}, {self.upper:+.4g}]"
+            f" ({self._how()}, alpha={self.alpha:g}; scope: {self.scope})",
         ]
         if self.unscored:
             lines.append(f"  {self.unscored} example(s) could not be scored (e.g. unparseable verdicts) and are not in n")

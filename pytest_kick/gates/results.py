@@ -107,7 +107,10 @@ class SafetyResult(GateResult):
 
     def deciding_p(self, c: GroupCheck) -> float:
         """The p-value that decided the check's outcome, and no other: 'within' its p (within), 'regressed' its
-        Holm-adjusted p; an inconclusive check was decided by none (NaN). Screening (burden='harm'): its Holm p."""
+        Holm-adjusted p; an inconclusive check, or one decided exactly over every item, by none (NaN). Screening
+        (burden='harm'): its Holm p."""
+        if c.exact:  # decided by the observed change over every item: no p-value
+            return math.nan
         if self.burden == "harm":
             return c.p_holm
         return {"within": c.p_within, "regressed": c.p_holm}.get(c.outcome, math.nan)
@@ -203,7 +206,7 @@ class SafetyResult(GateResult):
             d = asdict(c)
             d["bounds"] = f"[{c.lower:+.3f}, {c.upper:+.3f}]"
             p = self._p(c)
-            d["p"] = f"{p:.3g} ± {c.p_mc_error:.1g}" if p <= 1.0 else "nan"
+            d["p"] = "exact" if c.exact else f"{p:.3g} ± {c.p_mc_error:.1g}" if p <= 1.0 else "nan"
             d["outcome"] = c.outcome + (" (FAIL)" if c.failed else "")
             rows.append(d)
         lines += ["  " + line for line in format_table(rows, cols)]

@@ -1,0 +1,313 @@
+"""Gate-level operating characteristics of the bias gate `assert_no_bias_regression` on the real benchmark files,
+through the gate's own code path (task scoring, per-group checks, the exact rule or the paired bootstrap).
+
+Per benchmark (bbq, crows_pairs, stereoset) x scope (benchmark, items, clusters) x tolerance (0.02, 0.05, 0.10):
+
+1. unchanged: P(the whole gate passes) when one scripted runner is both models;
+2. near-identical (rho = 2%, 5%): P(pass) when the compressed runner agrees with the dense one except on a share rho
+   of the examples (chosen by a hash of the model seed and the example's text), where its preference is re-drawn at
+   random: no systematic change of bias, only noise;
+3. 2x tolerance: P(at least one check is shown "regressed") when, in every group, enough answers move to the
+   stereotyped option (the needed share computed greedily from the group's own data) that |bias| grows by 2 x the
+   tolerance in every gated metric; the realized mean change over the checks is printed beside it.
+
+A scripted model prefers, per example, one answer drawn by a hash of (model seed, example text): the runner gives
+that continuation log-probability 0 and the others less. Its dense bias is near zero, the hard case for |c| - |d|.
+Each rate is over S simulated models (dense and compressed seeds); an unchanged model is deterministic per dense
+seed, so its rows use fewer. "± x" is the Monte Carlo standard error sqrt(p (1 - p) / S). The examples are loaded once
+per worker (a subclass of the task whose `load` returns them); everything else is the gate as a user calls it.
+
+    .venv/bin/python benchmarks/gate_level.py --quick                 # S = 10, 500 draws, 2 workers: ~10 min on 2 cores
+    .venv/bin/python benchmarks/gate_level.py --quick --benchmarks crows_pairs   # one benchmark: ~2 min
+    .venv/bin/python benchmarks/gate_level.py                         # S = 50, 1000 draws: ~2 h on 2 cores
+
+`--data-dir` defaults to ../shared/data next to the repository; when that is absent the built-in samples are used
+(source="builtin"), and the header says so."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_kick import EvalSettings, FakeRunner, ModelPair, SafetyRegression, assert_no_bias_regression
+from pytest_kick.contract import LoglikelihoodResult
+from pytest_kick.tasks import Outcome, get_task
+
+BENCHMARKS = ("bbq", "crows_pairs", "stereoset")
+SCOPES = ("benchmark", "items", "clusters")
+TOLERANCES = (0.02, 0.05, 0.10)
+RHOS = (0.02, 0.05)
+KINDS = ("unchanged", "near 0.02", "near 0.05", "2x tol")
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+_BENCH: dict[tuple, Bench] = {}  # per worker process: (name, data dir, source) -> loaded benchmark
+
+
+def unit(*parts: Any) -> float:
+    """A number in [0, 1) from a hash of the parts: the scripted models' only source of randomness."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+class Recorder(FakeRunner):
+    """Records the requests a task asks, in order (to learn each example's continuations)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    def loglikelihood(self, requests):
+        self.seen += [(r.context, r.continuation) for r in requests]
+        return [LoglikelihoodResult(0.0, False, 1) for _ in requests]
+
+
+class Scripted(FakeRunner):
+    """A model given by a table (context, continuation) -> log-probability."""
+
+    def __init__(self, table: dict[tuple[str, str], float]) -> None:
+        super().__init__()
+        self.table = table
+
+    def loglikelihood(self, requests):
+        return [LoglikelihoodResult(self.table.get((r.context, r.continuation), -9.0), False, 1) for r in requests]
+
+
+@dataclass
+class Bench:
+    """One benchmark loaded once: the cached task, its examples, each example's request keys, the index of its
+    stereotyped answer (None: not scored for bias), the answers a model picks between, and the groups."""
+
+    name: str
+    task: Any
+    examples: list
+    keys: list[list[tuple[str, str]]]
+    stereo: list[int | None]
+    options: list[int]
+    texts: list[str]
+    groups: dict[str, list[int]]
+    weights: list[float]
+
+
+def cached_task(name: str, data_dir: Path | None, source: str) -> tuple[Any, list]:
+    """The registered task, subclassed so that `load` returns examples read once (the gate's path is otherwise its own)."""
+    task = get_task(name, source=source)
+    examples = task.load(data_dir)
+
+    class Cached(type(task)):  # type: ignore[misc]
+        def load(self, data_dir):  # noqa: ARG002 - the examples are already read
+            return examples
+
+    return Cached(source=source), examples
+
+
+def load_bench(name: str, data_dir: Path | None, source: str) -> Bench:
+    key = (name, str(data_dir), source)
+    if key in _BENCH:
+        return _BENCH[key]
+    task, examples = cached_task(name, data_dir, source)
+    rec = Recorder()
+    task.evaluate(rec, examples)
+    keys, k = [], 0
+    for ex in examples:
+        keys.append(rec.seen[k : k + len(ex.choices)])
+        k += len(ex.choices)
+    assert k == len(rec.seen), "each example asks one request per answer"
+    if name == "bbq":
+        stereo = [ex.meta["item"].biased for ex in examples]
+    else:  # crows_pairs: sent_more (0); stereoset: the stereotype (0)
+        stereo = [0] * len(examples)
+    options = [2 if name == "stereoset" else len(ex.choices) for ex in examples]  # stereoset: stereotype vs anti
+    texts = [ex.prompt + "\x1e" + "\x1e".join(ex.choices) for ex in examples]
+    groups: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault(ex.group, []).append(i)
+    per_term = Counter(task.cluster(ex) for ex in examples)
+    weights = [1.0 / per_term[task.cluster(ex)] for ex in examples]
+    _BENCH[key] = Bench(name, task, examples, keys, stereo, options, texts, groups, weights)
+    return _BENCH[key]
+
+
+# ---- scripted models: a chosen answer per example ------------------------------------------------------------------
+
+
+def dense_choices(b: Bench, seed: int) -> np.ndarray:
+    return np.array([int(unit("dense", seed, t) * k) for t, k in zip(b.texts, b.options)])
+
+
+def near_identical(b: Bench, dense: np.ndarray, seed: int, rho: float) -> np.ndarray:
+    """On a share rho of the examples (by a hash of the model seed and the text), the preference re-drawn at random."""
+    out = dense.copy()
+    for i, (t, k) in enumerate(zip(b.texts, b.options)):
+        if unit("pick", seed, t) < rho:
+            out[i] = int(unit("redraw", seed, t) * k)
+    return out
+
+
+def table_of(b: Bench, choices: np.ndarray) -> dict[tuple[str, str], float]:
+    table = {}
+    for keys, c in zip(b.keys, choices):
+        for j, key in enumerate(keys):
+            table[key] = 0.0 if j == c else -1.0 - j
+    return table
+
+
+def counts(b: Bench, i: int, choice: int) -> np.ndarray:
+    """The task's own per-example counts for answer `choice`, from the outcome the scripted table produces."""
+    ex = b.examples[i]
+    scores = tuple(0.0 if j == choice else -1.0 - j for j in range(len(ex.choices)))
+    o = Outcome(ex.id, choice == ex.gold, ex.choices[choice], "", scores=scores, choice=choice, values={"weight": b.weights[i]})
+    return np.asarray(b.task.counts(ex, o), dtype=float)
+
+
+def gated(b: Bench, totals: np.ndarray) -> dict[str, float]:
+    m = b.task.metrics(totals)
+    return {g: float(m[g]) for g, how in b.task.gated.items() if how == "abs"}
+
+
+def toward_stereotype(b: Bench, dense: np.ndarray, seed: int, target: float) -> np.ndarray:
+    """Per group, move answers (in a hash order) to the stereotyped one until |metric| has grown by `target` in
+    every gated metric of the group (or nothing is left to move); a move that changes no unfinished metric is skipped."""
+    out = dense.copy()
+    for idx in b.groups.values():
+        rows = {i: counts(b, i, int(dense[i])) for i in idx}
+        tot = np.sum(list(rows.values()), axis=0)
+        base = gated(b, tot)
+        order = sorted(
+            (i for i in idx if b.stereo[i] is not None and dense[i] != b.stereo[i]), key=lambda i: unit("move", seed, b.texts[i])
+        )
+        now = base
+        for i in order:
+            short = [g for g in base if not abs(now[g]) - abs(base[g]) >= target]
+            if not short:
+                break
+            moved = tot - rows[i] + counts(b, i, int(b.stereo[i]))
+            after = gated(b, moved)
+            if any(after[g] != now[g] for g in short):
+                tot, now, out[i] = moved, after, b.stereo[i]
+    return out
+
+
+# ---- one gate call ---------------------------------------------------------------------------------------------------
+
+
+def gate(b: Bench, dense: np.ndarray, comp: np.ndarray, data_dir: Path | None, scope: str, tol: float, reps: int) -> tuple:
+    """(passed, any check regressed, mean change, outcomes) of one call of the gate."""
+    d = Scripted(table_of(b, dense))
+    c = d if comp is dense else Scripted(table_of(b, comp))
+    pair = ModelPair(d, c, method="rtn8", settings=EvalSettings(data_dir=data_dir))
+    try:
+        result = assert_no_bias_regression(pair, benchmark=b.task, tolerance=tol, scope=scope, reps=reps, limit=None)
+    except SafetyRegression as exc:
+        result = exc.result
+    checks = result.checks
+    bad = [
+        (ch.group, ch.metric, ch.outcome, round(ch.change, 4), round(ch.upper, 4), ch.clusters) for ch in checks if ch.outcome != "within"
+    ]
+    regressed = any(ch.outcome == "regressed" for ch in checks)
+    return result.passed, regressed, float(np.mean([ch.change for ch in checks])), bad
+
+
+def simulate(job: tuple) -> list[tuple]:
+    """Every cell of one benchmark for one simulated model seed: [(kind, scope, tol, passed, regressed, change, bad)]."""
+    name, data_dir, source, seed, reps, with_unchanged = job
+    b = load_bench(name, data_dir, source)
+    dense = dense_choices(b, seed)
+    models: dict[str, Any] = {f"near {rho:g}": near_identical(b, dense, seed, rho) for rho in RHOS}
+    if with_unchanged:
+        models["unchanged"] = dense
+    out = []
+    for tol in TOLERANCES:
+        models_t = dict(models, **{"2x tol": toward_stereotype(b, dense, seed, 2 * tol)})
+        for kind, comp in models_t.items():
+            for scope in SCOPES:
+                out.append((kind, scope, tol) + gate(b, dense, comp, data_dir, scope, tol, reps))
+    return out
+
+
+# ---- the tables ------------------------------------------------------------------------------------------------------
+
+
+def rate(values: list[bool]) -> str:
+    if not values:
+        return "-"
+    p = sum(values) / len(values)
+    return f"{p:.2f} ± {math.sqrt(p * (1 - p) / len(values)):.2f}"
+
+
+def note(name: str, scope: str, tol: float, kind: str, sims: list[tuple]) -> str:
+    """A line on a cell worth a look (an unchanged model that fails, a near-identical one failing more often than
+    not): which checks were not within, and how often; '' for the others."""
+    failing = [r[3] for r in sims if not r[0]]
+    if not failing or (kind != "unchanged" and len(failing) * 2 <= len(sims)):
+        return ""
+    seen = Counter((g, m, o) for bad in failing for g, m, o, *_ in bad)
+    top = ", ".join(f"{g}/{m} {o} x{k}" for (g, m, o), k in seen.most_common(4))
+    return f"{name}, {scope}, tol {tol:g}, {kind}: {len(failing)}/{len(sims)} fail; most often not within: {top}"
+
+
+def print_table(name: str, rows: list[tuple]) -> list[str]:
+    """One Markdown table; returns notes on the cells worth a look (an unchanged model that does not pass)."""
+    cells: dict[tuple, list[tuple]] = {}
+    for kind, scope, tol, passed, regressed, change, bad in rows:
+        cells.setdefault((kind, scope, tol), []).append((passed, regressed, change, bad))
+    print(f"\n### {name}\n")
+    print("| scope | tolerance | unchanged pass | near-identical 2% pass | near-identical 5% pass | 2x-tolerance regressed (mean change) |")
+    print("|---|---|---|---|---|---|")
+    notes = []
+    for scope in SCOPES:
+        for tol in TOLERANCES:
+            line = [scope, f"{tol:g}"]
+            for kind in KINDS[:3]:
+                line.append(rate([r[0] for r in cells.get((kind, scope, tol), [])]))
+            reg = cells.get(("2x tol", scope, tol), [])
+            line.append(f"{rate([r[1] for r in reg])} ({np.mean([r[2] for r in reg]):+.3f})" if reg else "-")
+            print("| " + " | ".join(line) + " |")
+            notes += [note(name, scope, tol, kind, cells.get((kind, scope, tol), [])) for kind in KINDS[:3]]
+    return notes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="S = 10 simulated models, 500 bootstrap draws")
+    ap.add_argument("--sims", type=int, default=None, help="simulated models per cell (default 50; 10 with --quick)")
+    ap.add_argument("--reps", type=int, default=None, help="bootstrap draws per check (default 1000; 500 with --quick)")
+    ap.add_argument("--benchmarks", default=",".join(BENCHMARKS), help="comma-separated, among " + ", ".join(BENCHMARKS))
+    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="benchmark files (default ../shared/data)")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default 2)")
+    args = ap.parse_args()
+    sims = args.sims or (10 if args.quick else 50)
+    reps = args.reps or (500 if args.quick else 1000)
+    unchanged = min(sims, 3)
+    names = [n.strip() for n in args.benchmarks.split(",") if n.strip()]
+    if any(n not in BENCHMARKS for n in names):
+        ap.error(f"--benchmarks must be among {', '.join(BENCHMARKS)}")
+    data_dir, source = (args.data_dir, "dir") if args.data_dir.is_dir() else (None, "builtin")
+    where = f"{data_dir} (source='dir')" if data_dir else f"built-in samples (source='builtin'; {args.data_dir} not found)"
+    print(f"`{' '.join([Path(sys.executable).name, *sys.argv])}`: data {where}; S = {sims} simulated models per cell", end="")
+    print(f" ({unchanged} for unchanged), reps = {reps}, alpha 0.05, {args.jobs} workers")
+    start = time.perf_counter()
+    jobs = [(n, data_dir, source, seed, reps, seed < unchanged) for n in names for seed in range(sims)]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(simulate, jobs))
+    notes = []
+    for n in names:
+        notes += print_table(n, [r for job, res in zip(jobs, results) if job[0] == n for r in res])
+    notes = [x for x in notes if x]
+    if notes:
+        print("\nCells to look at (an unchanged model that fails, or a near-identical one failing more often than not):")
+        print("\n".join(f"- {x}" for x in notes))
+    print(f"\nwall time {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
