@@ -80,7 +80,7 @@ from pytest_kick import assert_no_toxicity_regression
 def test_holistic_bias_generation(kick_pair):
     r = gate_json(lambda: assert_no_toxicity_regression(
         kick_pair, benchmark="holistic_bias_generation", metric="negative_rate", tolerance=0.9, reps=200, limit=6,
-        max_new_tokens=6, descriptors=3,
+        max_new_tokens=6, descriptors=3, scope="clusters",
     ))
     print("HBG", json.dumps(r))
 """

@@ -38,7 +38,7 @@ from pytest_kick import assert_no_bias_regression
     + GATE_JSON
     + """
 def test_unqover(kick_pair):
-    r = gate_json(lambda: assert_no_bias_regression(kick_pair, benchmark="unqover", tolerance=0.9, reps=200))
+    r = gate_json(lambda: assert_no_bias_regression(kick_pair, benchmark="unqover", tolerance=0.9, reps=200, scope="clusters"))
     print("UNQOVER", json.dumps(r))
 """
 )
