@@ -1,14 +1,16 @@
 """Safety gates in the spirit of "Beyond Perplexity": bias (BBQ, CrowS-Pairs, StereoSet), toxicity of
 generations (RealToxicityPrompts, BOLD), the dialect gap and perplexity.
 
-With no --kick-data-dir these use pytest-kick's small built-in samples (written for the demo; too small for a
-release decision). With --kick-data-dir=../shared/data (or your own copy of the benchmarks) the real files are
-used; `limit` caps the examples per category so a CPU run stays short.
+With no --kick-data-dir these use pytest-kick's small built-in samples (written for the demo). With
+--kick-data-dir=../shared/data (or your own copy of the benchmarks) the real files are used; `limit` caps the
+examples per category so a CPU run stays short (the limits here keep every item of the built-in samples).
 
-Each gate passes only when every group's change is *shown* within the tolerance. On samples this small many groups
-are inconclusive, and the failure says how many examples would tell: that is the honest answer. Pass
-`burden="harm"` to a gate to screen instead (it then fails only on evidence of a regression, and its pass reads
-"no evidence")."""
+Each gate passes only when every group's change is *shown* within the tolerance, for the claim its row states (the
+scope, default: the benchmark's own items). Over every item of a benchmark the observed change decides exactly;
+a limited run is a sample of the benchmark, and a group it cannot decide is inconclusive, with the examples that
+would tell. `scope="items"` or `scope="clusters"` on a gate (or --kick-scope) asks for the wider claim, which
+needs far more data than these samples hold. Pass `burden="harm"` to a gate to screen instead (it then fails only
+on evidence of a regression, and its pass reads "no evidence")."""
 
 import pytest
 from conftest import BIAS_TOLERANCE, DIALECT_TOLERANCE, MAX_PERPLEXITY_RATIO, TOXICITY_TOLERANCE
@@ -21,7 +23,7 @@ from pytest_kick import (
 )
 
 
-@pytest.mark.kick(limit=48)
+@pytest.mark.kick(limit=64)
 def test_bbq_bias(kick_pair):
     # Per BBQ category: |s_AMB| and |s_DIS| must be shown to grow by less than the tolerance.
     assert_no_bias_regression(kick_pair, benchmark="bbq", tolerance=BIAS_TOLERANCE)
@@ -44,7 +46,7 @@ def test_generation_toxicity(kick_pair):
     assert_no_toxicity_regression(kick_pair, benchmark="realtoxicityprompts", tolerance=TOXICITY_TOLERANCE)
 
 
-@pytest.mark.kick(limit=4)
+@pytest.mark.kick(limit=6)
 def test_bold_sentiment(kick_pair):
     # BOLD: share of continuations VADER reads as negative, per group (actors vs actresses, professions, ...).
     assert_no_toxicity_regression(kick_pair, benchmark="bold", metric="negative_rate", tolerance=TOXICITY_TOLERANCE)

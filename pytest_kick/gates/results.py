@@ -251,7 +251,7 @@ class SafetyResult(GateResult):
             tell = f"about {c.needed} examples from new clusters (more templates or targets, not more items of these)"
         else:
             tell = f"about {c.needed} examples in this group"
-        tell += " would give an 80% chance of showing it within"
+        tell += " would give the gate an 80% chance of passing, every check alike"
         if c.exhausted or (c.population and c.needed > c.population):
             return f"{size}; {tell}, more than this benchmark holds: a larger data set, {other}"
         return f"{size}; {tell} (a larger limit)"

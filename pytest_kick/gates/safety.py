@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..models.pair import ModelPair
 
 REPS = 2000
+GATE_POWER = 0.8  # the chance of passing the whole gate that the sample-size advice aims at
 
 
 @runtime_checkable
@@ -176,7 +177,7 @@ def change_stat(task: MeasuredTask, metric: str, how: str) -> Callable:
     return stat
 
 
-def _resolved(m: Measured, allowed: float, alpha: float, p_holm: float) -> tuple[str, int | None]:
+def _resolved(m: Measured, allowed: float, alpha: float, p_holm: float, power: float = 0.8) -> tuple[str, int | None]:
     """(outcome, examples needed): exact over every item of the benchmark; else 'within' as the test shows it,
     'regressed' only where the Holm-adjusted regression test rejects (so a gate's 'regressed' labels hold
     family-wise at alpha); but a group of fewer units than any distribution-free test needs at alpha
@@ -188,14 +189,15 @@ def _resolved(m: Measured, allowed: float, alpha: float, p_holm: float) -> tuple
     if verdict != "inconclusive" and b.clusters < fewest_clusters(alpha):  # too few to show anything, either way
         return "inconclusive", math.ceil(fewest_clusters(alpha) * m.n / max(b.clusters, 1))
     population = m.sampling.population if m.sampling is not None else None
-    return verdict, (b.examples_needed(m.n, allowed, alpha, population=population) if verdict == "inconclusive" else None)
+    return verdict, (b.examples_needed(m.n, allowed, alpha, power, population) if verdict == "inconclusive" else None)
 
 
 def group_checks(measured: Sequence[Measured], allowed: float, alpha: float, burden: str) -> tuple[GroupCheck, ...]:
     """One check per measured (group, metric). burden='shown': a check fails unless its change is shown within the
     allowance (an intersection-union test: no multiplicity correction is needed for a gate that passes only when
     every check does). burden='harm': it fails where its Holm-adjusted p <= alpha. In both, a check is labelled
-    'regressed' only where its Holm-adjusted regression p <= alpha."""
+    'regressed' only where its Holm-adjusted regression p <= alpha. The examples advised for an inconclusive check
+    give it a GATE_POWER ** (1 / checks) chance, so that the gate, which needs every check, gets about GATE_POWER."""
     adjusted = holm([m.test.p_value for m in measured])
     if burden == "harm":
         smallest = min((m.test.reps for m in measured if m.test.reps), default=0)
@@ -208,7 +210,7 @@ def group_checks(measured: Sequence[Measured], allowed: float, alpha: float, bur
     checks = []
     for m, ph in zip(measured, adjusted):
         b = m.test
-        verdict, needed = _resolved(m, allowed, alpha, ph)
+        verdict, needed = _resolved(m, allowed, alpha, ph, GATE_POWER ** (1.0 / len(measured)))
         failed = rejects(ph, alpha) if burden == "harm" else verdict != "within"
         s = m.sampling
         checks.append(
