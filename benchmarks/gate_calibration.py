@@ -3,12 +3,16 @@ no models, no data files): per gate and n (examples per group), the size at the 
 data sets that pass when the true change equals the tolerance; it should be at most alpha), the pass rate at no
 change and at half the tolerance, the regressed rate at twice the tolerance, the smallest tolerance an unchanged
 model passes with 80% chance (read off the gate's own bound, then confirmed on fresh data sets), and whether
-unchanged models pass at least 75% of the time at the sample size the gate's own advice recommends.
+unchanged models pass at least 75% of the time at the sample size the gate's own advice recommends. These are
+per check, for examples or clusters drawn from a wider population (the `items` and `clusters` scopes);
+`--gate-level` prints whole-gate rates on the real benchmark files for every scope.
 
     .venv/bin/python benchmarks/gate_calibration.py --quick                  # 100 simulations, 200 draws, n = 100, 400: ~2 min
     .venv/bin/python benchmarks/gate_calibration.py --only-size --reps 200   # 1000 simulations, sizes only: ~15 min
     .venv/bin/python benchmarks/gate_calibration.py --sims 300 --reps 200    # every table: ~20 min
     .venv/bin/python benchmarks/gate_calibration.py                          # 1000 simulations, 500 draws: hours
+    .venv/bin/python benchmarks/gate_calibration.py --gate-level --quick     # whole gates on the real files, per scope
+                                                                             # (benchmarks/gate_level.py): ~10-18 min
 
 (times on 2 cores; the studentized cluster bootstrap at n = 1600 is what takes them, most of all at the boundary,
 where it doubles its draws up to 16 x reps)
@@ -178,6 +182,12 @@ def fingerprint() -> str:
 
 
 def main() -> None:
+    if "--gate-level" in sys.argv:  # the whole bias gate on the real benchmark files, per scope: gate_level.py
+        import gate_level
+
+        sys.argv.remove("--gate-level")
+        gate_level.main()
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sims", type=int, default=None, help="simulated data sets per cell (default 1000; 100 with --quick)")
     ap.add_argument("--reps", type=int, default=None, help="bootstrap draws per data set (default 500; 200 with --quick)")

@@ -17,7 +17,8 @@ Each rate is over S simulated models (dense and compressed seeds); an unchanged 
 seed, so its rows use fewer. "± x" is the Monte Carlo standard error sqrt(p (1 - p) / S). The examples are loaded once
 per worker (a subclass of the task whose `load` returns them); everything else is the gate as a user calls it.
 
-    .venv/bin/python benchmarks/gate_level.py --quick                 # S = 10, 500 draws, 2 workers: ~10 min on 2 cores
+    .venv/bin/python benchmarks/gate_level.py --quick                 # S = 10, 500 draws, 2 workers: ~10 min on 2 quiet
+                                                                      # cores (18 min measured sharing them with a test run)
     .venv/bin/python benchmarks/gate_level.py --quick --benchmarks crows_pairs   # one benchmark: ~2 min
     .venv/bin/python benchmarks/gate_level.py                         # S = 50, 1000 draws: ~2 h on 2 cores
 
