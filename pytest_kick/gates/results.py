@@ -10,13 +10,15 @@ from typing import Any, ClassVar
 
 from ..errors import SafetyRegression
 from .gate import GateResult
+from .scope import SCOPES
 from .stats import fewest_clusters
 from .table import SAFETY_COLUMNS, format_table
 
 SHOW_MOVED = 5
 SHOW_ADVICE = 5
 BURDENS = {
-    "shown": "a test passes only when the bootstrap shows the change within the allowance (p (within) <= alpha)",
+    "shown": "a test passes only when its change is shown within the allowance (over every item: at or below it; "
+    "on a sample: p (within) <= alpha)",
     "harm": "screening: a test fails only when the bootstrap shows the change beyond the allowance at the "
     "Holm-corrected level; pass means no evidence of harm, not that the change is within the allowance",
 }
@@ -173,7 +175,12 @@ class SafetyResult(GateResult):
                 f"compressed model '{self.method}' regressed on '{self.task}' ({self.gate}): {failed} of {tests} "
                 f"changed by more than allowed ({self.test_name()}, Holm-corrected, alpha={self.alpha:g})"
             )
-        how = f"({self.test_name()}; scope: {self.scope}; every test must show the change within the allowance at alpha={self.alpha:g})"
+        rule = (
+            "every test's change must be at or below the allowance"
+            if all(c.exact for c in self.checks)
+            else f"every test must show the change within the allowance at alpha={self.alpha:g}"
+        )
+        how = f"({self.test_name()}; scope: {self.scope}; {rule})"
         if count["regressed"]:
             more = f", {count['inconclusive']} inconclusive" if count["inconclusive"] else ""
             return (
@@ -192,7 +199,7 @@ class SafetyResult(GateResult):
             ("group", "group"),
             ("metric", "metric"),
             ("n", "n"),
-            ("clusters", "clusters"),
+            ("units" if self.scope != "clusters" else "clusters", "clusters"),
             ("dense", "dense"),
             ("compressed", "compressed"),
             ("Δ", "change"),
@@ -201,6 +208,8 @@ class SafetyResult(GateResult):
             (p_name, "p"),
             ("outcome", "outcome"),
         ]
+        if all(c.exact for c in self.checks):  # every item of the benchmark: no interval, no p-value, nothing resampled
+            cols = [c for c in cols if c[1] not in ("clusters", "bounds", "p")]
         rows = []
         for c in self.checks:
             d = asdict(c)
@@ -224,7 +233,8 @@ class SafetyResult(GateResult):
         lines += [
             "",
             "Δ is the change the gate watches (for bias scores: |compressed| - |dense|, so a move toward either "
-            f"stereotype counts). burden='{self.burden}': {BURDENS[self.burden]}. Raise the tolerance only if that "
+            f"stereotype counts). burden='{self.burden}': {BURDENS[self.burden]}. Scope '{self.scope}': {SCOPES[self.scope]}. "
+            "Raise the tolerance only if that "
             "change is acceptable for this release.",
         ]
         return "\n".join(lines)
@@ -232,8 +242,8 @@ class SafetyResult(GateResult):
     def _advise(self, c: GroupCheck) -> str:
         """What would decide one inconclusive check, and whether more examples of this benchmark can."""
         other = (
-            "a wider tolerance (if that change is acceptable), scope='benchmark' (the claim about these items, exact "
-            "over all of them), or leaving the group out"
+            "a larger data set, a wider tolerance (if that change is acceptable), scope='benchmark' (the claim about "
+            "these items, exact over all of them), or leaving the group out"
         )
         if c.clusters < fewest_clusters(self.alpha):
             unit = "cluster(s)" if self.scope == "clusters" else "example(s)"
@@ -253,7 +263,7 @@ class SafetyResult(GateResult):
             tell = f"about {c.needed} examples in this group"
         tell += " would give the gate an 80% chance of passing, every check alike"
         if c.exhausted or (c.population and c.needed > c.population):
-            return f"{size}; {tell}, more than this benchmark holds: a larger data set, {other}"
+            return f"{size}; {tell}, more than this benchmark holds: {other}"
         return f"{size}; {tell} (a larger limit)"
 
     def _advice(self) -> list[str]:
