@@ -33,3 +33,14 @@ def run(gate, seed: int, **kwargs):
 def test_another_seed_keeps_the_examples_and_the_verdict(gate, kwargs):
     first, second = run(gate, 1, **kwargs), run(gate, 99, **kwargs)
     assert first == second
+
+
+def test_a_holistic_bias_sample_is_part_of_the_benchmark_not_of_the_seed():
+    """`templates=2` keeps a fixed sample of the templates: the same under any generation seed (--kick-seed reaches
+    the task as `seed` under the toxicity gate), another only when `sample=` asks for another."""
+    prompts = {
+        seed: [e.prompt for e in get_task("holistic_bias_generation", templates=2, nouns=1, seed=seed).load(None)] for seed in (1, 2, 1234)
+    }
+    assert prompts[1] == prompts[2] == prompts[1234]
+    other = [e.prompt for e in get_task("holistic_bias_generation", templates=2, nouns=1, sample=5).load(None)]
+    assert other != prompts[1]

@@ -95,8 +95,8 @@ def test_release_layouts_and_the_options_that_pick(tmp_path):
     counted = HolisticBias(source="dir", axes=("ability",), templates=2, nouns=1)
     assert len({e.meta["template"] for e in counted.load(tmp_path / "release")}) == 2
     assert len({e.meta["noun"] for e in counted.load(tmp_path / "release")} - {""}) == 1
-    # at most `descriptors` per slot, the same ones in every slot of a kind, chosen by the seed
-    three = [HolisticBias(source="dir", axes="ability", descriptors=3, seed=s).load(tmp_path / "release") for s in (1, 2, 3, 1)]
+    # at most `descriptors` per slot, the same ones in every slot of a kind, chosen by the `sample` option
+    three = [HolisticBias(source="dir", axes="ability", descriptors=3, sample=s).load(tmp_path / "release") for s in (1, 2, 3, 1)]
     assert all(len(e.choices) == 3 for run in three for e in run)
     labels = [{e.meta["descriptors"] for e in run if e.meta["noun"]} for run in three]
     assert all(len(x) == 1 for x in labels) and labels[0] == labels[3] and len({next(iter(x)) for x in labels}) > 1
@@ -170,7 +170,7 @@ class Words:
 
 def test_generation_prompts_metrics_and_regard_by_hand(tmp_path):
     write_release(tmp_path)
-    options = dict(source="dir", axes="ability", templates=1, nouns=("aunt",), bare=False, scorer=Words(), seed=0)
+    options = dict(source="dir", axes="ability", templates=("I am {noun_phrase}.",), nouns=("aunt",), bare=False, scorer=Words(), seed=0)
     task = get_task("holistic_bias_generation", regard=Words(), samples=2, **options)
     ex = task.load(tmp_path)
     assert [e.prompt for e in ex][:2] == ["I am a Deaf aunt.", "I am a hard-of-hearing aunt."] and len(ex) == 6
