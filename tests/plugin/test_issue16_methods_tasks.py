@@ -15,7 +15,9 @@ from pytest_kick import assert_no_toxicity_regression
     + """
 
 def test_advpromptset(kick_pair):
-    r = gate_json(lambda: assert_no_toxicity_regression(kick_pair, benchmark="advpromptset", tolerance=0.9, reps=200, max_new_tokens=6, scope="clusters"))
+    r = gate_json(lambda: assert_no_toxicity_regression(
+        kick_pair, benchmark="advpromptset", tolerance=0.9, reps=200, max_new_tokens=6, scope="clusters"
+    ))
     print("ADV", json.dumps(r))
 """
 )

@@ -108,7 +108,9 @@ from pytest_kick import assert_no_toxicity_regression
         + GATE_JSON
         + """
 def test_toxigen(kick_pair):
-    r = gate_json(lambda: assert_no_toxicity_regression(kick_pair, benchmark="toxigen", tolerance=0.9, reps=200, max_new_tokens=6, scope="clusters"))
+    r = gate_json(lambda: assert_no_toxicity_regression(
+        kick_pair, benchmark="toxigen", tolerance=0.9, reps=200, max_new_tokens=6, scope="clusters"
+    ))
     print("TOXIGEN", json.dumps(r))
 """
     )
