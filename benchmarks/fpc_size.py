@@ -5,8 +5,8 @@ without replacement; the gate's own decision code runs with fpc = (N - n) / (N -
 *within* is the size, which should be at most alpha (plus Monte Carlo error). Beside it, the same samples seen as
 items from an endless population (no correction): far below alpha, the power the correction gives back.
 
-    .venv/bin/python benchmarks/fpc_size.py            # 2000 samples for accuracy, 400 for the bootstraps: ~4 min on 2 cores
-    .venv/bin/python benchmarks/fpc_size.py --quick    # 500 / 100: ~1 min
+    .venv/bin/python benchmarks/fpc_size.py            # 2000 samples for accuracy, 1000 for the bootstraps: ~2 min on 2 cores
+    .venv/bin/python benchmarks/fpc_size.py --quick    # 500 / 200: ~30 s
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    acc_sims, boot_sims = (500, 100) if args.quick else (2000, 400)
+    acc_sims, boot_sims = (500, 200) if args.quick else (2000, 1000)
     rng, start = np.random.default_rng(0), time.perf_counter()
     se = math.sqrt(ALPHA * (1 - ALPHA) / acc_sims)
     print(f"accuracy gate, max_drop 0.05 at the boundary: {acc_sims} samples per row (Monte Carlo error {se:.3f})")
