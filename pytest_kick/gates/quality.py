@@ -281,7 +281,7 @@ def assert_generation_quality_within(
         return QualityResult(
             pair.test_id, ev.task.name, pair.method.id, chosen.name, **dataclasses.asdict(d),
             relative=relative, alpha=alpha, worst=worst, limited_by=ev.limited_by,
-            scope=sampling.label() if claim != "clusters" else "items (no clusters)",
+            scope=dataclasses.replace(sampling, n=d.n).label() if claim != "clusters" else "items (no clusters)",
         )  # fmt: skip
 
     return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]
