@@ -29,6 +29,16 @@ def scopes(n: int):
     return st.sampled_from([Sampling("items", n, n), Sampling("benchmark", n, n + 1 + n * 3), Sampling("benchmark", n, n)])
 
 
+def moves(most: int, dense: tuple[float, float], move: float):
+    """n dense scores in `dense`, n per-example moves in [-move, move], and a scope for n (n in 2..most)."""
+
+    def of(n: int):
+        values = st.lists(st.floats(*dense, allow_nan=False), min_size=n, max_size=n)
+        return st.tuples(values, st.lists(st.floats(-move, move, allow_nan=False), min_size=n, max_size=n), scopes(n))
+
+    return st.integers(2, most).flatmap(of)
+
+
 # ---- accuracy: Tango's score test ---------------------------------------------------------------------------------
 
 
@@ -85,22 +95,16 @@ def test_fidelity_one_fewer_flip_is_never_worse(case, limit):
 
 @PROPERTY
 @given(
-    st.integers(2, 80).flatmap(
-        lambda n: st.tuples(
-            st.lists(st.floats(0, 10, allow_nan=False), min_size=n, max_size=n),
-            st.lists(st.floats(-3, 3, allow_nan=False), min_size=n, max_size=n),
-            scopes(n),
-        )
-    ),
+    moves(80, (0.0, 10.0), 3.0),
     st.floats(0.0, 1.0),
     st.floats(0.0, 2.0),
 )
 def test_quality_a_model_closer_to_the_dense_one_is_never_worse(case, shrink, max_drop):
-    dense, moves, sampling = case
+    dense, move, sampling = case
     seed = 7  # as the gate: from the examples and the dense scores, never from the compressed ones
 
     def verdict(factor):
-        comp = [d + factor * m for d, m in zip(dense, moves)]
+        comp = [d + factor * m for d, m in zip(dense, move)]
         return decide_scores(dense, comp, max_drop, False, ALPHA, 200, seed, sampling).outcome
 
     assert RANK[verdict(shrink)] >= RANK[verdict(1.0)]
@@ -136,24 +140,13 @@ def safety_outcome(task, metric, units, dense_rows, comp_rows, allowed, sampling
 
 
 @PROPERTY
-@given(
-    st.integers(2, 60).flatmap(
-        lambda n: st.tuples(
-            st.lists(st.floats(0, 0.6, allow_nan=False), min_size=n, max_size=n),
-            st.lists(st.floats(-0.4, 0.4, allow_nan=False), min_size=n, max_size=n),
-            st.lists(st.integers(0, max(1, n // 3)), min_size=n, max_size=n),
-            scopes(n),
-        )
-    ),
-    st.floats(0.0, 1.0),
-    st.floats(0.0, 0.2),
-)
+@given(moves(60, (0.0, 0.6), 0.4), st.floats(0.0, 1.0), st.floats(0.0, 0.2))
 def test_toxicity_a_model_closer_to_the_dense_one_is_never_worse(case, shrink, allowed):
-    dense, moves, cluster, sampling = case
-    units = [f"c{c}" for c in cluster] if sampling.scope == "clusters" else [f"e{i}" for i in range(len(dense))]
+    dense, move, sampling = case
+    units = [f"e{i}" for i in range(len(dense))]
 
     def verdict(factor):
-        comp = [(1.0, d + factor * m) for d, m in zip(dense, moves)]
+        comp = [(1.0, d + factor * m) for d, m in zip(dense, move)]
         return safety_outcome(Toxicity(), "expected_max_toxicity", units, [(1.0, d) for d in dense], comp, allowed, sampling)
 
     assert RANK[verdict(shrink)] >= RANK[verdict(1.0)]
