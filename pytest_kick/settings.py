@@ -88,6 +88,9 @@ class JudgeSpec:
     url: str | None = None
     key_env: str = "OPENAI_API_KEY"
     prompt: str = "pairwise-scores"  # a prompt name, or PATH:NAME of a JSONL file of judge prompts
+    timeout: float = 120.0  # seconds per request to an endpoint
+    retries: int = 3  # the client's retries of a failed request
+    concurrency: int = 4  # requests at once
 
 
 @dataclass(frozen=True)

@@ -42,14 +42,21 @@ class JudgeError(KickError):
 
 @dataclass(frozen=True)
 class JudgePrompt:
+    """A judge prompt: its template, how its verdict is written (`output_format`), and the rubric's `scale` (lowest,
+    highest score; a score outside it is no verdict: unscored, counted and shown, never averaged)."""
+
     name: str
     template: str
     output_format: str = "scores"
     system: str = ""
+    scale: tuple[float, float] = (1.0, 10.0)
 
     def __post_init__(self) -> None:
         if self.output_format not in FORMATS:
             raise KickUsageError(f"judge prompt {self.name!r}: output_format must be one of {', '.join(FORMATS)}")
+        low, high = self.scale
+        if not low < high:
+            raise KickUsageError(f"judge prompt {self.name!r}: scale must be [lowest, highest] with lowest < highest, got {self.scale}")
 
     @property
     def pairwise(self) -> bool:
@@ -67,7 +74,10 @@ class JudgePrompt:
             names.append(rec.get("name"))
             if rec.get("name") == name:
                 fmt = {"[[rating]]": "rating", "[[A]]": "verdict"}.get(rec.get("output_format"), rec.get("output_format", "scores"))
-                return cls(name, rec["prompt_template"], fmt, rec.get("system_prompt", ""))
+                scale = rec.get("scale", [1, 10])
+                if not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(x, (int, float)) for x in scale)):
+                    raise KickUsageError(f"{path}: judge prompt {name!r}: scale must be [lowest, highest], got {scale!r}")
+                return cls(name, rec["prompt_template"], fmt, rec.get("system_prompt", ""), (float(scale[0]), float(scale[1])))
         raise KickUsageError(f"{path}: no judge prompt named {name!r}; it has {', '.join(map(str, names))}")
 
     def render(self, question: str, first: str, second: str = "", reference: str = "") -> str:
@@ -81,10 +91,23 @@ class JudgePrompt:
             raise KickUsageError(f"judge prompt {self.name!r}: unknown placeholder {exc} (known: {', '.join(fields)})") from None
 
     def parse(self, text: str) -> tuple[float, float]:
-        """(first answer's score, second's); NaN where the verdict cannot be read."""
+        """(first answer's score, second's); NaN where the verdict cannot be read or lies outside the scale."""
+        low, high = self.scale
+
+        def on_scale(value: float) -> float:
+            return value if low <= value <= high else math.nan  # NaN stays NaN
+
+        first, second = self._read(text)
+        if self.output_format == "verdict":
+            return first, second
+        if self.output_format != "rating" and math.isnan(on_scale(first) + on_scale(second)):
+            return math.nan, math.nan  # a verdict with a score off the rubric is no verdict on it, for either answer
+        return on_scale(first), on_scale(second)
+
+    def _read(self, text: str) -> tuple[float, float]:
         nan = (math.nan, math.nan)
         if self.output_format == "rating":
-            m = re.search(r"\[\[(\d+(?:\.\d+)?)\]\]", text)
+            m = re.search(r"\[\[(-?\d+(?:\.\d+)?)\]\]", text)
             return (float(m.group(1)), math.nan) if m else nan
         if self.output_format == "verdict":
             m = re.search(r"\[\[([ABC])\]\]", text)
@@ -95,6 +118,8 @@ class JudgePrompt:
         if not pairs or (self.output_format == "criteria" and len(pairs) < 4) or any(len(p) != 2 for p in pairs):
             return nan
         firsts, seconds = [float(p[0]) for p in pairs], [float(p[1]) for p in pairs]
+        if self.output_format == "criteria" and not all(self.scale[0] <= v <= self.scale[1] for v in firsts + seconds):
+            return nan  # one criterion off the scale: the verdict is not one on this rubric
         return sum(firsts) / len(firsts), sum(seconds) / len(seconds)
 
 
@@ -143,6 +168,8 @@ class EndpointRunner:
             self._client = self._make_client()
         limit = _RateLimit(self.rate_limit)
 
+        where = f"judge {self.model} at {public_url(self.base_url)}"
+
         def one(req: GenerationRequest) -> str:
             limit.wait()
             messages = ([{"role": "system", "content": self.system}] if self.system else []) + [{"role": "user", "content": req.context}]
@@ -151,13 +178,14 @@ class EndpointRunner:
                     model=self.model, messages=messages, temperature=0.0, max_tokens=req.max_new_tokens
                 )
             except Exception as exc:  # after the client's own retries: say which judge, never the key
-                raise JudgeError(
-                    f"judge {self.model} at {self.base_url} failed: {type(exc).__name__}: {_redact(str(exc), self.key_env)}"
-                ) from None
-            return reply.choices[0].message.content or ""
+                raise JudgeError(f"{where} failed: {type(exc).__name__}: {_redact(str(exc), self.key_env, self.base_url)}") from None
+            content = getattr(getattr(getattr(reply, "choices", [None])[0], "message", None), "content", None) if reply else None
+            if not isinstance(content, str):
+                shown = _redact(str(reply)[:120], self.key_env, self.base_url)
+                raise JudgeError(f"{where} did not reply with a chat completion (got {type(reply).__name__}: {shown!r})")
+            return content
 
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-            return list(pool.map(one, requests))
+        return _all_or_cancel(one, requests, self.concurrency, where)
 
     def loglikelihood(self, requests):  # pragma: no cover - a judge only generates
         raise JudgeError("a judge endpoint only generates text")
@@ -165,9 +193,41 @@ class EndpointRunner:
     loglikelihood_rolling = distribution = loglikelihood
 
 
-def _redact(text: str, key_env: str) -> str:
+def _all_or_cancel(one, requests: Sequence[GenerationRequest], concurrency: int, where: str) -> list[str]:
+    """Every request's reply, `concurrency` at a time; at the first failure the requests still queued are cancelled
+    (the server is not left working for a run that has stopped), and the error says how many were judged."""
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    futures = [pool.submit(one, r) for r in requests]
+    try:
+        return [f.result() for f in futures]
+    except JudgeError as exc:
+        for f in futures:
+            f.cancel()
+        done = sum(f.done() and not f.cancelled() and f.exception() is None for f in futures)
+        raise JudgeError(f"{exc} ({done} of {len(futures)} verdicts came back; the queued requests were cancelled)") from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def public_url(url: str) -> str:
+    """The URL as it may be shown: a password in it (http://user:pass@host) replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unreadable URL>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _redact(text: str, key_env: str, url: str = "") -> str:
     key = os.environ.get(key_env)
-    return text.replace(key, "***") if key else text
+    text = text.replace(key, "***") if key else text
+    return text.replace(url, public_url(url)) if url and public_url(url) != url else text
 
 
 @dataclass
@@ -230,10 +290,12 @@ def endpoint_judge(
     retries: int = 3,
     rate_limit: float | None = None,
     max_new_tokens: int = 256,
+    timeout: float = 120.0,
 ) -> Judge:
-    """A judge behind an OpenAI-compatible endpoint; its verdicts are cached under `cache_dir` (None: not cached)."""
+    """A judge behind an OpenAI-compatible endpoint; its verdicts are cached under `cache_dir` (None: not cached).
+    `timeout` (seconds per request) and `retries` go to the client; `concurrency` requests run at once."""
     prompt = prompt or JudgePrompt.load()
-    runner = EndpointRunner(base_url.rstrip("/"), model, key_env, prompt.system, concurrency, retries, rate_limit)
+    runner = EndpointRunner(base_url.rstrip("/"), model, key_env, prompt.system, concurrency, retries, rate_limit, timeout)
     identity = digest(json.dumps(["endpoint", base_url.rstrip("/"), model, prompt.system, "temperature=0"]))
     factory = RunnerFactory(f"judge {model}", lambda: runner, identity)
     return Judge(CachedRunner(factory, ResultCache(cache_dir)), prompt, f"judge:{model}", against, max_new_tokens)
@@ -266,7 +328,10 @@ def configured_judge(spec, evaluation, load) -> Judge:
     """The judge --kick-judge describes (`settings.JudgeSpec`), its verdicts cached with the run's results."""
     prompt = judge_prompt(spec.prompt)
     if spec.url is not None:
-        return endpoint_judge(spec.url, spec.model, cache_dir=evaluation.cache_dir, prompt=prompt, key_env=spec.key_env)
+        return endpoint_judge(
+            spec.url, spec.model, cache_dir=evaluation.cache_dir, prompt=prompt, key_env=spec.key_env,
+            concurrency=spec.concurrency, retries=spec.retries, timeout=spec.timeout,
+        )  # fmt: skip
     from ..models.handles import dense_handle
     from ..sources import parse_model_source
 

@@ -124,25 +124,34 @@ def _judge_spec(v: dict, raw: dict) -> JudgeSpec | None:
     --kick-model reference; a key variable named on purpose must be set."""
     import os
 
+    from ..gates.judges import public_url
     from .options import _model
 
     target, model = v["kick_judge"], v["kick_judge_model"]
     if target is None:
         return None
     prompt = v["kick_judge_prompt"] or "pairwise-scores"
+    client = {
+        "timeout": v["kick_judge_timeout"] or 120.0,
+        "retries": v["kick_judge_retries"],
+        "concurrency": v["kick_judge_concurrency"] or 4,
+    }
+    if "://" in target and not target.startswith(("http://", "https://")):
+        raise KickUsageError(f"--kick-judge {public_url(target)}: an endpoint URL starts with http:// or https://")
     if target.startswith(("http://", "https://")):
         if not model:
             raise KickUsageError(
-                f"--kick-judge {target}: name the model to ask with --kick-judge-model (e.g. gpt-4o, or the served model's path)"
+                f"--kick-judge {public_url(target)}: name the model to ask with --kick-judge-model "
+                "(e.g. gpt-4o, or the served model's path)"
             )
         if raw["kick_judge_key_env"].given and v["kick_judge_key_env"] not in os.environ:
             raise KickUsageError(f"--kick-judge-key-env: the environment variable {v['kick_judge_key_env']} is not set")
-        return JudgeSpec(model, target, v["kick_judge_key_env"], prompt)
+        return JudgeSpec(model, target, v["kick_judge_key_env"], prompt, **client)
     try:
         source = _model(raw["kick_judge"])
     except KickUsageError as exc:
         raise KickUsageError(f"--kick-judge: {exc}".replace("--kick-model ", "")) from None
-    return JudgeSpec(source.ref, None, v["kick_judge_key_env"], prompt)
+    return JudgeSpec(source.ref, None, v["kick_judge_key_env"], prompt, **client)
 
 
 def _parse(opt: Option, value: Value) -> Any:

@@ -55,6 +55,21 @@ def positive(flag: str, forms: str = "a positive integer") -> Callable[[Value], 
     return parse
 
 
+def seconds(flag: str) -> Callable[[Value], float | None]:
+    def parse(v: Value) -> float | None:
+        if not v.given:
+            return None
+        try:
+            value = float(str(v.text).strip())
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise KickUsageError(f"{flag} {v.text!r}: must be a positive number of seconds, e.g. {flag}=300.")
+        return value
+
+    return parse
+
+
 def _count(flag: str) -> Callable[[Value], int]:
     def parse(v: Value) -> int:
         try:
@@ -302,6 +317,9 @@ PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for eve
     "kick_judge_model": _text,
     "kick_judge_key_env": _judge_key_env,
     "kick_judge_prompt": _text,
+    "kick_judge_timeout": seconds("--kick-judge-timeout"),
+    "kick_judge_retries": _count("--kick-judge-retries"),
+    "kick_judge_concurrency": positive("--kick-judge-concurrency"),
     "kick_save": _save_name,
     "kick_compare": _text,
     "kick_compare_fail": _flag,

@@ -126,6 +126,9 @@ OPTIONS = (
         "judge prompt: a name (pairwise-scores, summary-scores) or PATH:NAME of a JSONL file (e.g. FastChat's judge_prompts.jsonl)",
         None,
     ),
+    Option("--kick-judge-timeout", "kick_judge_timeout", "seconds the judge endpoint may take per request (default 120)", "120"),
+    Option("--kick-judge-retries", "kick_judge_retries", "retries of a failed judge request (default 3; 0: none)", "3"),
+    Option("--kick-judge-concurrency", "kick_judge_concurrency", "judge requests sent at once (default 4)", "4"),
     Option(
         "--kick-save", "kick_save", "save this run's per-example outcomes as .kick/NAME.json (in the rootdir) for later comparison", None
     ),

@@ -36,6 +36,7 @@ class Case:
     test: str = GATE
     model: bool = True  # pass --kick-model=<the tiny random model> unless the case names its own
     env: dict = field(default_factory=dict)
+    absent: tuple[str, ...] = ()  # what must not appear anywhere in the output (a password)
 
 
 def _gguf(tensor_offset: int, extra: bytes = b"") -> bytes:
@@ -197,6 +198,28 @@ CASES = {
         ret=FAILED,
         test=gate("assert_kick_accuracy_within(kick_pair, task='freebase', max_drop=0.02)"),
     ),
+    # scopes: what a verdict generalizes to
+    "scope-unknown": Case(("--kick-scope=everything",), ("--kick-scope must be one of benchmark, items, clusters", "'everything'")),
+    "scope-ini-unknown": Case((), ("kick_scope = 'world'", "--kick-scope must be one of"), ini="kick_scope = world"),
+    "scope-argument-unknown": Case(
+        (),
+        ("scope must be one of benchmark, items, clusters", "'population'"),
+        ret=FAILED,
+        test=gate("assert_no_bias_regression(kick_pair, benchmark='bbq', tolerance=0.1, scope='population')"),
+    ),
+    # the judge: its endpoint, credentials never shown, and its client settings
+    "judge-url-scheme": Case(
+        ("--kick-judge=htp://judge.example/v1", "--kick-judge-model=m"), ("--kick-judge htp://judge.example/v1", "http:// or https://")
+    ),
+    "judge-url-credentials": Case(
+        ("--kick-judge=http://alice:s3cret@judge.example/v1",),
+        ("--kick-judge http://alice:***@judge.example/v1", "--kick-judge-model"),
+        absent=("s3cret",),
+    ),
+    "judge-timeout-zero": Case(("--kick-judge-timeout=0",), ("--kick-judge-timeout '0'", "positive number of seconds")),
+    "judge-timeout-text": Case(("--kick-judge-timeout=soon",), ("--kick-judge-timeout 'soon'", "positive number of seconds")),
+    "judge-retries-negative": Case(("--kick-judge-retries=-2",), ("--kick-judge-retries", "whole number >= 0")),
+    "judge-concurrency-zero": Case(("--kick-judge-concurrency=0",), ("--kick-judge-concurrency '0'", "positive integer")),
 }
 
 
@@ -234,6 +257,8 @@ def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.P
     assert result.ret == case.ret, out
     for needle in case.needles:
         assert needle in out, f"{needle!r} not in:\n{out}"
+    for secret in case.absent:
+        assert secret not in out, f"{secret!r} shown in:\n{out}"
     assert "Traceback" not in out and "site-packages" not in out and "pytest_kick/" not in out, out
     cached = [p for p in cache.rglob("*") if p.is_file() and p.parts[len(cache.parts)] != "hashes"] if cache.exists() else []
     assert cached == [], "the failed run cached something"

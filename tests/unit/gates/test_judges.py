@@ -84,3 +84,99 @@ def test_the_rate_limit_spaces_request_starts():
     for _ in range(5):
         limit.wait()
     assert time.monotonic() - started >= 4 / 20 - 0.01
+
+
+@pytest.mark.parametrize("text", ["1000000 2", "15 -3", "-4 -9", "0 5", "11 10"])
+def test_a_verdict_off_the_rubrics_scale_is_unscored_never_averaged(text):
+    assert all(math.isnan(v) for v in JudgePrompt("p", "{question}", "scores").parse(text))
+
+
+def test_scales_other_than_one_to_ten_and_the_other_formats():
+    assert JudgePrompt("p", "{question}", "scores", scale=(0.0, 100.0)).parse("85 40") == (85.0, 40.0)
+    assert math.isnan(JudgePrompt("p", "{question}", "rating").parse("Rating: [[12]]")[0])
+    assert math.isnan(JudgePrompt("p", "{question}", "criteria").parse("a: 8 6\nb: 7 7\nc: 9 50\nd: 6 6")[0])
+    with pytest.raises(KickUsageError, match="scale must be"):
+        JudgePrompt("p", "{question}", "scores", scale=(10.0, 1.0))
+
+
+def test_credentials_in_a_judge_url_are_never_shown():
+    from pytest_kick.gates.judges import public_url
+
+    assert public_url("http://alice:s3cret@judge.example:8000/v1") == "http://alice:***@judge.example:8000/v1"
+    assert public_url("https://judge.example/v1") == "https://judge.example/v1"
+
+
+class _Stub:
+    """A real HTTP server on localhost that answers every request with `body` (after `delay` seconds)."""
+
+    def __init__(self, body: bytes, content_type: str = "text/html", delay: float = 0.0):
+        import http.server
+        import threading
+        import time
+
+        stub = self
+        stub.hits = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                stub.hits += 1
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(delay)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the client gave up waiting
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://user:pw@127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def _ask(url: str, n: int, **kw):
+    pytest.importorskip("openai")
+    from pytest_kick.contract import GenerationRequest
+    from pytest_kick.gates.judges import EndpointRunner
+
+    runner = EndpointRunner(url, "judge-model", **kw)
+    return runner.generate([GenerationRequest(f"q{i}", (), 8) for i in range(n)])
+
+
+def test_a_judge_replying_with_html_is_a_clear_error_naming_the_server_without_its_password():
+    from pytest_kick.gates.judges import JudgeError
+
+    stub = _Stub(b"<html><body>Gateway login</body></html>")
+    try:
+        with pytest.raises(JudgeError) as err:
+            _ask(stub.url, 3, retries=0, timeout=5.0, concurrency=1)
+    finally:
+        stub.close()
+    message = str(err.value)
+    assert "judge judge-model at http://user:***@127.0.0.1" in message and "pw@" not in message
+    assert "did not reply with a chat completion" in message or "failed" in message
+    assert "verdicts came back; the queued requests were cancelled" in message
+
+
+def test_a_judge_that_never_answers_stops_within_its_timeout_and_cancels_the_queue():
+    import time
+
+    from pytest_kick.gates.judges import JudgeError
+
+    stub = _Stub(b"{}", "application/json", delay=30.0)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(JudgeError, match="failed: APITimeoutError"):
+            _ask(stub.url, 8, retries=0, timeout=1.0, concurrency=2)
+    finally:
+        stub.close()
+    assert time.perf_counter() - start < 10 and stub.hits <= 4  # not 8 requests x 30 s: the queue was cancelled
