@@ -122,10 +122,11 @@ class DenseHandle(ModelHandle):
     """The dense model: an alias, a GGUF file (converted once), a local directory or a hub snapshot."""
 
     def __init__(self, source: ModelSource, settings: LoadSettings) -> None:
+        # a GGUF file is converted (dequantized) by the gguf package: its version changes the weights computed from it
         if source.kind == "alias":
-            fp = "gguf:" + sha256_cached(smollm2_gguf_path(), hash_memo(settings.cache_dir))
+            fp = f"gguf:{package_version('gguf')}:" + sha256_cached(smollm2_gguf_path(), hash_memo(settings.cache_dir))
         elif source.kind == "gguf":
-            fp = "gguf:" + sha256_cached(Path(source.ref), hash_memo(settings.cache_dir))
+            fp = f"gguf:{package_version('gguf')}:" + sha256_cached(Path(source.ref), hash_memo(settings.cache_dir))
         else:
             fp = "dir:" + fingerprint_dir(materialize(source, settings), hash_memo(settings.cache_dir))
         self.source, self.settings = source, settings

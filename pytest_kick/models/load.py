@@ -168,12 +168,17 @@ def tokenizer_chat(folder: Callable[[], Path], trust_remote_code: bool = False) 
     return render
 
 
+NUMERIC_PACKAGES = ("torch", "transformers", "tokenizers", "safetensors", "accelerate")
+
+
 def numerics(settings: LoadSettings) -> str:
     """What changes a model's numbers besides its weights, for the result and compressed-model keys: the device
-    kind and dtype it computes in, and the torch and transformers versions (kernels, attention implementation and
-    model code come with them). Batch size is left out on purpose (it moves scores by <= 1e-5, never a decision)."""
+    kind and dtype it computes in, and the versions of every package that touches its tokens or weights: torch and
+    transformers (kernels, attention implementation and model code), tokenizers (the token ids), safetensors (the
+    weights read) and accelerate (device placement and offloading). Batch size is left out on purpose (it moves
+    scores by <= 1e-5, never a decision)."""
     where = placement(settings)  # Ray: the replicas'
-    versions = f"torch-{package_version('torch')}/transformers-{package_version('transformers')}"
+    versions = "/".join(f"{name}-{package_version(name)}" for name in NUMERIC_PACKAGES)
     return f"{where.device.split(':')[0]}/{where.dtype}/{versions}"
 
 

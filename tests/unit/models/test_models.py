@@ -95,3 +95,27 @@ def test_the_heavy_imports_are_frozen_out_of_the_collector_once(env, frozen):
     first, second, torch_loaded = out.stdout.split()
     assert torch_loaded == "True"
     assert (int(first) > 100_000) is frozen and first == second
+
+
+def test_every_package_that_touches_tokens_or_weights_is_in_the_key(monkeypatch, random_model_dir, tmp_path):
+    """tokenizers, safetensors and accelerate join torch and transformers in every result key (issue 25, item 7); a
+    GGUF model's key also holds the gguf version that dequantizes it."""
+    import pytest_kick.models.handles as handles
+    import pytest_kick.models.load as load
+    from pytest_kick.fingerprint import package_version
+
+    settings = LoadSettings(device="cpu", cache_dir=tmp_path)
+    text = load.numerics(settings)
+    for name in ("torch", "transformers", "tokenizers", "safetensors", "accelerate"):
+        assert f"{name}-{package_version(name)}" in text
+    before = dense_handle(parse_model_source(str(random_model_dir)), settings).fingerprint
+    bumped = {"tokenizers": "99.0"}
+    monkeypatch.setattr(load, "package_version", lambda name: bumped.get(name) or package_version(name))
+    assert dense_handle(parse_model_source(str(random_model_dir)), settings).fingerprint != before
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(64))  # the key is computed from the file's bytes, before any conversion
+    keys = []
+    for version in ("0.17.1", "0.18.0"):
+        monkeypatch.setattr(handles, "package_version", lambda name, v=version: v if name == "gguf" else package_version(name))
+        keys.append(dense_handle(parse_model_source(str(gguf)), settings).fingerprint)
+    assert keys[0] != keys[1]
