@@ -79,7 +79,7 @@ class KickRun:
         """Every option parsed into the frozen KickConfig, with the checks that need no model; a bad value is a
         usage error. A saved run to compare with must be readable now, before anything runs."""
         from .config import KickConfig, option_values
-        from .preflight import check_files
+        from .preflight import check_files, check_outputs
 
         config = self.config
         ini_dir = Path(config.inipath).parent if config.inipath else Path(config.invocation_params.dir)
@@ -95,6 +95,8 @@ class KickRun:
             kick = KickConfig.from_values(values.get)
             # a cache folder the user named is checked now; the default one only once a test uses a kick fixture
             warnings = check_files(kick, check_cache="kick_cache_dir" in self.given or bool(os.environ.get("PYTEST_KICK_CACHE")))
+            if self.role is not Role.WORKER:
+                check_outputs(kick, Path(config.rootpath))
             if kick.compare is not None:
                 from ..report import baseline
 

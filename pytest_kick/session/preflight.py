@@ -91,16 +91,49 @@ def check_model_dir(path: Path, flag: str) -> None:
         )
 
 
-def check_writable(cache: Path) -> None:
-    """The cache directory, or the nearest folder that exists above it, must be writable (nothing is created now)."""
-    probe = cache
+def accepts_files(folder: Path) -> tuple[Path, str | None]:
+    """(the nearest folder at or above `folder` that exists, why no file can be made in it or None). A real probe, a
+    file created and removed at once (`os.access` says yes to root under /proc and on read-only mounts)."""
+    import tempfile
+
+    probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+    if not probe.is_dir():
+        return probe, "not a directory"
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".kick-probe-")
+    except OSError as exc:
+        return probe, exc.strerror or type(exc).__name__
+    os.close(fd)
+    os.unlink(name)
+    return probe, None
+
+
+def check_writable(cache: Path) -> None:
+    """The cache directory, or the nearest folder that exists above it, must take files (nothing is left behind)."""
+    probe, why = accepts_files(cache)
+    if why is not None:
         raise KickUsageError(
-            f"--kick-cache-dir {cache}: {probe} is not a writable directory. Give a writable folder, "
+            f"--kick-cache-dir {cache}: {probe} is not a writable directory ({why}). Give a writable folder, "
             "or --kick-cache-dir=none to keep nothing between sessions."
         )
+
+
+def check_outputs(kick: KickConfig, rootpath: Path | None = None) -> None:
+    """Every file the run writes at its end (--kick-report, --kick-html, --kick-save) must be writable now: a run
+    should not compute for an hour and then lose its report."""
+    outputs = [("--kick-report", kick.report), ("--kick-html", kick.html)]
+    if kick.save is not None and rootpath is not None:
+        outputs.append(("--kick-save", rootpath / ".kick" / f"{kick.save}.json"))
+    for flag, path in outputs:
+        if path is None:
+            continue
+        probe, why = accepts_files(Path(path).parent)
+        if why is not None:
+            raise KickUsageError(
+                f"{flag} {path}: cannot write there: {probe} is not a writable directory ({why}). Give a path you can write."
+            )
 
 
 # ---- layer 2: device and architecture -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 REPORT_KEY = pytest.StashKey[Any]()  # the RunReport, made when a gate first records (the plugin stays light)
+LOST_KEY = pytest.StashKey[list]()  # the output files that could not be written at the end, with why
 
 
 def run_report(config: pytest.Config):
@@ -62,20 +63,34 @@ def node_down(node: Any) -> None:
 
 
 def write_files(config: pytest.Config, kick: Any) -> None:
-    """--kick-save (and the comparison lines), --kick-html and --kick-report, each written atomically."""
+    """--kick-save (and the comparison lines), --kick-html and --kick-report, each written atomically. A write that
+    fails now (a full disk, a folder removed since start-up) loses only that file: the others are still written and
+    the summary still printed, with the reason (`LOST_KEY`)."""
     from ..files import write_atomic
 
+    lost = config.stash.setdefault(LOST_KEY, [])
     compared: list[str] = []
     if kick.save is not None or kick.compare is not None:
         from ..report import baseline
 
-        compared = baseline.finish(config, kick.save)
+        try:
+            compared = baseline.finish(config, kick.save)
+        except OSError as exc:
+            lost.append(f"--kick-save {kick.save}: {exc.strerror or exc}")
     if kick.html is not None:
         from ..report.html import render
 
-        write_atomic(kick.html, render(run_report(config), compared))
+        _write(lost, "--kick-html", kick.html, lambda: render(run_report(config), compared), write_atomic)
     if kick.report is not None:
-        write_atomic(kick.report, json.dumps(run_report(config).to_json(), indent=1, allow_nan=False) + "\n")
+        text = lambda: json.dumps(run_report(config).to_json(), indent=1, allow_nan=False) + "\n"  # noqa: E731
+        _write(lost, "--kick-report", kick.report, text, write_atomic)
+
+
+def _write(lost: list[str], flag: str, path: Any, text: Any, write_atomic: Any) -> None:
+    try:
+        write_atomic(path, text())
+    except OSError as exc:
+        lost.append(f"{flag} {path}: {exc.strerror or exc}")
 
 
 def terminal_summary(terminalreporter: Any, config: pytest.Config, kick: Any) -> None:
@@ -87,6 +102,9 @@ def terminal_summary(terminalreporter: Any, config: pytest.Config, kick: Any) ->
         from ..report import baseline
 
         baseline.summary(config, terminalreporter)
+    lost = config.stash.get(LOST_KEY, [])
     for label, path in (("report", kick.report), ("HTML report", kick.html)):
-        if path is not None:
+        if path is not None and not any(line.startswith(("--kick-report", "--kick-html")) and str(path) in line for line in lost):
             terminalreporter.write_line(f"pytest-kick {label}: {path}")
+    for line in lost:
+        terminalreporter.write_line(f"pytest-kick: NOT WRITTEN: {line}", red=True)

@@ -207,6 +207,12 @@ CASES = {
         ret=FAILED,
         test=gate("assert_no_bias_regression(kick_pair, benchmark='bbq', tolerance=0.1, scope='population')"),
     ),
+    # output files: checked at start-up with a real probe (root may write nowhere under /proc, whatever os.access says)
+    "report-unwritable": Case(
+        ("--kick-report=/proc/kick/report.json",), ("--kick-report /proc/kick/report.json", "cannot write there", "/proc")
+    ),
+    "html-unwritable": Case(("--kick-html=/proc/kick/page.html",), ("--kick-html /proc/kick/page.html", "cannot write there")),
+    "cache-under-proc": Case(("--kick-cache-dir=/proc/kick-cache",), ("--kick-cache-dir /proc/kick-cache", "not a writable directory")),
     # the judge: its endpoint, credentials never shown, and its client settings
     "judge-url-scheme": Case(
         ("--kick-judge=htp://judge.example/v1", "--kick-judge-model=m"), ("--kick-judge htp://judge.example/v1", "http:// or https://")
