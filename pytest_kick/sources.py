@@ -196,6 +196,14 @@ def check_gguf(path: Path, flag: str) -> None:
         raise reader.bad(f"its tensors end at byte {end} but the file has {size} bytes: truncated")
 
 
+def gguf_metadata(path: Path) -> dict:
+    """A GGUF file's metadata (architecture, tokenizer vocabulary, sizes), read from its header without the weights."""
+    with open(path, "rb") as fh:
+        reader = _GGUFHeader(fh, lambda why: KickUsageError(f"{path}: not a readable GGUF file ({why})"))
+        reader.walk()
+    return reader.meta
+
+
 class _GGUFHeader:
     """The GGUF v2/v3 header: magic, version, counts, metadata key/values, tensor infos (name, dims, type, offset)."""
 
@@ -239,9 +247,11 @@ class _GGUFHeader:
         if n_tensors > 1 << 20 or n_kv > 1 << 20:
             raise self.bad(f"{n_tensors} tensors and {n_kv} metadata keys claimed")
         alignment = 32
+        self.meta: dict = {}
         for _ in range(n_kv):
             key, kind = self.text(), self.take("I")
             val = self.value(kind)
+            self.meta[key] = val
             if key == "general.alignment" and isinstance(val, int) and val > 0:
                 alignment = val
         starts = []

@@ -36,6 +36,7 @@ class KickConfig:
     compare: str | None = None
     compare_fail: bool = False
     ray: RaySettings | None = None
+    pair_any: bool = False  # --kick-pair-any: a --kick-compressed model is not checked against --kick-model
     _marker_plans: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -99,6 +100,7 @@ class KickConfig:
             save=v["kick_save"],
             compare=v["kick_compare"],
             compare_fail=v["kick_compare_fail"],
+            pair_any=v["kick_pair_any"],
             ray=ray,
         )
 

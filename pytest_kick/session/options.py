@@ -323,6 +323,7 @@ PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for eve
     "kick_save": _save_name,
     "kick_compare": _text,
     "kick_compare_fail": _flag,
+    "kick_pair_any": _flag,
     "kick_html": _report,
     "kick_ray": _ray,
     "kick_ray_replicas": positive("--kick-ray-replicas"),

@@ -34,6 +34,14 @@ OPTIONS = (
         "--kick-compressed", "kick_compressed", "an already-compressed checkpoint (dir or .gguf) to test instead of compressing here", None
     ),
     Option(
+        "--kick-pair-any",
+        "kick_pair_any",
+        "accept a --kick-compressed model whose tokenizer or architecture differs from --kick-model's (a deliberate "
+        "pairing; the summary says it was not checked)",
+        "false",
+        "flag",
+    ),
+    Option(
         "--kick-backend",
         "kick_backend",
         "auto|builtin|llmcompressor|gptqmodel|bitsandbytes (default auto: the best installed for each method)",

@@ -43,6 +43,11 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
             else:
                 check_model_dir(path, "--kick-compressed")
                 require_loader(plan.checkpoint_format or "dense", path)
+            dense = _local_model(kick.model)
+            if dense is not None and not kick.pair_any:
+                from ..models.pairing import check_pair
+
+                check_pair(dense, path)
     if kick.evaluation.toxicity_scorer not in (None, "profanity-check"):
         from ..tasks.scorers import HFClassifier
 
@@ -108,6 +113,16 @@ def accepts_files(folder: Path) -> tuple[Path, str | None]:
     os.close(fd)
     os.unlink(name)
     return probe, None
+
+
+def _local_model(source: ModelSource) -> Path | None:
+    """The dense model's file or folder when it is on this machine now (a hub id is checked once downloaded: not yet)."""
+    if source.kind == "alias":
+        try:
+            return smollm2_gguf_path()
+        except Exception:  # the default model's package is missing: loading it says so, with the fix
+            return None
+    return Path(source.ref) if source.kind in ("gguf", "dir") else None
 
 
 def check_writable(cache: Path) -> None:

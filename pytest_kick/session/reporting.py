@@ -102,6 +102,10 @@ def terminal_summary(terminalreporter: Any, config: pytest.Config, kick: Any) ->
         from ..report import baseline
 
         baseline.summary(config, terminalreporter)
+    if kick.pair_any and any(p.is_checkpoint for p in kick.plans):
+        terminalreporter.write_line(
+            "pytest-kick: --kick-pair-any: the --kick-compressed model was not checked against --kick-model (tokenizer, architecture)"
+        )
     lost = config.stash.get(LOST_KEY, [])
     for label, path in (("report", kick.report), ("HTML report", kick.html)):
         if path is not None and not any(line.startswith(("--kick-report", "--kick-html")) and str(path) in line for line in lost):

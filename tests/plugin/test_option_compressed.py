@@ -88,3 +88,42 @@ def test_compressed_checkpoint_of_unknown_format(pytester, config, needle):
 
 def test_missing_checkpoint(pytester):
     assert_usage_error(pytester, ["--kick-compressed=nowhere"], "--kick-compressed nowhere: no such file or directory")
+
+
+def test_an_unrelated_model_is_refused_at_start_up_unless_the_pairing_is_deliberate(pytester, kick_args, gate_file, random_model_dir):
+    """A tiny Llama with its own tokenizer given as the compressed form of the fact model: a usage error before any
+    test, naming both and what differs; with --kick-pair-any it runs, and the summary says it was not checked."""
+    result = pytester.runpytest(*kick_args, f"--kick-compressed={random_model_dir}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: --kick-compressed {random_model_dir} does not match --kick-model *vocabulary of*--kick-pair-any*"]
+    )
+    deliberate = pytester.runpytest(*kick_args, f"--kick-compressed={random_model_dir}", "--kick-pair-any", "-p", "no:cacheprovider")
+    assert deliberate.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), deliberate.stdout.str()
+    deliberate.stdout.fnmatch_lines(["pytest-kick: --kick-pair-any: the --kick-compressed model was not checked*"])
+
+
+def test_the_pair_check_reads_what_differs(tmp_path, random_model_dir):
+    import json
+    import shutil
+
+    from pytest_kick.errors import KickUsageError
+    from pytest_kick.models.pairing import check_pair, facts
+
+    check_pair(random_model_dir, random_model_dir)  # a model is a compressed form of itself
+    wider = tmp_path / "wider"
+    shutil.copytree(random_model_dir, wider)
+    config = json.loads((wider / "config.json").read_text())
+    config["hidden_size"] *= 2
+    (wider / "config.json").write_text(json.dumps(config))
+    with pytest.raises(KickUsageError, match="hidden size"):
+        check_pair(random_model_dir, wider)
+    renamed = tmp_path / "renamed"
+    shutil.copytree(random_model_dir, renamed)
+    tok = json.loads((renamed / "tokenizer.json").read_text())
+    word = next(t for t, i in tok["model"]["vocab"].items() if i == 10)  # an ordinary token, not a special one
+    tok["model"]["vocab"]["zzz-not-a-token"] = tok["model"]["vocab"].pop(word)
+    (renamed / "tokenizer.json").write_text(json.dumps(tok))
+    with pytest.raises(KickUsageError, match=r"vocabulary of \d+ vs \d+ tokens \(first difference at id 10: .\(. vs .zzz-not-a-token."):
+        check_pair(random_model_dir, renamed)
+    assert facts(random_model_dir).vocab and facts(random_model_dir).probe
