@@ -27,7 +27,7 @@ from ..gates.gate import decode, encode
 from ..tasks import Outcome
 
 SCHEMA = "pytest-kick saved run"
-SCHEMA_VERSION = 2  # 2: an example keeps what rebuilds its outcome (choice, scores, values, reference); 1 is still read
+SCHEMA_VERSION = 3  # 3: a checksum per gate, types checked on read (2: an example keeps choice, scores, values, reference)
 SHOW = 5
 
 
@@ -77,17 +77,30 @@ class SavedRun:
     gates: list[SavedGate] = field(default_factory=list)
 
     def to_json(self) -> dict:
+        gates = [encode(g) for g in self.gates]
         return {"schema": SCHEMA, "version": SCHEMA_VERSION, "name": self.name, "created": self.created,
-                "pytest_kick": self.pytest_kick, "gates": [encode(g) for g in self.gates]}  # fmt: skip
+                "pytest_kick": self.pytest_kick, "gates": [{**g, "checksum": checksum(g)} for g in gates]}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> SavedRun:
-        if not isinstance(data, Mapping) or data.get("schema") != SCHEMA or data.get("version") not in (1, SCHEMA_VERSION):
-            raise KickUsageError(f"{where}: not a {SCHEMA} of version {SCHEMA_VERSION} (saved by another pytest-kick?)")
-        try:
-            return cls(data["name"], data.get("created", ""), data.get("pytest_kick", ""), [decode(SavedGate, g) for g in data["gates"]])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise KickUsageError(f"{where}: a saved gate is malformed ({exc})") from None
+        """Read a saved run, refusing anything a hand (or a broken disk) changed: every field's type, each gate's
+        checksum over its content, duplicated examples. The first problem is named with where it is."""
+        if not isinstance(data, Mapping) or data.get("schema") != SCHEMA:
+            raise KickUsageError(f"{where}: not a {SCHEMA} (saved by something else?)")
+        if data.get("version") != SCHEMA_VERSION:
+            raise KickUsageError(
+                f"{where}: a {SCHEMA} of version {data.get('version')!r}; this pytest-kick reads version {SCHEMA_VERSION} "
+                "(it checks each gate's checksum): run the release again with --kick-save"
+            )
+        gates = data.get("gates")
+        if not isinstance(data.get("name"), str) or not isinstance(gates, list):
+            raise KickUsageError(f"{where}: a saved run needs a name and a list of gates")
+        return cls(
+            data["name"],
+            str(data.get("created", "")),
+            str(data.get("pytest_kick", "")),
+            [_read_gate(g, i, where) for i, g in enumerate(gates)],
+        )
 
     @classmethod
     def load(cls, path: Path) -> SavedRun:
@@ -100,6 +113,63 @@ class SavedRun:
 
     def find(self, gate: SavedGate) -> SavedGate | None:
         return next((g for g in self.gates if g.key == gate.key), None)
+
+
+def checksum(gate: Mapping[str, Any]) -> str:
+    """SHA-256 of a gate's content (every field but the checksum itself), as canonical JSON."""
+    import hashlib
+
+    body = {k: v for k, v in gate.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, allow_nan=False).encode()).hexdigest()
+
+
+_FIELDS = {  # every field of a saved example and the types it may hold (checked before a comparison trusts it)
+    "id": (str,), "correct": (bool,), "score": (int, float, type(None)), "prediction": (str,), "reference": (str,),
+    "choice": (int, type(None)), "scores": (list,), "values": (dict,),
+}  # fmt: skip
+
+
+def _read_gate(raw: Any, index: int, where: str) -> SavedGate:
+    if not isinstance(raw, Mapping):
+        raise KickUsageError(f"{where}: gates[{index}] is not an object")
+    name = f"gates[{index}] ({raw.get('test')}, {raw.get('task')})"
+    if raw.get("checksum") != checksum(raw):
+        raise KickUsageError(
+            f"{where}: {name} was changed after it was saved (its checksum does not match its content): "
+            "a saved run is compared only as it was written; run that release again with --kick-save"
+        )
+    examples = raw.get("examples")
+    if not isinstance(examples, list):
+        raise KickUsageError(f"{where}: {name}.examples is not a list")
+    seen: set = set()
+    for j, ex in enumerate(examples):
+        bad = _bad_field(ex)
+        if bad:
+            raise KickUsageError(f"{where}: {name}.examples[{j}].{bad}")
+        if ex["id"] in seen:
+            raise KickUsageError(f"{where}: {name}: example {ex['id']!r} is saved twice")
+        seen.add(ex["id"])
+    try:
+        return decode(SavedGate, {k: v for k, v in raw.items() if k != "checksum"})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise KickUsageError(f"{where}: {name} is malformed ({exc})") from None
+
+
+def _bad_field(ex: Any) -> str:
+    """The first field of a saved example that is missing or of the wrong type, in words ('' when it is sound)."""
+    if not isinstance(ex, Mapping):
+        return "is not an object"
+    for key, types in _FIELDS.items():
+        if key not in ex:
+            if key in ("reference", "choice", "scores", "values"):
+                continue  # optional: defaults
+            return f"{key}: missing"
+        value = ex[key]
+        if not isinstance(value, types) or (key != "correct" and isinstance(value, bool)):
+            return f"{key}: expected {' or '.join(t.__name__ for t in types)}, got {value!r}"[:200]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ex.get("scores", [])):
+        return "scores: expected a list of numbers"
+    return ""
 
 
 def unparametrized(nodeid: str) -> str:
@@ -149,12 +219,16 @@ class Comparison:
     outcome: str
     lost: tuple[str, ...] = ()  # examples right in the saved run and wrong now (accuracy gates)
     detail: str = ""  # safety and fidelity gates: what their own test found, in place of the values
+    note: str = ""  # what differs in the saved run's provenance (another dense model), shown beside the line
 
     @property
     def passed(self) -> bool:
         return self.outcome == "within"
 
     def line(self) -> str:
+        return self._line() + (f" [NOTE: {self.note}]" if self.note else "")
+
+    def _line(self) -> str:
         verdict = "pass" if self.passed else "FAIL"
         lost = f"; lost: {', '.join(self.lost[:SHOW])}{' …' if len(self.lost) > SHOW else ''}" if self.lost else ""
         if self.detail:
@@ -176,7 +250,7 @@ def compare(now: SavedGate, saved: SavedGate, baseline: str) -> Comparison:
     theirs = {e.id: e for e in saved.examples}
     pairs = [(theirs[e.id], e) for e in now.examples if e.id in theirs]
     unmatched = len(now.examples) - len(pairs) + len(saved.examples) - len(pairs)
-    made = functools.partial(Comparison, now.test, now.task, baseline, saved.method, now.method)
+    made = functools.partial(Comparison, now.test, now.task, baseline, saved.method, now.method, note=provenance(now, saved))
     if not pairs:
         return made(0, unmatched, math.nan, math.nan, math.nan, now.allowed, "inconclusive")
     if now.kind == "accuracy":
@@ -197,7 +271,9 @@ def compare_by_gate(evidence: Any, now: SavedGate, saved: SavedGate, baseline: s
     theirs, mine = {e.id: e for e in saved.examples}, {e.id: e for e in now.examples}
     both = [i for i, ex in enumerate(evidence.examples) if ex.id in theirs]
     unmatched = len(evidence.examples) - len(both) + len(saved.examples) - len(both)
-    made = functools.partial(Comparison, saved.test, saved.task, baseline, saved.method, now.method, len(both), unmatched)
+    made = functools.partial(
+        Comparison, saved.test, saved.task, baseline, saved.method, now.method, len(both), unmatched, note=provenance(now, saved)
+    )
     if not both:
         return made(math.nan, math.nan, math.nan, saved.allowed, "inconclusive", detail="nothing to compare")
     examples = [evidence.examples[i] for i in both]
@@ -205,6 +281,13 @@ def compare_by_gate(evidence: Any, now: SavedGate, saved: SavedGate, baseline: s
     result = evidence.decide(matched)
     outcome = "within" if result.passed else ("regressed" if "regressed" in result.outcomes().values() else "inconclusive")
     return made(math.nan, math.nan, math.nan, saved.allowed, outcome, detail=_detail(result))
+
+
+def provenance(now: SavedGate, saved: SavedGate) -> str:
+    """What a comparison must say about where the saved gate came from: another dense model is another baseline."""
+    if saved.model != now.model:
+        return f"the saved run was made from model {saved.model!r}, this run from {now.model!r}"
+    return ""
 
 
 def _detail(result: Any) -> str:

@@ -32,6 +32,16 @@ def test_an_unchanged_model_matches_its_saved_run_and_a_worse_one_fails_naming_e
     line = next(x for x in worse.outlines if "vs v1's rtn8" in x)
     assert "FAIL" in line and "lost: freebaseqa" not in line and "lost: FreebaseQA-eval/" in line
 
+    # edited into "all wrong", the saved run would let a worse release pass: it is refused at start-up instead
+    for example in data["gates"][0]["examples"]:
+        example["correct"] = False
+    path.write_text(json.dumps(data))
+    edited = pytester.runpytest(*kick_args, "--kick-method=magnitude99", "--kick-compare=v1", "--kick-compare-fail")
+    assert edited.ret == pytest.ExitCode.USAGE_ERROR
+    edited.stderr.fnmatch_lines(
+        ["ERROR: *v1.json: gates[[]0[]] (test_user_gate.py::test_recall, freebaseqa) was changed after it was saved*"]
+    )
+
 
 def test_the_html_page_of_a_compare_run_plots_the_trend_across_saved_runs(pytester, kick_args, gate_file, tmp_path):
     # pyplot imported here, before the in-process runs: each puts sys.modules back as it found it, and a pyplot
@@ -76,7 +86,7 @@ def test_safety_gates_compare_by_their_own_test(pytester, fact_setup, tmp_path):
     args = [f"--kick-model={fact_setup[0]}", f"--kick-cache-dir={tmp_path / 'cache'}", "--kick-device=cpu"]
     pytester.runpytest(*args, "--kick-method=magnitude90", "--kick-save=pruned").assert_outcomes(passed=2)
     saved = json.loads((pytester.path / ".kick" / "pruned.json").read_text())
-    assert saved["version"] == 2 and {g["kind"] for g in saved["gates"]} == {"safety"}
+    assert saved["version"] == 3 and {g["kind"] for g in saved["gates"]} == {"safety"}
     assert all(e["values"] or e["scores"] for g in saved["gates"] for e in g["examples"])  # what rebuilds each outcome
 
     same = pytester.runpytest(*args, "--kick-method=magnitude90", "--kick-compare=pruned", "--kick-compare-fail")

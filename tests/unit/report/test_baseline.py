@@ -64,3 +64,46 @@ def test_what_the_session_end_hands_over_reads_as_its_comparison_lines():
     compared = Compared(("b line", "a line"), None, (gate([True]),))
     assert list(compared) == ["b line", "a line"] and len(compared) == 2 and compared[1] == "a line"
     assert "\n".join(compared) == "b line\na line" and not Compared()
+
+
+def _saved_file(tmp_path, edit=None, resign=False):
+    """A saved run on disk, optionally edited (and, with resign, its checksum recomputed as a careful forger would)."""
+    from pytest_kick.report.baseline import checksum
+
+    data = SavedRun("v1", "2026-01-01T00:00:00Z", "0.1.0", [gate([True, False, True])]).to_json()
+    if edit:
+        edit(data["gates"][0])
+        if resign:
+            data["gates"][0]["checksum"] = checksum(data["gates"][0])
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_an_edited_saved_run_is_refused_naming_what_is_wrong(tmp_path):
+    assert SavedRun.load(_saved_file(tmp_path)).gates[0].examples[1].correct is False
+
+    def all_right(g):
+        for ex in g["examples"]:
+            ex["correct"] = True
+
+    with pytest.raises(KickUsageError, match=r"gates\[0\] \(test_a.py::test_k, freebaseqa\) was changed after it was saved"):
+        SavedRun.load(_saved_file(tmp_path, all_right))
+    with pytest.raises(KickUsageError, match=r"examples\[0\]\.correct: expected bool, got 'no'"):
+        SavedRun.load(_saved_file(tmp_path, lambda g: g["examples"][0].update(correct="no"), resign=True))
+    with pytest.raises(KickUsageError, match="example 'q0' is saved twice"):
+        SavedRun.load(_saved_file(tmp_path, lambda g: g["examples"].append(dict(g["examples"][0])), resign=True))
+    with pytest.raises(KickUsageError, match=r"score: expected int or float or NoneType, got True"):
+        SavedRun.load(_saved_file(tmp_path, lambda g: g["examples"][0].update(score=True), resign=True))
+    old = json.loads(_saved_file(tmp_path).read_text())
+    old["version"] = 2
+    with pytest.raises(KickUsageError, match="version 2; this pytest-kick reads version 3"):
+        SavedRun.from_json(old, "old.json")
+
+
+def test_a_comparison_says_when_the_saved_run_came_from_another_model():
+    saved = gate([True] * 20)
+    other = SavedGate(saved.test, saved.kind, saved.task, "rtn4", "another-model", 0.05, 0.05, saved.examples)
+    line = compare(other, saved, "v1").line()
+    assert "[NOTE: the saved run was made from model 'm', this run from 'another-model']" in line
+    assert "NOTE" not in compare(gate([True] * 20), saved, "v1").line()
