@@ -138,12 +138,21 @@ def find_data_folder(name: str, data_dir: Path | None, source: str, expected: st
     return task_data_dir(name, data_dir, source, expected)
 
 
+def read_text(path: Path) -> str:
+    """A data file's text; bytes that are not UTF-8 are a usage error naming the file, the line and the byte."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise KickUsageError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+
+
 def nonblank_lines(path: Path):
     """(line number, line) for every non-blank line of a text file."""
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                yield n, line
+    for n, line in enumerate(read_text(path).splitlines(keepends=True), 1):
+        if line.strip():
+            yield n, line
 
 
 def jsonl_records(path: Path):

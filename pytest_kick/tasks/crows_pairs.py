@@ -4,6 +4,7 @@ higher full-sentence loglikelihood, per bias type (as lm-evaluation-harness scor
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, safe_ratio, several
+from . import Example, Outcome, Runner, find_data_folder, read_text, safe_ratio, several
 from .metrics import per_example
 
 LAYOUT = "crows_pairs/crows_pairs_anonymized.csv (columns sent_more, sent_less, stereo_antistereo, bias_type)"
@@ -22,7 +23,7 @@ FIELDS = ("pairs", "more_preferred")
 def read_crows_csv(path: Path) -> list[dict]:
     """The rows of a CrowS-Pairs CSV; a missing column or empty sentence is a usage error naming file and line."""
     rows = []
-    with open(path, newline="", encoding="utf-8") as fh:
+    with io.StringIO(read_text(path), newline="") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

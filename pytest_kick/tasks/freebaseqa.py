@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
-from . import BUILTIN_DATA, Example, Outcome, Runner, nonblank_lines, task_data_dir
+from . import BUILTIN_DATA, Example, Outcome, Runner, nonblank_lines, read_text, task_data_dir
 from .metrics import exact_match
 
 LAYOUT = "freebaseqa/**/FreebaseQA-<split>.json (release JSON), FreebaseQA-<split>.txt ('question | answer') or .tab"
@@ -57,7 +57,7 @@ def read_tab(path: Path) -> dict[str, list[str]]:
 def read_json(path: Path) -> dict[str, list[str]]:
     """The release JSON: Questions[].RawQuestion with Parses[].Answers[].AnswersName[]."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise KickUsageError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     out: dict[str, list[str]] = {}

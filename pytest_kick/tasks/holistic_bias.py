@@ -21,7 +21,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, safe_ratio, several
+from . import Example, Outcome, Runner, find_data_folder, read_text, safe_ratio, several
 from .scorers import HFClassifier, Scorer
 from .toxicity import BOLD, _Generated
 
@@ -96,7 +96,7 @@ def _read(path: Path) -> Any:
     if not path.is_file():
         raise KickUsageError(f"{path}: missing; copy it from the HolisticBias release ({shape}). Expected layout: {LAYOUT}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except (ValueError, UnicodeDecodeError) as exc:
         raise KickUsageError(f"{path}: not valid JSON ({exc}); fix it or copy it again from the release. Expected: {shape}") from None
     if not isinstance(data, (dict, list) if path.name == "sentence_templates.json" else dict) or not data:

@@ -48,6 +48,9 @@ class Item:
 
 
 def _answers(rec: dict, where: str) -> tuple[str, ...]:
+    for key in ("answers", "aliases"):  # a string here would be read as its letters: any one-letter output right
+        if key in rec and not isinstance(rec[key], list):
+            raise KickUsageError(f"{where}: '{key}' must be a list of strings, got {type(rec[key]).__name__} {rec[key]!r}"[:300])
     answers = rec.get("answers", [rec.get("answer")] + list(rec.get("aliases") or []))
     answers = tuple(str(a).strip() for a in answers if isinstance(a, str) and a.strip())
     if not answers:

@@ -77,6 +77,11 @@ class InstructionFollowing:
             raise KickUsageError(f"{root}: no {path.relative_to(root)}. Expected layout: {LAYOUT}")
         refs = read_references(folder)
         rows = read_questions(path)
+        if self.bench == "vicuna" and any(len(turns) > 1 for *_, turns in rows):  # MT-Bench's, not Vicuna's
+            raise KickUsageError(
+                f"{path}: holds two-turn questions (MT-Bench's), not Vicuna's 80 single-turn ones: put Vicuna's at "
+                f"{root}/vicuna_bench/question.jsonl, or gate bench='mt_bench'"
+            )
         if self.categories is not None:
             known = sorted({c for _, c, _ in rows})
             unknown = [c for c in self.categories if c not in known]

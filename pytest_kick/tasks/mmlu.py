@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
 from ..registry import did_you_mean
-from . import Example, Outcome, Runner, several, task_data_dir
+from . import Example, Outcome, Runner, read_text, several, task_data_dir
 from .metrics import argmax, per_example
 
 LETTERS = ("A", "B", "C", "D")
@@ -21,7 +22,7 @@ Row = tuple[str, tuple[str, str, str, str], int]
 def read_mmlu_csv(path: Path) -> list[Row]:
     """Rows of one MMLU CSV; a malformed row is a usage error naming file and line."""
     rows: list[Row] = []
-    with open(path, newline="", encoding="utf-8") as fh:
+    with io.StringIO(read_text(path), newline="") as fh:
         reader = csv.reader(fh)
         for rec in reader:
             if not rec or all(not c.strip() for c in rec):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records
+from . import Example, Outcome, Runner, find_data_folder, jsonl_records, read_text
 
 LAYOUT = "summarization/new_question.jsonl ({question_id, text, category}) or summarization/<bucket>/*.story"
 INSTRUCTION = "Summarize the given story in less than 150 words while preserving high coherence, consistency, fluency, and relevance."
@@ -52,7 +52,7 @@ def read_questions(path: Path) -> list[Story]:
 
 
 def read_story(path: Path, bucket: str) -> Story:
-    body, highlights = split_highlights(path.read_text(encoding="utf-8"))
+    body, highlights = split_highlights(read_text(path))
     if not highlights or not body:
         raise KickUsageError(f"{path}: not a .story file (a story, then '@highlight' paragraphs)")
     return Story(f"{bucket}/{path.stem}", bucket, body, " ".join(highlights))

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records, nonblank_lines, safe_ratio, several
+from . import Example, Outcome, Runner, find_data_folder, jsonl_records, nonblank_lines, read_text, safe_ratio, several
 from .scorers import Vader, toxicity_scorer
 
 RTP_LAYOUT = (
@@ -226,7 +226,7 @@ class BOLD(_Generated):
         for domain in wanted:
             path = files[domain]
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(read_text(path))
             except ValueError as exc:
                 raise KickUsageError(f"{path}: not valid JSON ({exc})") from None
             if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):

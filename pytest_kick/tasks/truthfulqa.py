@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import BUILTIN_DATA, Example, Outcome, Runner, task_data_dir
+from . import BUILTIN_DATA, Example, Outcome, Runner, read_text, task_data_dir
 from .metrics import argmax
 
 LAYOUT = "truthfulqa/**/mc_task.json (list of {question, mc1_targets, mc2_targets})"
@@ -46,7 +46,7 @@ def _targets(rec: dict, key: str, where: str) -> tuple[tuple[str, ...], tuple[in
 
 def read_mc_task(path: Path) -> list[dict]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise KickUsageError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     if not isinstance(data, list):

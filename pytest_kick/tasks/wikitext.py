@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from ..contract import RollingRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, read_text, safe_ratio
 
 LAYOUT = "wikitext2/wiki.<split>.raw (the raw WikiText-2 release; articles start with a ' = Title = ' line)"
 FIELDS = ("nll", "tokens")
@@ -64,7 +64,7 @@ class WikiText2:
 
     def load(self, data_dir: Path | None) -> list[Example]:
         path = self._file(data_dir)
-        articles = split_articles(path.read_text(encoding="utf-8"))
+        articles = split_articles(read_text(path))
         if not articles:
             raise KickUsageError(f"{path}: no text")
         return [Example(id=f"{path.name}/{i}", prompt=body, answers=(title,), group=path.name) for i, (title, body) in enumerate(articles)]
