@@ -25,6 +25,7 @@ from .._version import __version__
 from ..errors import KickRegression, KickUsageError
 from ..gates.gate import decode, encode
 from ..tasks import Outcome
+from .integrity import checked_gate, checksum
 
 SCHEMA = "pytest-kick saved run"
 SCHEMA_VERSION = 3  # 3: a checksum per gate, types checked on read (2: an example keeps choice, scores, values, reference)
@@ -115,61 +116,12 @@ class SavedRun:
         return next((g for g in self.gates if g.key == gate.key), None)
 
 
-def checksum(gate: Mapping[str, Any]) -> str:
-    """SHA-256 of a gate's content (every field but the checksum itself), as canonical JSON."""
-    import hashlib
-
-    body = {k: v for k, v in gate.items() if k != "checksum"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, allow_nan=False).encode()).hexdigest()
-
-
-_FIELDS = {  # every field of a saved example and the types it may hold (checked before a comparison trusts it)
-    "id": (str,), "correct": (bool,), "score": (int, float, type(None)), "prediction": (str,), "reference": (str,),
-    "choice": (int, type(None)), "scores": (list,), "values": (dict,),
-}  # fmt: skip
-
-
 def _read_gate(raw: Any, index: int, where: str) -> SavedGate:
-    if not isinstance(raw, Mapping):
-        raise KickUsageError(f"{where}: gates[{index}] is not an object")
-    name = f"gates[{index}] ({raw.get('test')}, {raw.get('task')})"
-    if raw.get("checksum") != checksum(raw):
-        raise KickUsageError(
-            f"{where}: {name} was changed after it was saved (its checksum does not match its content): "
-            "a saved run is compared only as it was written; run that release again with --kick-save"
-        )
-    examples = raw.get("examples")
-    if not isinstance(examples, list):
-        raise KickUsageError(f"{where}: {name}.examples is not a list")
-    seen: set = set()
-    for j, ex in enumerate(examples):
-        bad = _bad_field(ex)
-        if bad:
-            raise KickUsageError(f"{where}: {name}.examples[{j}].{bad}")
-        if ex["id"] in seen:
-            raise KickUsageError(f"{where}: {name}: example {ex['id']!r} is saved twice")
-        seen.add(ex["id"])
+    body = checked_gate(raw, index, where)
     try:
-        return decode(SavedGate, {k: v for k, v in raw.items() if k != "checksum"})
+        return decode(SavedGate, body)
     except (KeyError, TypeError, ValueError) as exc:
-        raise KickUsageError(f"{where}: {name} is malformed ({exc})") from None
-
-
-def _bad_field(ex: Any) -> str:
-    """The first field of a saved example that is missing or of the wrong type, in words ('' when it is sound)."""
-    if not isinstance(ex, Mapping):
-        return "is not an object"
-    for key, types in _FIELDS.items():
-        if key not in ex:
-            if key in ("reference", "choice", "scores", "values"):
-                continue  # optional: defaults
-            return f"{key}: missing"
-        value = ex[key]
-        if not isinstance(value, types) or (key != "correct" and isinstance(value, bool)):
-            return f"{key}: expected {' or '.join(t.__name__ for t in types)}, got {value!r}"[:200]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in ex.get("scores", [])):
-        return "scores: expected a list of numbers"
-    return ""
+        raise KickUsageError(f"{where}: gates[{index}] is malformed ({exc})") from None
 
 
 def unparametrized(nodeid: str) -> str:
