@@ -41,8 +41,7 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
             if plan.checkpoint_format == "gguf":
                 check_gguf(path, "--kick-compressed")
             else:
-                check_model_dir(path, "--kick-compressed")
-                require_loader(plan.checkpoint_format or "dense", path)
+                check_model_dir(path, "--kick-compressed", loader=plan.checkpoint_format or "dense")
             dense = _local_model(kick.model)
             if dense is not None and not kick.pair_any:
                 from ..models.pairing import check_pair
@@ -78,8 +77,9 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
     return warnings
 
 
-def check_model_dir(path: Path, flag: str) -> None:
-    """A Hugging Face model directory: config.json that is JSON, and weight files next to it."""
+def check_model_dir(path: Path, flag: str, loader: str | None = None) -> None:
+    """A Hugging Face model directory: config.json that is JSON, weight files next to it, and what their headers,
+    the config and the tokenizer files say (`models.checkfiles`)."""
     config = path / "config.json"
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
@@ -94,6 +94,11 @@ def check_model_dir(path: Path, flag: str) -> None:
             f"{flag} {path}: config.json is there but no weight files ({', '.join(WEIGHTS)}); was the save interrupted? "
             "Save the model again with save_pretrained()."
         )
+    if loader is not None:  # a missing package is the first thing to fix: its message names the install
+        require_loader(loader, path)
+    from ..models.checkfiles import check_checkpoint
+
+    check_checkpoint(path, flag, data)
 
 
 def accepts_files(folder: Path) -> tuple[Path, str | None]:

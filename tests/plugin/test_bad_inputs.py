@@ -207,6 +207,30 @@ CASES = {
         ret=FAILED,
         test=gate("assert_no_bias_regression(kick_pair, benchmark='bbq', tolerance=0.1, scope='population')"),
     ),
+    # damaged model directories: caught from their headers and JSON at start-up, as --kick-model and --kick-compressed
+    "model-truncated-safetensors": Case(
+        ("--kick-model=dmg-truncated",), ("--kick-model", "dmg-truncated: model.safetensors", "truncated"), model=False
+    ),
+    "compressed-truncated-safetensors": Case(
+        ("--kick-compressed=dmg-truncated",), ("--kick-compressed", "dmg-truncated: model.safetensors", "truncated")
+    ),
+    "model-safetensors-header-garbage": Case(
+        ("--kick-model=dmg-header-garbage",), ("dmg-header-garbage", "safetensors header is not JSON", "damaged"), model=False
+    ),
+    "model-config-empty": Case(("--kick-model=dmg-config-empty",), ("dmg-config-empty", "names no model_type"), model=False),
+    "model-config-no-type": Case(("--kick-model=dmg-no-model-type",), ("dmg-no-model-type", "names no model_type"), model=False),
+    "model-bert-config-over-llama": Case(
+        ("--kick-model=dmg-bert-config",),
+        ("dmg-bert-config", "vocab_size 30522, hidden_size 768", "the config does not belong to these weights"),
+        model=False,
+    ),
+    "model-widths-mismatch": Case(
+        ("--kick-model=dmg-widths",), ("dmg-widths", "hidden_size 4096", "does not belong to these weights"), model=False
+    ),
+    "compressed-quant-config-string": Case(
+        ("--kick-compressed=dmg-quant-string",), ("--kick-compressed", "dmg-quant-string", "quantization_config", "'gptq'")
+    ),
+    "model-no-tokenizer": Case(("--kick-model=dmg-no-tokenizer",), ("dmg-no-tokenizer", "no tokenizer files"), model=False),
     # output files: checked at start-up with a real probe (root may write nowhere under /proc, whatever os.access says)
     "report-unwritable": Case(
         ("--kick-report=/proc/kick/report.json",), ("--kick-report /proc/kick/report.json", "cannot write there", "/proc")
@@ -229,7 +253,33 @@ CASES = {
 }
 
 
-def _setup(pytester: pytest.Pytester, model_dir: Path) -> None:
+def _config(folder: Path, **changes) -> None:
+    import json
+
+    data = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**data, **changes} if changes else {}))
+
+
+def _truncate(folder: Path) -> None:
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+
+
+DAMAGED = {  # copies of the tiny random model, each damaged one way (made only for the cases that name them)
+    "dmg-truncated": _truncate,
+    "dmg-config-empty": lambda f: _config(f),
+    "dmg-no-model-type": lambda f: _config(f, model_type=None),
+    "dmg-bert-config": lambda f: _config(f, model_type="bert", vocab_size=30522, hidden_size=768),
+    "dmg-widths": lambda f: _config(f, hidden_size=4096),
+    "dmg-quant-string": lambda f: _config(f, quantization_config="gptq"),
+    "dmg-no-tokenizer": lambda f: [p.unlink() for p in f.iterdir() if p.name.startswith(("tokenizer", "special_tokens"))],
+    "dmg-header-garbage": lambda f: (f / "model.safetensors").write_bytes(b"\x10\0\0\0\0\0\0\0{not json at all"),
+}
+
+
+def _setup(pytester: pytest.Pytester, model_dir: Path, args: tuple[str, ...] = ()) -> None:
+    import shutil
+
     for name, content in FILES.items():
         path = pytester.path / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -237,6 +287,10 @@ def _setup(pytester: pytest.Pytester, model_dir: Path) -> None:
             path.write_bytes(content)
         else:
             path.write_text(content)
+    for name, damage in DAMAGED.items():
+        if any(name in a for a in args):
+            shutil.copytree(model_dir, pytester.path / name)
+            damage(pytester.path / name)
 
 
 SLOW = {"hub-dataset-offline"}  # imports datasets and asks the (unreachable) hub: seconds, not milliseconds
@@ -248,7 +302,7 @@ def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.P
         monkeypatch.delenv(name, raising=False)  # this suite may run under xdist: the run under test does not
     for name, value in case.env.items():
         monkeypatch.setenv(name, value)
-    _setup(pytester, random_model_dir)
+    _setup(pytester, random_model_dir, case.args)
     pytester.makepyfile(test_user=case.test)
     if case.ini:
         (pytester.path / "pytest.ini").write_text(f"[pytest]\n{case.ini}\n")
