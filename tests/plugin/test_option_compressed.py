@@ -90,6 +90,7 @@ def test_missing_checkpoint(pytester):
     assert_usage_error(pytester, ["--kick-compressed=nowhere"], "--kick-compressed nowhere: no such file or directory")
 
 
+@pytest.mark.slow  # the fact model is trained
 def test_an_unrelated_model_is_refused_at_start_up_unless_the_pairing_is_deliberate(pytester, kick_args, gate_file, random_model_dir):
     """A tiny Llama with its own tokenizer given as the compressed form of the fact model: a usage error before any
     test, naming both and what differs; with --kick-pair-any it runs, and the summary says it was not checked."""
