@@ -128,8 +128,10 @@ def source_digest(*relative: str) -> str:
     return h.hexdigest()[:16]
 
 
+@functools.cache
 def package_version(name: str) -> str:
-    """An installed distribution's version, read from its metadata (nothing is imported)."""
+    """An installed distribution's version, read from its metadata (nothing is imported; once per process: every
+    result key asks for five of them)."""
     import importlib.metadata
 
     try:
