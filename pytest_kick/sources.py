@@ -3,6 +3,7 @@ directory, hub id), the default model's GGUF, and what format a --kick-compresse
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import re
@@ -49,6 +50,8 @@ def parse_model_source(text: str) -> ModelSource:
                 "directory. Point it at the folder that save_pretrained() wrote, or at a .gguf file."
             )
         return ModelSource("dir", str(path.resolve()))
+    if "/" not in text and difflib.get_close_matches(text.lower(), [DEFAULT_MODEL], n=1, cutoff=0.8):
+        raise KickUsageError(f"--kick-model {text}: no such model. Did you mean the built-in alias '{DEFAULT_MODEL}'?")
     looks_like_path = text.startswith(("/", ".", "~")) or text.endswith(".gguf") or text.count("/") > 1 or "\\" in text
     if looks_like_path or not _HUB_ID.match(text):
         raise KickUsageError(

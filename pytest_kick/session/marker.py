@@ -25,6 +25,12 @@ def marker_methods(metafunc: pytest.Metafunc, kick: KickConfig) -> tuple[Compres
         return kick.methods
     from ..compression import parse_specs
 
+    if not (isinstance(wanted, str) or (isinstance(wanted, (list, tuple)) and all(isinstance(m, str) for m in wanted))):
+        pytest.fail(
+            f"{MARKER}(methods=...) in {metafunc.definition.nodeid}: a method spec or a list of them, e.g. methods=['rtn8', "
+            f"'gptq4'], got {wanted!r}",
+            pytrace=False,
+        )
     text = wanted if isinstance(wanted, str) else ",".join(wanted)
     try:
         specs = parse_specs(text)

@@ -56,7 +56,7 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
         from ..gates.judges import judge_prompt
 
         try:
-            judge_prompt(judge.prompt)
+            judge_prompt(judge.prompt).render("question", "first answer", "second answer", "reference")  # placeholders now
         except OSError as exc:
             raise KickUsageError(f"--kick-judge-prompt {judge.prompt}: cannot read it ({exc.strerror})") from None
     if check_cache and kick.load.cache_dir is not None:

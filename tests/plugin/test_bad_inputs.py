@@ -65,6 +65,7 @@ FILES = {  # made in each run's folder; a case refers to them by name
     "a-file": "not a folder",
     "report-dir/.keep": "",
     "scorer-bad-json/config.json": "[",
+    "bad-prompt.jsonl": '{"name": "mine", "prompt_template": "Q {question} A {answr_1}", "output_format": "scores"}\n',
     # a team's method registered in a test subfolder's conftest, which loads after the options are read
     "sub/conftest.py": "from pytest_kick import compression_method\n\n@compression_method('fp')\ndef fp(model, spec):\n    pass\n",
 }
@@ -237,6 +238,16 @@ CASES = {
     ),
     "html-unwritable": Case(("--kick-html=/proc/kick/page.html",), ("--kick-html /proc/kick/page.html", "cannot write there")),
     "cache-under-proc": Case(("--kick-cache-dir=/proc/kick-cache",), ("--kick-cache-dir /proc/kick-cache", "not a writable directory")),
+    "marker-methods-not-a-list": Case(
+        (), ("@pytest.mark.kick(methods=...)", "a method spec or a list of them", "got 5"), ret=COLLECTION, test=marked("(methods=5)")
+    ),
+    "model-near-miss-alias": Case(
+        ("--kick-model=smollm2-135",), ("--kick-model smollm2-135", "Did you mean the built-in alias 'smollm2-135m'"), model=False
+    ),
+    "judge-prompt-unknown-placeholder": Case(
+        ("--kick-judge=http://judge.example/v1", "--kick-judge-model=m", "--kick-judge-prompt=bad-prompt.jsonl:mine"),
+        ("judge prompt 'mine': unknown placeholder 'answr_1'", "known: question"),
+    ),
     # the judge: its endpoint, credentials never shown, and its client settings
     "judge-url-scheme": Case(
         ("--kick-judge=htp://judge.example/v1", "--kick-judge-model=m"), ("--kick-judge htp://judge.example/v1", "http:// or https://")
