@@ -91,6 +91,7 @@ class JudgeSpec:
     timeout: float = 120.0  # seconds per request to an endpoint
     retries: int = 3  # the client's retries of a failed request
     concurrency: int = 4  # requests at once
+    budget: float | None = None  # seconds for all of the judge's requests in the run (None: no limit)
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,9 @@ class EndpointRunner:
     retries: int = 3
     rate_limit: float | None = None
     timeout: float = 120.0
+    budget: float | None = None  # seconds for all of this judge's requests in the run (None: no limit)
     _client: Any = field(default=None, repr=False)
+    _started: float | None = field(default=None, repr=False)
 
     def _make_client(self):
         try:
@@ -169,9 +171,12 @@ class EndpointRunner:
         limit = _RateLimit(self.rate_limit)
 
         where = f"judge {self.model} at {public_url(self.base_url)}"
+        self._started = self._started if self._started is not None else time.monotonic()
 
         def one(req: GenerationRequest) -> str:
             limit.wait()
+            if self.budget is not None and time.monotonic() - self._started > self.budget:
+                raise JudgeError(f"{where}: the run's judge budget of {self.budget:g} s is spent (--kick-judge-budget)")
             messages = ([{"role": "system", "content": self.system}] if self.system else []) + [{"role": "user", "content": req.context}]
             try:
                 reply = self._client.chat.completions.create(
@@ -291,11 +296,12 @@ def endpoint_judge(
     rate_limit: float | None = None,
     max_new_tokens: int = 256,
     timeout: float = 120.0,
+    budget: float | None = None,
 ) -> Judge:
     """A judge behind an OpenAI-compatible endpoint; its verdicts are cached under `cache_dir` (None: not cached).
     `timeout` (seconds per request) and `retries` go to the client; `concurrency` requests run at once."""
     prompt = prompt or JudgePrompt.load()
-    runner = EndpointRunner(base_url.rstrip("/"), model, key_env, prompt.system, concurrency, retries, rate_limit, timeout)
+    runner = EndpointRunner(base_url.rstrip("/"), model, key_env, prompt.system, concurrency, retries, rate_limit, timeout, budget)
     identity = digest(json.dumps(["endpoint", base_url.rstrip("/"), model, prompt.system, "temperature=0"]))
     factory = RunnerFactory(f"judge {model}", lambda: runner, identity)
     return Judge(CachedRunner(factory, ResultCache(cache_dir)), prompt, f"judge:{model}", against, max_new_tokens)
@@ -330,7 +336,7 @@ def configured_judge(spec, evaluation, load) -> Judge:
     if spec.url is not None:
         return endpoint_judge(
             spec.url, spec.model, cache_dir=evaluation.cache_dir, prompt=prompt, key_env=spec.key_env,
-            concurrency=spec.concurrency, retries=spec.retries, timeout=spec.timeout,
+            concurrency=spec.concurrency, retries=spec.retries, timeout=spec.timeout, budget=spec.budget,
         )  # fmt: skip
     from ..models.handles import dense_handle
     from ..sources import parse_model_source

@@ -137,6 +137,7 @@ def _judge_spec(v: dict, raw: dict) -> JudgeSpec | None:
         "timeout": v["kick_judge_timeout"] or 120.0,
         "retries": v["kick_judge_retries"],
         "concurrency": v["kick_judge_concurrency"] or 4,
+        "budget": v["kick_judge_budget"],
     }
     if "://" in target and not target.startswith(("http://", "https://")):
         raise KickUsageError(f"--kick-judge {public_url(target)}: an endpoint URL starts with http:// or https://")

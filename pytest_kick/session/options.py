@@ -321,6 +321,7 @@ PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for eve
     "kick_judge_timeout": seconds("--kick-judge-timeout"),
     "kick_judge_retries": _count("--kick-judge-retries"),
     "kick_judge_concurrency": positive("--kick-judge-concurrency"),
+    "kick_judge_budget": seconds("--kick-judge-budget"),
     "kick_save": _save_name,
     "kick_compare": _text,
     "kick_compare_fail": _flag,

@@ -138,6 +138,12 @@ OPTIONS = (
     Option("--kick-judge-retries", "kick_judge_retries", "retries of a failed judge request (default 3; 0: none)", "3"),
     Option("--kick-judge-concurrency", "kick_judge_concurrency", "judge requests sent at once (default 4)", "4"),
     Option(
+        "--kick-judge-budget",
+        "kick_judge_budget",
+        "seconds the judge endpoint may take over the whole run; then its queued requests are cancelled (default: no limit)",
+        None,
+    ),
+    Option(
         "--kick-save", "kick_save", "save this run's per-example outcomes as .kick/NAME.json (in the rootdir) for later comparison", None
     ),
     Option(

@@ -180,3 +180,24 @@ def test_a_judge_that_never_answers_stops_within_its_timeout_and_cancels_the_que
     finally:
         stub.close()
     assert time.perf_counter() - start < 10 and stub.hits <= 4  # not 8 requests x 30 s: the queue was cancelled
+
+
+def test_a_judge_over_its_run_budget_stops_and_says_how_many_verdicts_came_back():
+    """Each request takes 0.4 s; a budget of 0.5 s for the run lets the first ones through, then the rest are
+    cancelled with the budget named."""
+    import time
+
+    from pytest_kick.gates.judges import JudgeError
+
+    import json
+
+    choice = {"index": 0, "message": {"role": "assistant", "content": "7 5"}, "finish_reason": "stop"}
+    reply = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}).encode()
+    stub = _Stub(reply, "application/json", delay=0.4)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(JudgeError, match=r"budget of 0.5 s is spent .*\((\d+) of 10 verdicts came back"):
+            _ask(stub.url, 10, retries=0, timeout=5.0, concurrency=1, budget=0.5)
+    finally:
+        stub.close()
+    assert time.perf_counter() - start < 4 and 1 <= stub.hits < 10
