@@ -185,11 +185,10 @@ def test_a_judge_that_never_answers_stops_within_its_timeout_and_cancels_the_que
 def test_a_judge_over_its_run_budget_stops_and_says_how_many_verdicts_came_back():
     """Each request takes 0.4 s; a budget of 0.5 s for the run lets the first ones through, then the rest are
     cancelled with the budget named."""
+    import json
     import time
 
     from pytest_kick.gates.judges import JudgeError
-
-    import json
 
     choice = {"index": 0, "message": {"role": "assistant", "content": "7 5"}, "finish_reason": "stop"}
     reply = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}).encode()
