@@ -149,10 +149,15 @@ def read_text(path: Path) -> str:
 
 
 def nonblank_lines(path: Path):
-    """(line number, line) for every non-blank line of a text file."""
+    """(line number, line) for every non-blank line of a text file; a file with none is a usage error naming it (an
+    empty benchmark file is a failed download or export, never a benchmark)."""
+    found = False
     for n, line in enumerate(read_text(path).splitlines(keepends=True), 1):
         if line.strip():
+            found = True
             yield n, line
+    if not found:
+        raise KickUsageError(f"{path}: the file is empty (no records); export or download it again")
 
 
 def jsonl_records(path: Path):

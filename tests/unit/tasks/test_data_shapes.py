@@ -34,3 +34,11 @@ def test_mt_benchs_questions_are_not_read_as_vicunas(tmp_path):
     with pytest.raises(KickUsageError, match=r"two-turn questions \(MT-Bench's\), not Vicuna's.*bench='mt_bench'"):
         get_task("instruction_following", bench="vicuna", source="dir").load(tmp_path)
     assert len(get_task("instruction_following", bench="mt_bench", source="dir").load(tmp_path)) == 1
+
+
+def test_an_empty_benchmark_file_is_named(tmp_path):
+    folder = tmp_path / "bbq"
+    folder.mkdir()
+    (folder / "Age.jsonl").write_text("\n  \n")
+    with pytest.raises(KickUsageError, match=r"Age.jsonl: the file is empty \(no records\)"):
+        get_task("bbq", source="dir").load(tmp_path)
