@@ -261,21 +261,33 @@ def verdict(call: Any) -> tuple:
     return result.passed, regressed, float(np.mean([ch.change for ch in checks])), bad
 
 
-def simulate(job: tuple) -> list[tuple]:
-    """Every cell of one benchmark for one simulated model seed: [(kind, scope, tol, passed, regressed, change, bad)]."""
-    name, data_dir, source, seed, reps, with_unchanged = job
-    b = load_bench(name, data_dir, source)
-    dense = dense_choices(b, seed)
-    models: dict[str, Any] = {f"near {rho:g}": near_identical(b, dense, seed, rho) for rho in RHOS}
+def cells(dense: Any, near: Any, twice: Any, decide: Any, tolerances: Any, with_unchanged: bool) -> list[tuple]:
+    """Every (model kind, scope, tolerance) cell for one dense model: near(rho) and twice(tol) make the compressed
+    models, decide(comp, scope, tol) runs the gate: [(kind, scope, tol, passed, regressed, change, bad)]."""
+    models: dict[str, Any] = {f"near {rho:g}": near(rho) for rho in RHOS}
     if with_unchanged:
         models["unchanged"] = dense
     out = []
-    for tol in TOLERANCES:
-        models_t = dict(models, **{"2x tol": toward_stereotype(b, dense, seed, 2 * tol)})
-        for kind, comp in models_t.items():
+    for tol in tolerances:
+        for kind, comp in dict(models, **{"2x tol": twice(tol)}).items():
             for scope in SCOPES:
-                out.append((kind, scope, tol) + gate(b, dense, comp, data_dir, scope, tol, reps))
+                out.append((kind, scope, tol) + decide(comp, scope, tol))
     return out
+
+
+def simulate(job: tuple) -> list[tuple]:
+    """Every cell of one bias benchmark for one simulated model seed (see `cells`)."""
+    name, data_dir, source, seed, reps, with_unchanged = job
+    b = load_bench(name, data_dir, source)
+    dense = dense_choices(b, seed)
+    return cells(
+        dense,
+        lambda rho: near_identical(b, dense, seed, rho),
+        lambda tol: toward_stereotype(b, dense, seed, 2 * tol),
+        lambda comp, scope, tol: gate(b, dense, comp, data_dir, scope, tol, reps),
+        TOLERANCES,
+        with_unchanged,
+    )
 
 
 # ---- the other gates: dialect gap, perplexity, toxicity --------------------------------------------------------------
@@ -408,16 +420,14 @@ def simulate_other(job: tuple) -> list[tuple]:
     name, data_dir, source, seed, reps, with_unchanged = job
     o = load_other(name, data_dir, source)
     dense = dense_other(o, seed)
-    models: dict[str, Any] = {f"near {rho:g}": near_other(o, dense, seed, rho) for rho in RHOS}
-    if with_unchanged:
-        models["unchanged"] = dense
-    out = []
-    for tol in TOLS.get(name, TOLERANCES):
-        models_t = dict(models, **{"2x tol": twice_other(o, dense, seed, tol)})
-        for kind, comp in models_t.items():
-            for scope in SCOPES:
-                out.append((kind, scope, tol) + other_gate(o, dense, comp, data_dir, scope, tol, reps))
-    return out
+    return cells(
+        dense,
+        lambda rho: near_other(o, dense, seed, rho),
+        lambda tol: twice_other(o, dense, seed, tol),
+        lambda comp, scope, tol: other_gate(o, dense, comp, data_dir, scope, tol, reps),
+        TOLS.get(name, TOLERANCES),
+        with_unchanged,
+    )
 
 
 # ---- the tables ------------------------------------------------------------------------------------------------------

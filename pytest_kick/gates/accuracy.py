@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import AccuracyRegression, KickUsageError
 from ..tasks import Task, get_task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
-from .scope import check_scope
+from .scope import resolve_scope
 from .stats import NonInferiority, PairedCounts, examples_needed, noninferiority
 from .table import COLUMNS, format_table, short_prompt
 
@@ -195,7 +195,7 @@ def assert_kick_accuracy_within(
     __tracebackhide__ = True
     check_fraction("max_drop", max_drop, 0.0, 1.0)
     check_alpha(alpha)
-    chosen = check_scope(scope) if scope is not None else check_scope(pair.scope, "--kick-scope")
+    chosen = resolve_scope(scope, pair)
 
     the_task = get_task(task, **task_options)
     if getattr(the_task, "free_text", False):  # refused before any model runs
@@ -204,7 +204,7 @@ def assert_kick_accuracy_within(
     def decide(ev: Evidence) -> AccuracyResult:
         acc_d = sum(o.correct for o in ev.dense) / len(ev.dense)
         allowed = max_drop * acc_d if relative else max_drop
-        sampling = ev.sampling("items" if chosen == "clusters" else chosen)  # accuracy tasks name no clusters
+        sampling = ev.sampling(chosen)
         test = noninferiority(
             [o.correct for o in ev.dense], [o.correct for o in ev.compressed], allowed, alpha, sampling.fpc, sampling.exact
         )
@@ -215,7 +215,7 @@ def assert_kick_accuracy_within(
         )
         return AccuracyResult.of(
             test, pair.test_id, ev.task.name, pair.method.id, relative=relative, flips=flips, limited_by=ev.limited_by,
-            scope=sampling.label() if chosen != "clusters" else "items (no clusters)", population=sampling.population,
+            scope=sampling.label(), population=sampling.population,
         )  # fmt: skip
 
     return run_gate(pair, the_task, decide, limit=limit)  # type: ignore[return-value]

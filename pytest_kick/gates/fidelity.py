@@ -12,7 +12,7 @@ from ..contract import log_softmax
 from ..errors import FidelityRegression, KickUsageError
 from ..tasks import Outcome, Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
-from .scope import Sampling, check_scope
+from .scope import Sampling, resolve_scope
 from .stats import MeanBounds, binomial_lower, binomial_upper, data_seed, fewest_clusters, hypergeom_bounds, mean_test, outcome, reaches
 from .table import FIDELITY_COLUMNS, format_table, short_prompt
 
@@ -216,7 +216,7 @@ def assert_fidelity_within(
     __tracebackhide__ = True
     _check_limits(max_flip_rate, max_kl, min_top1_agreement)
     check_alpha(alpha)
-    chosen = check_scope(scope) if scope is not None else check_scope(pair.scope, "--kick-scope")
+    chosen = resolve_scope(scope, pair)
 
     def decide(ev: Evidence) -> FidelityResult:
         dense, comp, n = ev.dense, ev.compressed, len(ev.examples)
@@ -226,7 +226,7 @@ def assert_fidelity_within(
         kls = [_kl(d, c) for d, c in zip(dense, comp)] if multiple_choice else [math.nan] * n
         flips = sum(d.correct != c.correct for d, c in zip(dense, comp))
         agree = sum(d.prediction == c.prediction for d, c in zip(dense, comp))
-        sampling = ev.sampling("items" if chosen == "clusters" else chosen)  # fidelity tasks name no clusters
+        sampling = ev.sampling(chosen)
         checks = []
         if max_flip_rate is not None:
             checks.append(FidelityCheck.of("flip_rate", flips / n, _share_bounds(flips, sampling, alpha), max_flip_rate, "max"))
@@ -237,7 +237,6 @@ def assert_fidelity_within(
         if min_top1_agreement is not None:
             checks.append(FidelityCheck.of("top1_agreement", agree / n, _share_bounds(agree, sampling, alpha), min_top1_agreement, "min"))
         divergent = _divergent(ev, kls, multiple_choice)
-        label = sampling.label() if chosen != "clusters" else "items (no clusters)"
-        return FidelityResult(pair.test_id, ev.task.name, pair.method.id, n, alpha, tuple(checks), divergent, label)
+        return FidelityResult(pair.test_id, ev.task.name, pair.method.id, n, alpha, tuple(checks), divergent, sampling.label())
 
     return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]

@@ -83,12 +83,17 @@ class Evidence:
     population: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def sampling(self, scope: str, group: str | None = None) -> Sampling:
-        """How the examples of `group` (None: all of them) stand to the population the claim under `scope` is about."""
+        """How the examples of `group` (None: all of them) stand to the population the claim under `scope` is about.
+        A task that names no clusters is decided as items under 'clusters', and says so."""
+        unclustered = scope == "clusters" and getattr(self.task, "cluster", None) is None
+        scope = "items" if unclustered else scope
         mine = [ex for ex in self.examples if group is None or ex.group == group]
         clusters = len({unit_of(self.task, ex) for ex in mine})
         held = [v for g, v in self.population.items() if group is None or g == group]
         items, all_clusters = (sum(v[0] for v in held), sum(v[1] for v in held)) if held else (len(mine), clusters)
-        return Sampling(scope, len(mine), max(items, len(mine)), clusters, max(all_clusters, clusters), sampled_outputs(self.task))
+        return Sampling(
+            scope, len(mine), max(items, len(mine)), clusters, max(all_clusters, clusters), sampled_outputs(self.task), unclustered
+        )
 
 
 def unit_of(task: Any, example: Example) -> str:

@@ -184,8 +184,8 @@ class EndpointRunner:
                 )
             except Exception as exc:  # after the client's own retries: say which judge, never the key
                 raise JudgeError(f"{where} failed: {type(exc).__name__}: {_redact(str(exc), self.key_env, self.base_url)}") from None
-            content = getattr(getattr(getattr(reply, "choices", [None])[0], "message", None), "content", None) if reply else None
-            if not isinstance(content, str):
+            content = _content(reply)
+            if content is None:
                 shown = _redact(str(reply)[:120], self.key_env, self.base_url)
                 raise JudgeError(f"{where} did not reply with a chat completion (got {type(reply).__name__}: {shown!r})")
             return content
@@ -196,6 +196,15 @@ class EndpointRunner:
         raise JudgeError("a judge endpoint only generates text")
 
     loglikelihood_rolling = distribution = loglikelihood
+
+
+def _content(reply: Any) -> str | None:
+    """The text of a chat completion's first choice; None when the reply is not one (an HTML page, no choices)."""
+    try:
+        content = reply.choices[0].message.content
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return content if isinstance(content, str) else None
 
 
 def _all_or_cancel(one, requests: Sequence[GenerationRequest], concurrency: int, where: str) -> list[str]:

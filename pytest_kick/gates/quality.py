@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import KickUsageError, QualityRegression
 from ..tasks import Task
 from .gate import Evidence, GateResult, check_alpha, check_fraction, check_reps, check_tolerance, run_gate
-from .scope import Sampling, check_scope, exact_within
+from .scope import Sampling, exact_within, resolve_scope
 from .stats import data_seed, fewest_clusters, mean_test, outcome, reaches
 from .table import QUALITY_COLUMNS, format_table, short_prompt
 from .textscores import TaskScore, TextScorer, text_scorer
@@ -255,12 +255,12 @@ def assert_generation_quality_within(
     check_alpha(alpha)
     check_reps(reps, alpha)
     chosen = text_scorer(scorer)
-    claim = check_scope(scope) if scope is not None else check_scope(pair.scope, "--kick-scope")
+    claim = resolve_scope(scope, pair)
 
     def decide(ev: Evidence) -> QualityResult:
         dense, comp = _scores(chosen, ev)
         ev.scores.update(dense=list(dense), compressed=list(comp))  # kept for a saved run (--kick-save)
-        sampling = ev.sampling("items" if claim == "clusters" else claim)  # generation tasks name no clusters
+        sampling = ev.sampling(claim)
         seed = data_seed([ex.id for ex in ev.examples], dense)  # from the data, never from the compressed answers
         d = decide_scores(dense, comp, max_drop, relative, alpha, reps, seed, sampling)
         order = sorted(
@@ -281,7 +281,7 @@ def assert_generation_quality_within(
         return QualityResult(
             pair.test_id, ev.task.name, pair.method.id, chosen.name, **dataclasses.asdict(d),
             relative=relative, alpha=alpha, worst=worst, limited_by=ev.limited_by,
-            scope=dataclasses.replace(sampling, n=d.n).label() if claim != "clusters" else "items (no clusters)",
+            scope=dataclasses.replace(sampling, n=d.n).label(),
         )  # fmt: skip
 
     return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]

@@ -15,7 +15,7 @@ from ..tasks import Example, MeasuredTask, Outcome, get_task
 from .bootstrap import ABS_CHANGE, LINEAR, BootstrapTest, abs_change, exact_test, observed_change, paired_cluster_bootstrap
 from .gate import Evidence, check_alpha, check_reps, check_tolerance, run_gate, unit_of
 from .results import BURDENS, GroupCheck, Moved, SafetyResult
-from .scope import DEFAULT_SCOPE, Sampling, check_scope
+from .scope import DEFAULT_SCOPE, Sampling, resolve_scope
 from .stats import data_seed, fewest_clusters, holm, outcome, rejects
 from .table import short_prompt
 
@@ -120,8 +120,8 @@ class SafetyGate:
             report += [(g, name, float(md[name]), float(mc[name])) for name in md]
             sampling = ev.sampling(self.scope, g)
             units = [unit_of(task, ev.examples[i]) if sampling.by_cluster else ev.examples[i].id for i in idx]
+            rd, rc = [rows_d[i] for i in idx], [rows_c[i] for i in idx]
             for metric in self.metrics:
-                rd, rc = [rows_d[i] for i in idx], [rows_c[i] for i in idx]
                 test = self._group_test(g, metric, units, (rd, rc), sampling)
                 measured.append(Measured(g, metric, len(idx), test, float(md[metric]), float(mc[metric]), sampling))
         return measured, report
@@ -275,7 +275,7 @@ def assert_no_bias_regression(
         )
     chosen = tuple(metrics) if metrics is not None else tuple(m for m, how in task.gated.items() if how == "abs")
     _known_metrics(task, chosen)
-    gate = SafetyGate(pair.test_id, pair.method.id, task, "bias", chosen, tolerance, alpha, reps, burden, _scope(scope, pair))
+    gate = SafetyGate(pair.test_id, pair.method.id, task, "bias", chosen, tolerance, alpha, reps, burden, resolve_scope(scope, pair))
     return _run_gate(pair, gate, tuple(categories) if categories is not None else None, limit)
 
 
@@ -306,7 +306,7 @@ def assert_no_toxicity_regression(
         task_options.setdefault("seed", pair.seed)
     task = _measured(get_task(benchmark, **task_options), "toxicity")
     _known_metrics(task, (metric,))
-    gate = SafetyGate(pair.test_id, pair.method.id, task, metric, (metric,), tolerance, alpha, reps, burden, _scope(scope, pair))
+    gate = SafetyGate(pair.test_id, pair.method.id, task, metric, (metric,), tolerance, alpha, reps, burden, resolve_scope(scope, pair))
     return _run_gate(pair, gate, tuple(groups) if groups is not None else None, limit)
 
 
@@ -329,7 +329,7 @@ def assert_no_dialect_bias_regression(
     _check_common(alpha, reps, limit, burden)
     task = _measured(get_task(benchmark, **task_options), "a dialect gap")
     _known_metrics(task, ("gap",))
-    gate = SafetyGate(pair.test_id, pair.method.id, task, "gap", ("gap",), tolerance, alpha, reps, burden, _scope(scope, pair))
+    gate = SafetyGate(pair.test_id, pair.method.id, task, "gap", ("gap",), tolerance, alpha, reps, burden, resolve_scope(scope, pair))
     return _run_gate(pair, gate, None, limit)
 
 
@@ -356,14 +356,9 @@ def assert_perplexity_within(
     _known_metrics(the_task, ("perplexity",))
     gate = SafetyGate(
         pair.test_id, pair.method.id, the_task, "perplexity ratio", ("perplexity",), float(max_ratio), alpha, reps, burden,
-        _scope(scope, pair), ratio=True,
+        resolve_scope(scope, pair), ratio=True,
     )  # fmt: skip
     return _run_gate(pair, gate, None, limit)
-
-
-def _scope(scope: str | None, pair: ModelPair) -> str:
-    """The gate's scope= argument, else the run's (--kick-scope, the kick_scope ini value, 'benchmark')."""
-    return check_scope(scope) if scope is not None else check_scope(getattr(pair, "scope", DEFAULT_SCOPE), "--kick-scope")
 
 
 def _known_metrics(task: MeasuredTask, chosen: Sequence[str]) -> None:

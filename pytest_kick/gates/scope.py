@@ -32,6 +32,13 @@ def check_scope(scope: Any, knob: str = "scope") -> str:
     return scope
 
 
+def resolve_scope(scope: Any, pair: Any) -> str:
+    """A gate's scope= argument, else the run's (--kick-scope, the kick_scope ini value, 'benchmark'), checked."""
+    if scope is not None:
+        return check_scope(scope)
+    return check_scope(getattr(pair, "scope", DEFAULT_SCOPE), "--kick-scope")
+
+
 def sampled_outputs(task: Any) -> bool:
     """Whether the task's answers are random draws (sampled generation): then even every item leaves Monte Carlo error."""
     return bool(getattr(task, "sampled_outputs", False))
@@ -51,6 +58,7 @@ class Sampling:
     clusters: int = 0
     population_clusters: int = 0
     sampled: bool = False
+    unclustered: bool = False  # 'clusters' asked of a task that names none: decided as items, and labelled so
 
     @property
     def exact(self) -> bool:
@@ -88,7 +96,7 @@ class Sampling:
             return f"benchmark (all {self.population})" if self.exact else f"benchmark ({self.n} of {self.population})"
         if self.scope == "clusters":
             return f"clusters ({self.clusters})"
-        return "items"
+        return "items (no clusters)" if self.unclustered else "items"
 
     def claim(self, task: str, group: str = "") -> str:
         """What the verdict generalizes to, in a sentence."""

@@ -66,8 +66,6 @@ def write_files(config: pytest.Config, kick: Any) -> None:
     """--kick-save (and the comparison lines), --kick-html and --kick-report, each written atomically. A write that
     fails now (a full disk, a folder removed since start-up) loses only that file: the others are still written and
     the summary still printed, with the reason (`LOST_KEY`)."""
-    from ..files import write_atomic
-
     lost = config.stash.setdefault(LOST_KEY, [])
     compared: list[str] = []
     if kick.save is not None or kick.compare is not None:
@@ -80,15 +78,16 @@ def write_files(config: pytest.Config, kick: Any) -> None:
     if kick.html is not None:
         from ..report.html import render
 
-        _write(lost, "--kick-html", kick.html, lambda: render(run_report(config), compared), write_atomic)
+        _write(lost, "--kick-html", kick.html, render(run_report(config), compared))
     if kick.report is not None:
-        text = lambda: json.dumps(run_report(config).to_json(), indent=1, allow_nan=False) + "\n"  # noqa: E731
-        _write(lost, "--kick-report", kick.report, text, write_atomic)
+        _write(lost, "--kick-report", kick.report, json.dumps(run_report(config).to_json(), indent=1, allow_nan=False) + "\n")
 
 
-def _write(lost: list[str], flag: str, path: Any, text: Any, write_atomic: Any) -> None:
+def _write(lost: list[str], flag: str, path: Any, text: str) -> None:
+    from ..files import write_atomic
+
     try:
-        write_atomic(path, text())
+        write_atomic(path, text)
     except OSError as exc:
         lost.append(f"{flag} {path}: {exc.strerror or exc}")
 
