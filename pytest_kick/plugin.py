@@ -131,11 +131,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # ---- the fixtures -----------------------------------------------------------------------------------------------
 def _clean(fn, *args):
-    """Run a fixture body; a pytest-kick error becomes one readable line instead of a traceback."""
+    """Run a fixture body; a pytest-kick error becomes one readable line instead of a traceback (failed outside the
+    except block: pytest would otherwise print the error twice, joined by "During handling of the above exception")."""
     try:
         return fn(*args)
     except KickError as exc:
-        pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
+        message = f"{type(exc).__name__}: {exc}"
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,16 @@
 """A model directory checked at start-up from its headers and JSON, in milliseconds and without reading the weights:
 every safetensors file's header and the byte ranges of its tensors against the file's size (and a sharded
 checkpoint's index against its shards), the config (a model type, a well-formed `quantization_config`), the
-embedding's shape against the config's vocabulary and width, and a tokenizer to load. A damaged download is then a
+embedding's shape against the config's vocabulary and width, the decoder layers the weights hold and the shapes
+of their attention and MLP projections against the config (a config with more layers than the weights would have
+transformers fill the missing ones with random numbers, with only a log line), and a tokenizer to load. A damaged download is then a
 usage error naming the file, not a traceback in every test."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -79,6 +82,7 @@ def check_checkpoint(folder: Path, flag: str, config: dict) -> None:
         tensors.update(safetensors_header(path, where))
     _check_index(folder, where, tensors)
     _check_embedding(where, config, tensors)
+    check_layers(where, config, tensors)
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise KickUsageError(f"{where}: no tokenizer files ({', '.join(TOKENIZER_FILES)}); save the tokenizer beside the model")
     if (folder / "tokenizer.json").is_file():
@@ -118,3 +122,48 @@ def _check_embedding(where: str, config: dict, tensors: dict) -> None:
             f"{where}: the token embedding is {rows} x {cols} but config.json says vocab_size {vocab}, hidden_size {width}: "
             "the config does not belong to these weights"
         )
+
+
+LAYER = re.compile(r"\.(?:layers|h|blocks|layer)\.(\d+)\.")
+
+
+def projection_shapes(config: dict) -> dict[str, tuple[int, int]]:
+    """The logical [out, in] shape of each Llama-style projection (q/k/v/o, gate/up/down) the config implies
+    ({} when the config does not say enough)."""
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    width, heads, inner = text.get("hidden_size"), text.get("num_attention_heads"), text.get("intermediate_size")
+    if not all(isinstance(v, int) and v > 0 for v in (width, heads)):
+        return {}
+    kv = text.get("num_key_value_heads") if isinstance(text.get("num_key_value_heads"), int) else heads
+    head_dim = text.get("head_dim") if isinstance(text.get("head_dim"), int) else width // heads
+    shapes = {"q_proj": (heads * head_dim, width), "k_proj": (kv * head_dim, width), "v_proj": (kv * head_dim, width)}
+    shapes["o_proj"] = (width, heads * head_dim)
+    if isinstance(inner, int) and inner > 0:
+        shapes.update(gate_proj=(inner, width), up_proj=(inner, width), down_proj=(width, inner))
+    return shapes
+
+
+def check_layers(where: str, config: dict, tensors: dict) -> None:
+    """The number of decoder layers in the weights, and (unpacked weights) every Llama-style projection's shape,
+    against config.json. A model with other towers (a `text_config`: vision, audio) is not checked here."""
+    if "text_config" in config:
+        return
+    depth = config.get("num_hidden_layers", config.get("n_layer"))
+    found = {int(m.group(1)) for name in tensors if (m := LAYER.search(name))}
+    if found and isinstance(depth, int) and not isinstance(depth, bool) and depth != max(found) + 1:
+        raise KickUsageError(
+            f"{where}: the weights hold {max(found) + 1} decoder layers but config.json says {depth}: "
+            "the config does not belong to these weights"
+        )
+    if "quantization_config" in config:
+        return  # packed shapes are the quantizer's, not the logical ones
+    expected = projection_shapes(config)
+    for name, info in sorted(tensors.items()):
+        parts = name.split(".")
+        if len(parts) < 2 or parts[-1] != "weight" or parts[-2] not in expected or info["dtype"] in ("I32", "U8", "I8"):
+            continue
+        if tuple(info["shape"]) != expected[parts[-2]]:
+            raise KickUsageError(
+                f"{where}: {name} is {' x '.join(map(str, info['shape']))} but config.json implies "
+                f"{' x '.join(map(str, expected[parts[-2]]))}: the config does not belong to these weights"
+            )

@@ -1,13 +1,15 @@
 """Is the compressed model a compressed form of the dense one? `--kick-compressed` names a checkpoint the run did
 not make: before any test, its tokenizer (vocabulary, special tokens, the ids of a probe text) and its architecture
-(family, width, depth) are compared with `--kick-model`'s, from the files' headers and JSON only (milliseconds; no
+(family, width, depth) and its tensors (the dense model's layers, none grown, no more parameters: the relation
+every method keeps) are compared with `--kick-model`'s, from the files' headers and JSON only (milliseconds; no
 weights read, no model built). A mismatch is a usage error naming both, unless `--kick-pair-any` says the pairing
 is deliberate (the summary then says it was not checked)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import KickUsageError
@@ -27,6 +29,8 @@ class PairFacts:
     specials: tuple[str | None, str | None] = (None, None)  # (bos, eos) as text
     probe: tuple[int, ...] | None = None  # the ids of PROBE (a tokenizer.json on both sides)
     kind: str = "dir"  # "gguf" or "dir": where the facts were read
+    shapes: dict[str, tuple[int, ...]] | None = None  # safetensors tensors' shapes by name (a model directory)
+    packed: bool = False  # a quantization_config: shapes are the quantizer's packing, not the logical ones
 
 
 def facts(path: Path) -> PairFacts:
@@ -70,7 +74,56 @@ def _dir_facts(folder: Path) -> PairFacts:
             probe = None
     settings = _read_json(folder / "tokenizer_config.json")
     specials = (_special(settings.get("bos_token")), _special(settings.get("eos_token")))
-    return PairFacts(config.get("model_type"), text.get("hidden_size"), text.get("num_hidden_layers"), vocab, specials, probe)
+    facts = PairFacts(config.get("model_type"), text.get("hidden_size"), text.get("num_hidden_layers"), vocab, specials, probe)
+    return replace(facts, shapes=_shapes(folder), packed="quantization_config" in config)
+
+
+def _shapes(folder: Path) -> dict[str, tuple[int, ...]] | None:
+    from .checkfiles import safetensors_header
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    try:
+        for path in sorted(folder.glob("*.safetensors")):
+            shapes.update({k: tuple(v["shape"]) for k, v in safetensors_header(path).items()})
+    except KickUsageError:
+        return None  # a damaged file is reported by the model directory's own check
+    return shapes or None
+
+
+def parameter_relation(dense: PairFacts, comp: PairFacts) -> str | None:
+    """The relation every compression method keeps, in words where it is broken: the compressed model's layers are
+    the dense model's (every quantized module has a dense weight of that name); an unpacked compressed tensor has
+    the dense name and no dimension larger (pruning keeps or shrinks, never grows); it has no more parameters."""
+    if dense.shapes is None or comp.shapes is None or dense.packed:
+        return None
+    if comp.packed:
+        known = {k.rsplit(".", 1)[0] for k in dense.shapes} | set(dense.shapes)
+        stray = sorted(k for k in comp.shapes if not _ancestors(k) & known and not k.endswith(_TIED))
+        return f"the compressed checkpoint has {stray[0]!r}, from no layer of the dense model" if stray else None
+    for name, shape in sorted(comp.shapes.items()):
+        have = dense.shapes.get(name)
+        if have is None:
+            if not name.endswith(_TIED):
+                return f"the compressed checkpoint has tensor {name!r}, which the dense model does not"
+        elif len(have) != len(shape) or any(c > d for c, d in zip(shape, have)):
+            return f"{name} is {_dims(shape)} in the compressed model but {_dims(have)} in the dense one (compression never grows a tensor)"
+    total_d, total_c = (sum(math.prod(s) for s in f.shapes.values()) for f in (dense, comp))  # type: ignore[union-attr]
+    if total_c > total_d:
+        return f"the compressed model has more parameters ({total_c:,}) than the dense one ({total_d:,})"
+    return None
+
+
+_TIED = ("lm_head.weight",)  # saved by one side only when the output layer is tied to the embedding
+
+
+def _ancestors(name: str) -> set[str]:
+    """'a.b.c' -> {'a.b.c', 'a.b', 'a'}: a packed tensor (q_proj.qweight, q_proj.weight.absmax) under a dense layer."""
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return " x ".join(map(str, shape))
 
 
 def _special(value) -> str | None:
@@ -118,6 +171,9 @@ def mismatches(dense: PairFacts, comp: PairFacts) -> list[str]:
             out.append(f"{name} token {d!r} vs {c!r}")
     if dense.probe is not None and comp.probe is not None and dense.probe != comp.probe:
         out.append("a probe text encodes to other token ids")
+    relation = parameter_relation(dense, comp)
+    if relation:
+        out.append(relation)
     return out
 
 

@@ -33,6 +33,9 @@ def checked_gate(raw: Any, index: int, where: str) -> dict:
             f"{where}: {name} was changed after it was saved (its checksum does not match its content): "
             "a saved run is compared only as it was written; run that release again with --kick-save"
         )
+    bad = _bad_gate_field(raw)
+    if bad:
+        raise KickUsageError(f"{where}: {name}.{bad}")
     examples = raw.get("examples")
     if not isinstance(examples, list):
         raise KickUsageError(f"{where}: {name}.examples is not a list")
@@ -45,6 +48,25 @@ def checked_gate(raw: Any, index: int, where: str) -> dict:
             raise KickUsageError(f"{where}: {name}: example {ex['id']!r} is saved twice")
         seen.add(ex["id"])
     return {k: v for k, v in raw.items() if k != "checksum"}
+
+
+_GATE_FIELDS = {  # allowed is null for a gate with one limit per metric (fidelity)
+    "test": (str,), "kind": (str,), "task": (str,), "method": (str,), "model": (str,),
+    "allowed": (int, float, type(None)), "alpha": (int, float),
+}  # fmt: skip
+
+
+def _bad_gate_field(raw: Mapping[str, Any]) -> str:
+    """The first field of a saved gate that is missing or of the wrong type, in words ('' when it is sound)."""
+    for key, types in _GATE_FIELDS.items():
+        if key not in raw:
+            return f"{key}: missing"
+        value = raw[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"{key}: expected {'a number' if key in ('allowed', 'alpha') else 'a string'}, got {value!r}"[:200]
+    if not (0 < raw["alpha"] < 1) or not (raw["allowed"] is None or raw["allowed"] >= 0):
+        return f"alpha/allowed: expected 0 < alpha < 1 and allowed >= 0, got {raw['alpha']!r} / {raw['allowed']!r}"
+    return ""
 
 
 def _bad_field(ex: Any) -> str:

@@ -36,9 +36,10 @@ def marker_methods(metafunc: pytest.Metafunc, kick: KickConfig) -> tuple[Compres
         specs = parse_specs(text)
         for spec in specs:  # the same start-up checks as --kick-method (backend installed, calibration file)
             kick.plan(spec)
+        return specs
     except (KickUsageError, MissingBackend) as exc:
-        pytest.fail(f"{MARKER}(methods=...) in {metafunc.definition.nodeid}: {exc}", pytrace=False)
-    return specs
+        message = f"{MARKER}(methods=...) in {metafunc.definition.nodeid}: {exc}"
+    pytest.fail(message, pytrace=False)  # outside the except block: one message, not two chained
 
 
 MARKER_KEYWORDS = ("limit", "methods")
@@ -71,6 +72,7 @@ def marker_limit(node: pytest.Item, configured: Limit | None) -> Limit | None:
     knob = f"{MARKER}(limit=...)"
     try:
         check_limit(value, knob)
+        return Limit(value, knob)
     except KickUsageError as exc:
-        pytest.fail(f"KickUsageError: {exc}", pytrace=False)
-    return Limit(value, knob)
+        message = f"KickUsageError: {exc}"
+    pytest.fail(message, pytrace=False)

@@ -55,6 +55,9 @@ def positive(flag: str, forms: str = "a positive integer") -> Callable[[Value], 
     return parse
 
 
+MAX_SECONDS = 1_000_000  # eleven days
+
+
 def seconds(flag: str) -> Callable[[Value], float | None]:
     def parse(v: Value) -> float | None:
         if not v.given:
@@ -63,8 +66,8 @@ def seconds(flag: str) -> Callable[[Value], float | None]:
             value = float(str(v.text).strip())
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and value > 0):
-            raise KickUsageError(f"{flag} {v.text!r}: must be a positive number of seconds, e.g. {flag}=300.")
+        if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):  # threads' waits overflow far above it
+            raise KickUsageError(f"{flag} {v.text!r}: must be a positive number of seconds up to {MAX_SECONDS:,}, e.g. {flag}=300.")
         return value
 
     return parse
@@ -213,9 +216,12 @@ def _batch_size(v: Value) -> int | str:
 def _seed(v: Value) -> int:
     text = str(v.text if v.given else DEFAULT_SEED).strip()
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise KickUsageError(f"--kick-seed {text!r}: must be an integer.") from None
+        value = -1
+    if not 0 <= value < 2**32:  # numpy's seeds end there, torch's at 2**64
+        raise KickUsageError(f"--kick-seed {text!r}: must be a whole number from 0 to {2**32 - 1}.")
+    return value
 
 
 def _data_dir(v: Value) -> Path | None:

@@ -47,6 +47,7 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
                 from ..models.pairing import check_pair
 
                 check_pair(dense, path)
+    _check_context(kick)
     if kick.evaluation.toxicity_scorer not in (None, "profanity-check"):
         from ..tasks.scorers import HFClassifier
 
@@ -75,6 +76,31 @@ def check_files(kick: KickConfig, check_cache: bool = True) -> list[str]:
         methods = ", ".join(p.spec.id for p in kick.plans)
         warnings.append(f"--kick-calib-data={calibration.source} has no effect: none of the methods ({methods}) reads calibration data")
     return warnings
+
+
+def _check_context(kick: KickConfig) -> None:
+    """Calibration windows no longer than the positions the dense model reads (a longer one would index past a
+    learned position table, or run rotary positions the model never saw)."""
+    seqlen = kick.compression.calibration.seqlen
+    path = _local_model(kick.model) if any(p.needs_calibration for p in kick.plans) else None
+    if path is None:
+        return
+    if path.is_file():
+        from ..sources import gguf_metadata
+
+        meta = gguf_metadata(path)
+        context = meta.get(f"{meta.get('general.architecture')}.context_length")
+    else:
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+        context = text.get("max_position_embeddings", text.get("n_positions"))
+    if isinstance(context, int) and not isinstance(context, bool) and 0 < context < seqlen:
+        raise KickUsageError(
+            f"--kick-calib-seqlen={seqlen}: the model reads at most {context} positions; give --kick-calib-seqlen={context} or less."
+        )
 
 
 def check_model_dir(path: Path, flag: str, loader: str | None = None) -> None:

@@ -23,6 +23,19 @@ def gate(call: str) -> str:
     return f"from pytest_kick import {name}\n\ndef test_x(kick_pair):\n    {call}\n"
 
 
+JUDGED = gate(
+    "assert_generation_quality_within(kick_pair, 'summarization', scorer=kick_judge, max_drop=1.0, max_new_tokens=4, "
+    "limit=2, source='builtin')"
+).replace("(kick_pair)", "(kick_pair, kick_judge)")
+
+
+def chat(content: str) -> bytes:
+    import json
+
+    choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+    return json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}).encode()
+
+
 def marked(marker: str) -> str:
     return f"import pytest\n\n@pytest.mark.kick{marker}\n" + GATE
 
@@ -37,6 +50,9 @@ class Case:
     model: bool = True  # pass --kick-model=<the tiny random model> unless the case names its own
     env: dict = field(default_factory=dict)
     absent: tuple[str, ...] = ()  # what must not appear anywhere in the output (a password)
+    judge: bytes | None = None  # a judge server answering every request with this body ({judge} in args: its URL)
+    delay: float = 0.0  # ... after this many seconds
+    caches: bool = False  # the run computes (and may keep) model answers before the failure it reports
 
 
 def _gguf(tensor_offset: int, extra: bytes = b"") -> bytes:
@@ -48,7 +64,59 @@ def _gguf(tensor_offset: int, extra: bytes = b"") -> bytes:
     return head + b"\0" * (-len(head) % 32) + extra
 
 
+def saved(edit=None, sign: bool = True) -> str:
+    """A saved run (--kick-save's format) with one gate of two examples, changed by `edit` (its data, in place) and
+    signed again with the checksum unless `sign` is False (a hand edit; `sign` is the forger who knows the format)."""
+    import json
+
+    from pytest_kick.report.baseline import SavedExample, SavedGate, SavedRun
+    from pytest_kick.report.integrity import checksum
+
+    examples = (SavedExample("a", True, 1.0, "x"), SavedExample("b", False, 0.0, "y"))
+    data = SavedRun("r1", gates=[SavedGate("test_user.py::test_x", "accuracy", "freebaseqa", "rtn8", "m", 0.02, 0.05, examples)]).to_json()
+    if edit is not None:
+        edit(data)
+        for g in data["gates"] if sign and isinstance(data.get("gates"), list) else ():
+            if isinstance(g, dict):
+                g["checksum"] = checksum(g)
+    return json.dumps(data)
+
+
+def _example(**changes):
+    return lambda d: d["gates"][0]["examples"][0].update(changes)
+
+
+def _gate(**changes):
+    return lambda d: d["gates"][0].update(changes)
+
+
+def _drop(key):
+    return lambda d: d["gates"][0].pop(key)
+
+
+SAVED = {  # --kick-compare files, each wrong one way (all read at start-up, before any model runs)
+    "saved-not-json.json": "{",
+    "saved-other.json": '{"schema": "something else"}',
+    "saved-old.json": saved(lambda d: d.update(version=2)),
+    "saved-no-gates.json": saved(lambda d: d.pop("gates")),
+    "saved-hand-edited.json": saved(_example(correct=False), sign=False),
+    "saved-correct-text.json": saved(_example(correct="no")),
+    "saved-score-text.json": saved(_example(score="1.0")),
+    "saved-id-missing.json": saved(lambda d: d["gates"][0]["examples"][0].pop("id")),
+    "saved-duplicate.json": saved(lambda d: d["gates"][0]["examples"].append(dict(d["gates"][0]["examples"][0]))),
+    "saved-gate-not-object.json": saved(lambda d: d["gates"].insert(0, "gate")),
+    "saved-examples-not-list.json": saved(_gate(examples={"a": 1})),
+    "saved-alpha-text.json": saved(_gate(alpha="0.05")),
+    "saved-alpha-range.json": saved(_gate(alpha=5)),
+    "saved-test-missing.json": saved(_drop("test")),
+    "saved-unknown-field.json": saved(_gate(extra=1)),
+    "saved-scores-text.json": saved(_example(scores=["1"])),
+    "saved-choice-bool.json": saved(_example(choice=True)),
+    "saved-not-utf8.json": b'{"schema": "\xff"}',
+}
+
 FILES = {  # made in each run's folder; a case refers to them by name
+    **SAVED,
     "notjson/config.json": "{not json",
     "notjson/model.safetensors": "x",
     "noweights/config.json": '{"model_type": "llama"}',
@@ -138,7 +206,7 @@ CASES = {
     "limit-zero": Case(("--kick-limit=0",), ("--kick-limit", "positive integer")),
     "limit-text": Case(("--kick-limit=ten",), ("--kick-limit", "positive integer")),
     "batch-size-negative": Case(("--kick-batch-size=-3",), ("--kick-batch-size", "positive integer or 'auto'")),
-    "seed-fraction": Case(("--kick-seed=1.5",), ("--kick-seed", "must be an integer")),
+    "seed-fraction": Case(("--kick-seed=1.5",), ("--kick-seed", "must be a whole number from 0 to 4294967295")),
     "data-dir-missing": Case(("--kick-data-dir=nowhere",), ("--kick-data-dir nowhere", "no such directory", "one folder per")),
     "scorer-missing": Case(("--kick-toxicity-scorer=nowhere",), ("--kick-toxicity-scorer nowhere", "not a directory", "profanity-check")),
     "scorer-not-a-classifier": Case(("--kick-toxicity-scorer={model}",), ("not a sequence-classification model", "toxic-bert")),
@@ -261,6 +329,97 @@ CASES = {
     "judge-timeout-text": Case(("--kick-judge-timeout=soon",), ("--kick-judge-timeout 'soon'", "positive number of seconds")),
     "judge-retries-negative": Case(("--kick-judge-retries=-2",), ("--kick-judge-retries", "whole number >= 0")),
     "judge-concurrency-zero": Case(("--kick-judge-concurrency=0",), ("--kick-judge-concurrency '0'", "positive integer")),
+    # a damaged model directory, found from its headers and config.json
+    "model-config-more-layers": Case(
+        ("--kick-model=dmg-more-layers",), ("dmg-more-layers", "the weights hold 2 decoder layers but config.json says 4"), model=False
+    ),
+    "model-config-other-mlp": Case(
+        ("--kick-model=dmg-inner",), ("dmg-inner", "down_proj.weight is 128 x 256 but config.json implies 128 x 512"), model=False
+    ),
+    "model-config-other-kv-heads": Case(
+        ("--kick-model=dmg-kv-heads",), ("dmg-kv-heads", "k_proj.weight is 128 x 128 but config.json implies 64 x 128"), model=False
+    ),
+    "model-index-missing-shard": Case(
+        ("--kick-model=dmg-index",), ("dmg-index", "model.safetensors.index.json puts", "which is missing"), model=False
+    ),
+    "compressed-extra-tensor": Case(
+        ("--kick-compressed=dmg-extra-tensor",), ("does not match --kick-model", "'model.layers.0.mlp.extra.weight', which the dense model does not")
+    ),
+    "compressed-unrelated-vocabulary": Case(
+        ("--kick-compressed=dmg-vocabulary",), ("does not match --kick-model", "first difference at id 10", "--kick-pair-any")
+    ),
+    # a saved run to compare with: refused at start-up, naming the first bad field
+    "saved-missing": Case(("--kick-compare=nope.json",), ("--kick-compare nope.json: cannot read it",)),
+    "saved-not-json": Case(("--kick-compare=saved-not-json.json",), ("--kick-compare saved-not-json.json: not JSON",)),
+    "saved-not-utf8": Case(("--kick-compare=saved-not-utf8.json",), ("--kick-compare saved-not-utf8.json: not JSON",)),
+    "saved-other-schema": Case(("--kick-compare=saved-other.json",), ("saved-other.json: not a pytest-kick saved run",)),
+    "saved-old-version": Case(("--kick-compare=saved-old.json",), ("of version 2; this pytest-kick reads version 3", "--kick-save")),
+    "saved-no-gates": Case(("--kick-compare=saved-no-gates.json",), ("a saved run needs a name and a list of gates",)),
+    "saved-hand-edited": Case(
+        ("--kick-compare=saved-hand-edited.json",), ("gates[0] (test_user.py::test_x, freebaseqa) was changed after it was saved",)
+    ),
+    "saved-correct-text": Case(("--kick-compare=saved-correct-text.json",), ("examples[0].correct: expected bool, got 'no'",)),
+    "saved-score-text": Case(("--kick-compare=saved-score-text.json",), ("examples[0].score: expected int or float or NoneType, got '1.0'",)),
+    "saved-id-missing": Case(("--kick-compare=saved-id-missing.json",), ("examples[0].id: missing",)),
+    "saved-duplicate": Case(("--kick-compare=saved-duplicate.json",), ("example 'a' is saved twice",)),
+    "saved-gate-not-object": Case(("--kick-compare=saved-gate-not-object.json",), ("gates[0] is not an object",)),
+    "saved-examples-not-list": Case(("--kick-compare=saved-examples-not-list.json",), ("freebaseqa).examples is not a list",)),
+    "saved-alpha-text": Case(("--kick-compare=saved-alpha-text.json",), ("freebaseqa).alpha: expected a number, got '0.05'",)),
+    "saved-alpha-range": Case(("--kick-compare=saved-alpha-range.json",), ("expected 0 < alpha < 1 and allowed >= 0, got 5",)),
+    "saved-test-missing": Case(("--kick-compare=saved-test-missing.json",), ("(None, freebaseqa).test: missing",)),
+    "saved-unknown-field": Case(("--kick-compare=saved-unknown-field.json",), ("gates[0] is malformed (SavedGate: unknown field(s) extra)",)),
+    "saved-scores-text": Case(("--kick-compare=saved-scores-text.json",), ("examples[0].scores: expected a list of numbers",)),
+    "saved-choice-bool": Case(("--kick-compare=saved-choice-bool.json",), ("examples[0].choice: expected int or NoneType, got True",)),
+    # numbers the libraries below cannot take, refused before they reach them
+    "seed-too-large": Case(("--kick-seed=4294967296",), ("--kick-seed '4294967296'", "from 0 to 4294967295")),
+    "seed-negative": Case(("--kick-seed=-1",), ("--kick-seed '-1'", "from 0 to 4294967295")),
+    "judge-timeout-huge": Case(("--kick-judge-timeout=1e12",), ("--kick-judge-timeout '1e12'", "up to 1,000,000")),
+    "judge-budget-infinite": Case(("--kick-judge-budget=inf",), ("--kick-judge-budget 'inf'", "positive number of seconds")),
+    "calib-seqlen-beyond-context": Case(
+        ("--kick-method=gptq4", "--kick-calib-seqlen=4096"), ("--kick-calib-seqlen=4096", "the model reads at most 1024 positions")
+    ),
+    "ray-replicas-zero": Case(("--kick-ray=local", "--kick-ray-replicas=0"), ("--kick-ray-replicas '0'", "positive integer")),
+    "ray-cpus-zero": Case(("--kick-ray=local", "--kick-ray-cpus-per-replica=0"), ("--kick-ray-cpus-per-replica '0'", "a number > 0")),
+    "save-name-path": Case(("--kick-save=../up",), ("--kick-save '../up'", "a name of letters, digits")),
+    # the judge's replies: the gate's test fails with the documented outcome, naming the server (never its password)
+    "judge-reply-html": Case(
+        ("--kick-judge={judge}", "--kick-judge-model=m", "--kick-judge-retries=0"),
+        ("judge m at http://user:***@127.0.0.1", "did not reply with a chat completion", "verdicts came back"),
+        ret=FAILED, test=JUDGED, judge=b"<html><body>Gateway login</body></html>", absent=("user:pw@",), caches=True,
+    ),
+    "judge-reply-no-choices": Case(
+        ("--kick-judge={judge}", "--kick-judge-model=m", "--kick-judge-retries=0"),
+        ("did not reply with a chat completion",),
+        ret=FAILED, test=JUDGED, judge=b'{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}', caches=True,
+    ),
+    "judge-reply-out-of-range": Case(
+        ("--kick-judge={judge}", "--kick-judge-model=m"),
+        ("could be scored (2 unscored)", "nothing was shown"), ret=FAILED, test=JUDGED, judge=chat("1000000 2"), caches=True,
+    ),
+    "judge-reply-negative": Case(
+        ("--kick-judge={judge}", "--kick-judge-model=m"),
+        ("could be scored (2 unscored)",), ret=FAILED, test=JUDGED, judge=chat("-4 -9"), caches=True,
+    ),
+    "judge-hangs": Case(
+        ("--kick-judge={judge}", "--kick-judge-model=m", "--kick-judge-timeout=1", "--kick-judge-retries=0"),
+        ("failed: APITimeoutError", "the queued requests were cancelled"),
+        ret=FAILED, test=JUDGED, judge=chat("7 5"), delay=20.0, caches=True,
+    ),
+    "judge-over-budget": Case(
+        ("--kick-judge={judge}", "--kick-judge-model=m", "--kick-judge-budget=0.3", "--kick-judge-concurrency=1"),
+        ("judge budget of 0.3 s is spent (--kick-judge-budget)",),
+        ret=FAILED, test=JUDGED, judge=chat("7 5"), delay=0.5, caches=True,
+    ),
+    "judge-unreachable": Case(
+        ("--kick-judge=http://127.0.0.1:9/v1", "--kick-judge-model=m", "--kick-judge-retries=0", "--kick-judge-timeout=5"),
+        ("judge m at http://127.0.0.1:9/v1 failed: APIConnectionError",), ret=FAILED, test=JUDGED, caches=True,
+    ),
+    # a model the first test cannot fetch: one message per test, not the error twice chained
+    "model-hub-offline": Case(
+        ("--kick-model=someorg/somemodel",),
+        ("--kick-model someorg/somemodel: could not fetch it from the Hugging Face hub", "pass a local model directory"),
+        ret=FAILED, model=False, env={"HF_HUB_OFFLINE": "1"},
+    ),
 }
 
 
@@ -276,6 +435,30 @@ def _truncate(folder: Path) -> None:
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
 
 
+def _extra_tensor(folder: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    import numpy as np
+
+    tensors = load_file(str(folder / "model.safetensors"))
+    save_file({**tensors, "model.layers.0.mlp.extra.weight": np.zeros((4, 4), np.float32)}, str(folder / "model.safetensors"))
+
+
+def _index(folder: Path) -> None:
+    import json
+
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"lm_head.weight": "model-00002-of-00002.safetensors"}}))
+
+
+def _vocabulary(folder: Path) -> None:
+    import json
+
+    tok = json.loads((folder / "tokenizer.json").read_text())
+    word = next(t for t, i in tok["model"]["vocab"].items() if i == 10)
+    tok["model"]["vocab"]["zzz-not-a-token"] = tok["model"]["vocab"].pop(word)
+    (folder / "tokenizer.json").write_text(json.dumps(tok))
+
+
 DAMAGED = {  # copies of the tiny random model, each damaged one way (made only for the cases that name them)
     "dmg-truncated": _truncate,
     "dmg-config-empty": lambda f: _config(f),
@@ -284,6 +467,12 @@ DAMAGED = {  # copies of the tiny random model, each damaged one way (made only 
     "dmg-widths": lambda f: _config(f, hidden_size=4096),
     "dmg-quant-string": lambda f: _config(f, quantization_config="gptq"),
     "dmg-no-tokenizer": lambda f: [p.unlink() for p in f.iterdir() if p.name.startswith(("tokenizer", "special_tokens"))],
+    "dmg-more-layers": lambda f: _config(f, num_hidden_layers=4),
+    "dmg-inner": lambda f: _config(f, intermediate_size=512),
+    "dmg-kv-heads": lambda f: _config(f, num_key_value_heads=2),
+    "dmg-index": _index,
+    "dmg-extra-tensor": _extra_tensor,
+    "dmg-vocabulary": _vocabulary,
     "dmg-header-garbage": lambda f: (f / "model.safetensors").write_bytes(b"\x10\0\0\0\0\0\0\0{not json at all"),
 }
 
@@ -304,11 +493,46 @@ def _setup(pytester: pytest.Pytester, model_dir: Path, args: tuple[str, ...] = (
             damage(pytester.path / name)
 
 
+class JudgeStub:
+    """A real HTTP server on localhost answering every request with `body` after `delay` seconds (a judge endpoint
+    as a misconfigured gateway, a broken model server or a hung one shows it); its URL carries a password."""
+
+    def __init__(self, body: bytes, delay: float = 0.0):
+        import http.server
+        import threading
+        import time
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(delay)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json" if body.startswith(b"{") else "text/html")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the client gave up waiting
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://user:pw@127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 SLOW = {"hub-dataset-offline"}  # imports datasets and asks the (unreachable) hub: seconds, not milliseconds
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=k, marks=[pytest.mark.slow] if k in SLOW else []) for k, c in CASES.items()])
-def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.Pytester, monkeypatch, random_model_dir):
+def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.Pytester, monkeypatch, random_model_dir, request):
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "CUDA_VISIBLE_DEVICES"):
         monkeypatch.delenv(name, raising=False)  # this suite may run under xdist: the run under test does not
     for name, value in case.env.items():
@@ -319,6 +543,10 @@ def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.P
         (pytester.path / "pytest.ini").write_text(f"[pytest]\n{case.ini}\n")
     cache = pytester.path / "kick-cache"
     args = [a.replace("{model}", str(random_model_dir)) for a in case.args]
+    if case.judge is not None:
+        server = JudgeStub(case.judge, case.delay)
+        request.addfinalizer(server.close)
+        args = [a.replace("{judge}", server.url) for a in args]
     if case.model:
         args.append(f"--kick-model={random_model_dir}")
     if not any(a.startswith("--kick-cache-dir") for a in args):
@@ -331,6 +559,9 @@ def test_bad_input_is_caught_with_a_clear_message(case: Case, pytester: pytest.P
     for secret in case.absent:
         assert secret not in out, f"{secret!r} shown in:\n{out}"
     assert "Traceback" not in out and "site-packages" not in out and "pytest_kick/" not in out, out
+    assert "During handling of the above exception" not in out and "direct cause of the following" not in out, out
+    if case.caches:
+        return  # the model's answers were computed and kept before the failure (correct answers, reused next run)
     cached = [p for p in cache.rglob("*") if p.is_file() and p.parts[len(cache.parts)] != "hashes"] if cache.exists() else []
     assert cached == [], "the failed run cached something"
     if case.ret == USAGE:

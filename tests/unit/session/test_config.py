@@ -27,7 +27,7 @@ def test_defaults(monkeypatch, tmp_path):
         ({"kick_batch_size": "0"}, "positive integer or 'auto'"),
         ({"kick_device": "gpu"}, "auto, cpu, cuda, cuda:N"),
         ({"kick_dtype": "fp8"}, "auto, float32, bfloat16, float16"),
-        ({"kick_seed": "x"}, "must be an integer"),
+        ({"kick_seed": "x"}, "must be a whole number from 0 to 4294967295"),
         ({"kick_data_dir": "/no/such/dir"}, "no such directory"),
         ({"kick_method": "gptq17"}, "gptq supports 2, 3, 4, 8 bits"),
         ({"kick_backend": "vllm"}, "valid values are auto, builtin, llmcompressor"),
