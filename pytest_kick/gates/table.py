@@ -89,7 +89,7 @@ MODEL_COLUMNS = (
 P_KEYS = ("p", "p_value", "p_holm", "p_within", "p_regressed", "kl", "kl_bound")  # shown to 3 significant digits
 
 
-def _cell(value: object, key: str = "") -> str:
+def cell(value: object, key: str = "") -> str:
     if isinstance(value, float) and math.isnan(value):  # nothing measured, or nothing that decided: a blank cell
         return ""
     if isinstance(value, float) and key in P_KEYS:  # p-values and KL: three significant digits, never rounded to 0
@@ -102,7 +102,7 @@ def _cell(value: object, key: str = "") -> str:
 def format_table(rows: Sequence[dict], columns: Iterable[tuple[str, str]] = COLUMNS) -> list[str]:
     """Plain-text table, one line per row; the columns are (header, key) pairs."""
     columns = list(columns)
-    cells = [[h for h, _ in columns]] + [[_cell(r.get(k, ""), k) for _, k in columns] for r in rows]
+    cells = [[h for h, _ in columns]] + [[cell(r.get(k, ""), k) for _, k in columns] for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
     return ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
 

@@ -32,6 +32,7 @@ class KickConfig:
     gpus: tuple[str, ...] | None = None
     report: Path | None = None
     html: Path | None = None
+    markdown: Path | None = None
     save: str | None = None
     compare: str | None = None
     compare_fail: bool = False
@@ -97,6 +98,7 @@ class KickConfig:
             gpus=v["kick_gpus"],
             report=v["kick_report"],
             html=v["kick_html"],
+            markdown=v["kick_markdown"],
             save=v["kick_save"],
             compare=v["kick_compare"],
             compare_fail=v["kick_compare_fail"],

@@ -255,7 +255,7 @@ def _cache_dir(v: Value) -> Path | None:
 
 def _report(v: Value) -> Path | None:
     if v.given and v.path().is_dir():
-        example = "kick-report.html" if "html" in v.origin else "kick-report.json"
+        example = next((f"kick-report.{x}" for k, x in (("html", "html"), ("markdown", "md")) if k in v.origin), "kick-report.json")
         raise KickUsageError(f"{v.origin} {v.text}: is a directory; give the path of the file to write, e.g. {example}")
     return v.path() if v.given else None
 
@@ -332,6 +332,7 @@ PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for eve
     "kick_compare": _text,
     "kick_compare_fail": _flag,
     "kick_html": _report,
+    "kick_markdown": _report,
     "kick_ray": _ray,
     "kick_ray_replicas": positive("--kick-ray-replicas"),
     "kick_ray_gpus_per_replica": number("--kick-ray-gpus-per-replica", 0.0, 0.0, strict=False),

@@ -96,7 +96,7 @@ OPTIONS = (
     Option(
         "--kick-seed",
         "kick_seed",
-        f"seed for compression (calibration windows) and sampled generations (default {DEFAULT_SEED}); never which examples a limit keeps",
+        f"seed for compression (calibration windows) and sampled generations, 0 to 2**32-1 (default {DEFAULT_SEED}); never which examples a limit keeps",
         str(DEFAULT_SEED),
     ),
     Option("--kick-data-dir", "kick_data_dir", "root with one folder per benchmark (DIR/mmlu, DIR/freebaseqa, ...)", None),
@@ -162,6 +162,12 @@ OPTIONS = (
     ),
     Option(
         "--kick-html", "kick_html", "write the run as one self-contained HTML page (tables, flipped examples, plots) to this path", None
+    ),
+    Option(
+        "--kick-markdown",
+        "kick_markdown",
+        "write the run as Markdown (verdict per gate, failing groups, examples lost) to this path: a CI job page or a pull-request comment",
+        None,
     ),
     Option(
         "--kick-ray",

@@ -169,7 +169,7 @@ def check_writable(cache: Path) -> None:
 def check_outputs(kick: KickConfig, rootpath: Path | None = None) -> None:
     """Every file the run writes at its end (--kick-report, --kick-html, --kick-save) must be writable now: a run
     should not compute for an hour and then lose its report."""
-    outputs = [("--kick-report", kick.report), ("--kick-html", kick.html)]
+    outputs = [("--kick-report", kick.report), ("--kick-html", kick.html), ("--kick-markdown", kick.markdown)]
     if kick.save is not None and rootpath is not None:
         outputs.append(("--kick-save", rootpath / ".kick" / f"{kick.save}.json"))
     for flag, path in outputs:

@@ -79,6 +79,10 @@ def write_files(config: pytest.Config, kick: Any) -> None:
         from ..report.html import render
 
         _write(lost, "--kick-html", kick.html, render(run_report(config), compared))
+    if kick.markdown is not None:
+        from ..report.markdown import render_markdown
+
+        _write(lost, "--kick-markdown", kick.markdown, render_markdown(run_report(config), compared))
     if kick.report is not None:
         _write(lost, "--kick-report", kick.report, json.dumps(run_report(config).to_json(), indent=1, allow_nan=False) + "\n")
 
@@ -106,8 +110,8 @@ def terminal_summary(terminalreporter: Any, config: pytest.Config, kick: Any) ->
             "pytest-kick: --kick-pair-any: the --kick-compressed model was not checked against --kick-model (tokenizer, architecture)"
         )
     lost = config.stash.get(LOST_KEY, [])
-    for label, path in (("report", kick.report), ("HTML report", kick.html)):
-        if path is not None and not any(line.startswith(("--kick-report", "--kick-html")) and str(path) in line for line in lost):
+    for label, path in (("report", kick.report), ("HTML report", kick.html), ("Markdown report", kick.markdown)):
+        if path is not None and not any(line.startswith("--kick-") and str(path) in line for line in lost):
             terminalreporter.write_line(f"pytest-kick {label}: {path}")
     for line in lost:
         terminalreporter.write_line(f"pytest-kick: NOT WRITTEN: {line}", red=True)

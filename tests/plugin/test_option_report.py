@@ -65,12 +65,22 @@ def test_the_report_holds_every_gate_of_every_worker_and_validates(pytester, kic
 def test_kick_html_writes_one_self_contained_page(pytester, kick_args, gate_file, tmp_path):
     pytest.importorskip("matplotlib")
     page = tmp_path / "kick.html"
-    result = pytester.runpytest(*kick_args, "--kick-method=rtn8", f"--kick-html={page}")
+    markdown = tmp_path / "kick.md"
+    result = pytester.runpytest(*kick_args, "--kick-method=rtn8", f"--kick-html={page}", f"--kick-markdown={markdown}")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"pytest-kick HTML report: {page}"])
+    result.stdout.fnmatch_lines([f"pytest-kick HTML report: {page}", f"pytest-kick Markdown report: {markdown}"])
+    assert markdown.read_text().startswith("## pytest-kick: 1 gate: ✅ 1 pass") and "::test_recall[rtn8] | freebaseqa | rtn8 |" in markdown.read_text()
     text = page.read_text()
     assert text.startswith("<!DOCTYPE html>") and "test_recall" in text and text.count("src='data:image/png;base64,") == 1
     assert "http://" not in text and "https://" not in text  # nothing to fetch
+
+
+def test_kick_markdown_refuses_a_directory(pytester):
+    pytester.mkdir("out")
+    pytester.makepyfile(test_x="def test_x(kick_pair): pass")
+    result = pytester.runpytest("--kick-markdown=out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --kick-markdown out: is a directory*kick-report.md*"])
 
 
 def test_kick_html_refuses_a_directory(pytester):
