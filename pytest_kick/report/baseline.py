@@ -9,6 +9,7 @@ quality gates compare per-example scores (the paired bootstrap-t); safety and fi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -170,6 +171,8 @@ class Comparison:
     allowed: float
     outcome: str
     lost: tuple[str, ...] = ()  # examples right in the saved run and wrong now (accuracy gates)
+    needed: int | None = None  # inconclusive: about how many matched examples would show it within (None: unknown)
+    scope: str = ""  # what the comparison's verdict generalizes to (the gate's own scope)
     detail: str = ""  # safety and fidelity gates: what their own test found, in place of the values
     note: str = ""  # what differs in the saved run's provenance (another dense model), shown beside the line
 
@@ -183,6 +186,9 @@ class Comparison:
     def _line(self) -> str:
         verdict = "pass" if self.passed else "FAIL"
         lost = f"; lost: {', '.join(self.lost[:SHOW])}{' …' if len(self.lost) > SHOW else ''}" if self.lost else ""
+        if self.outcome == "inconclusive" and self.needed is not None:
+            lost += f"; about {self.needed} matched examples would show it within"
+        lost += f"; scope: {self.scope}" if self.scope else ""
         if self.detail:
             return (
                 f"{self.test} [{self.task}] {self.method} vs {self.baseline}'s {self.saved_method}: {self.detail} "
@@ -195,9 +201,13 @@ class Comparison:
         )
 
 
-def compare(now: SavedGate, saved: SavedGate, baseline: str) -> Comparison:
+def compare(now: SavedGate, saved: SavedGate, baseline: str, sampling: Any = None) -> Comparison:
+    """This run's compressed model against the saved release's on the examples both have, with the gate's own test
+    and scope (`sampling`: how this run's examples stand to the benchmark; default: items): over every item of the
+    benchmark the observed change decides, as it does for the gate, so a release compared with itself passes."""
     from ..gates.quality import decide_scores
-    from ..gates.stats import data_seed, noninferiority
+    from ..gates.scope import Sampling
+    from ..gates.stats import data_seed, examples_needed, noninferiority
 
     theirs = {e.id: e for e in saved.examples}
     pairs = [(theirs[e.id], e) for e in now.examples if e.id in theirs]
@@ -205,13 +215,20 @@ def compare(now: SavedGate, saved: SavedGate, baseline: str) -> Comparison:
     made = functools.partial(Comparison, now.test, now.task, baseline, saved.method, now.method, note=provenance(now, saved))
     if not pairs:
         return made(0, unmatched, math.nan, math.nan, math.nan, now.allowed, "inconclusive")
+    sampling = dataclasses.replace(sampling or Sampling("items", len(pairs), len(pairs)), n=len(pairs))
+    made = functools.partial(made, scope=sampling.label())
     if now.kind == "accuracy":
-        test = noninferiority([s.correct for s, _ in pairs], [c.correct for _, c in pairs], now.allowed, now.alpha)
+        test = noninferiority(
+            [s.correct for s, _ in pairs], [c.correct for _, c in pairs], now.allowed, now.alpha, sampling.fpc, sampling.exact
+        )
         lost = tuple(c.id for s, c in pairs if s.correct and not c.correct)
         t = test.counts
-        return made(t.n, unmatched, t.acc_dense, t.acc_compressed, test.lower, now.allowed, test.outcome, lost)
+        population = sampling.population if sampling.scope == "benchmark" else None
+        needed = examples_needed(t, now.allowed, now.alpha, population=population) if test.outcome == "inconclusive" else None
+        return made(t.n, unmatched, t.acc_dense, t.acc_compressed, test.lower, now.allowed, test.outcome, lost, needed)
     theirs_scores, mine_scores = [_score(s) for s, _ in pairs], [_score(c) for _, c in pairs]
-    d = decide_scores(theirs_scores, mine_scores, now.allowed, False, now.alpha, 2000, data_seed(theirs_scores, mine_scores))
+    seed = data_seed(theirs_scores, mine_scores)
+    d = decide_scores(theirs_scores, mine_scores, now.allowed, False, now.alpha, 2000, seed, sampling)
     return made(d.n, unmatched, d.dense_mean, d.compressed_mean, d.lower, d.allowed, d.outcome)
 
 
@@ -311,11 +328,13 @@ COMPARED_KEY = pytest.StashKey[list]()  # comparison lines (this process)
 BASELINE_KEY = pytest.StashKey[SavedRun]()  # the run --kick-compare names, read at start-up
 SAVED_PATH_KEY = pytest.StashKey[Path]()
 BASELINE_PATH_KEY = pytest.StashKey[Path]()  # its file: the trend reads the other saved runs beside it
+COMPARE_FAIL_KEY = pytest.StashKey[bool]()  # --kick-compare-fail: a comparison that is not 'within' fails its test
 
 
-def load_for(config: pytest.Config, value: str) -> None:
+def load_for(config: pytest.Config, value: str, fail: bool = False) -> None:
     path = baseline_path(value, config.rootpath / ".kick")
     config.stash[BASELINE_KEY] = SavedRun.load(path)
+    config.stash[COMPARE_FAIL_KEY] = fail
     config.stash[BASELINE_PATH_KEY] = path.resolve()
 
 
@@ -331,7 +350,8 @@ def on_gate(config: pytest.Config, kick: Any, result: Any, evidence: Any, model:
     if saved is None:
         return None
     if gate.kind in ("accuracy", "quality"):
-        comparison = compare(gate, saved, baseline.name)
+        scope = str(getattr(result, "scope", "items")).split(" ")[0]
+        comparison = compare(gate, saved, baseline.name, evidence.sampling(scope) if scope in ("benchmark", "items") else None)
     elif getattr(evidence, "decide", None) is not None:
         comparison = compare_by_gate(evidence, gate, saved, baseline.name)
     else:
@@ -368,6 +388,8 @@ def finish(config: pytest.Config, name: str | None) -> Compared:
 def summary(config: pytest.Config, terminal: Any) -> None:
     if BASELINE_KEY in config.stash:
         terminal.write_sep("=", f"pytest-kick comparison with '{config.stash[BASELINE_KEY].name}'")
+        if config.stash.get(COMPARE_FAIL_KEY, False):
+            terminal.write_line("(--kick-compare-fail: a test whose comparison is not 'within' failed, whatever its own gate's verdict above)")
         lines = sorted(config.stash.get(COMPARED_KEY, []))
         for line in lines or ["no gate of this run matched a saved gate (by test and task)"]:
             terminal.write_line(line)

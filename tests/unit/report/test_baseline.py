@@ -40,6 +40,22 @@ def test_an_identical_release_is_within_and_a_worse_one_names_what_it_lost():
     assert not worse.passed and worse.outcome == "regressed" and len(worse.lost) == 50 and "lost: q150" in worse.line()
 
 
+def test_a_release_compared_with_itself_passes_under_the_benchmark_scope_and_says_what_items_would_need():
+    """The LLM-KICK-sized case: 40 questions at 0.700 on both sides. As items (a sample of a wider population) no
+    bound at 40 examples can show a 0.02 drop within, and the line says how many would; over every item of the
+    benchmark (the gate's default scope) the observed change is the change: within."""
+    from pytest_kick.gates.scope import Sampling
+
+    answers = [i % 10 < 7 for i in range(40)]
+    as_items = compare(gate(answers), gate(answers), "v1")
+    assert as_items.outcome == "inconclusive" and as_items.needed and as_items.needed > 40
+    assert f"inconclusive FAIL; about {as_items.needed} matched examples would show it within; scope: items" in as_items.line()
+    whole = compare(gate(answers), gate(answers), "v1", Sampling("benchmark", 40, 40))
+    assert whole.passed and whole.line().endswith("(0 unmatched): within pass; scope: benchmark (all 40)")
+    part = compare(gate(answers), gate(answers), "v1", Sampling("benchmark", 40, 4000))
+    assert part.scope == "benchmark (40 of 4000)"
+
+
 def test_unmatched_examples_are_counted():
     c = compare(gate([True, True], ids=["a", "b"]), gate([True, True], ids=["b", "c"]), "v1")
     assert c.matched == 1 and c.unmatched == 2
