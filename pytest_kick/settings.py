@@ -92,6 +92,7 @@ class JudgeSpec:
     retries: int = 3  # the client's retries of a failed request
     concurrency: int = 4  # requests at once
     budget: float | None = None  # seconds for all of the judge's requests in the run (None: no limit)
+    max_new_tokens: int = 256  # tokens per verdict
 
 
 @dataclass(frozen=True)

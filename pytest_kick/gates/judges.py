@@ -14,6 +14,7 @@ configured by its arguments, it sees the prompt, the answer and the reference).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -65,20 +66,34 @@ class JudgePrompt:
     @classmethod
     def load(cls, name: str = "pairwise-scores", path: Path | None = None) -> JudgePrompt:
         """A prompt by name from a JSONL file of `{"name", "prompt_template", "output_format", "system_prompt"}`
-        (ours by default; FastChat's judge_prompts.jsonl works too: '[[rating]]' and '[[A]]' formats)."""
+        (ours by default; FastChat's judge_prompts.jsonl works too: '[[rating]]' and '[[A]]' formats). The older
+        FastChat review prompts that LLM-KICK used (`prompt.jsonl`: no name, a `prompt_id` and `category`, the
+        instruction in `defaults.prompt` filled into `{prompt}`, two scores on the first line) load by id or
+        category."""
         path = Path(path) if path is not None else PROMPTS
         from ..tasks import jsonl_records
 
         names = []
-        for _, rec in jsonl_records(path):
-            names.append(rec.get("name"))
-            if rec.get("name") == name:
-                fmt = {"[[rating]]": "rating", "[[A]]": "verdict"}.get(rec.get("output_format"), rec.get("output_format", "scores"))
-                scale = rec.get("scale", [1, 10])
-                if not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(x, (int, float)) for x in scale)):
-                    raise KickUsageError(f"{path}: judge prompt {name!r}: scale must be [lowest, highest], got {scale!r}")
-                return cls(name, rec["prompt_template"], fmt, rec.get("system_prompt", ""), (float(scale[0]), float(scale[1])))
-        raise KickUsageError(f"{path}: no judge prompt named {name!r}; it has {', '.join(map(str, names))}")
+        for n, rec in jsonl_records(path):
+            keys = [str(k) for k in (rec.get("name"), rec.get("prompt_id"), rec.get("category")) if k is not None]
+            names.append(keys[0] if keys else f"line {n}")
+            if name in keys:
+                return cls._from_record(rec, name, f"{path}:{n}")
+        raise KickUsageError(f"{path}: no judge prompt named {name!r}; it has {', '.join(names)}")
+
+    @classmethod
+    def _from_record(cls, rec: dict, name: str, where: str) -> JudgePrompt:
+        template, system = rec.get("prompt_template"), rec.get("system_prompt", rec.get("sys_prompt", ""))
+        if not isinstance(template, str) or not isinstance(system, str):
+            raise KickUsageError(f"{where}: judge prompt {name!r} needs a prompt_template string (and a system_prompt string)")
+        default = (rec.get("defaults") or {}).get("prompt") if isinstance(rec.get("defaults"), dict) else None
+        if isinstance(default, str) and "{prompt}" in template:  # FastChat's older review prompts
+            template = template.replace("{prompt}", default.replace("{", "{{").replace("}", "}}"))
+        fmt = {"[[rating]]": "rating", "[[A]]": "verdict"}.get(rec.get("output_format"), rec.get("output_format", "scores"))
+        scale = rec.get("scale", [1, 10])
+        if not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(x, (int, float)) for x in scale)):
+            raise KickUsageError(f"{where}: judge prompt {name!r}: scale must be [lowest, highest], got {scale!r}")
+        return cls(name, template, fmt, system, (float(scale[0]), float(scale[1])))
 
     def render(self, question: str, first: str, second: str = "", reference: str = "") -> str:
         fields = {
@@ -346,9 +361,11 @@ def configured_judge(spec, evaluation, load) -> Judge:
         return endpoint_judge(
             spec.url, spec.model, cache_dir=evaluation.cache_dir, prompt=prompt, key_env=spec.key_env,
             concurrency=spec.concurrency, retries=spec.retries, timeout=spec.timeout, budget=spec.budget,
+            max_new_tokens=spec.max_new_tokens,
         )  # fmt: skip
     from ..models.handles import dense_handle
     from ..sources import parse_model_source
 
     handle = dense_handle(parse_model_source(spec.model), load)
-    return local_judge(handle.factory(evaluation.batch_size), cache_dir=evaluation.cache_dir, prompt=prompt)
+    judge = local_judge(handle.factory(evaluation.batch_size), cache_dir=evaluation.cache_dir, prompt=prompt)
+    return dataclasses.replace(judge, max_new_tokens=spec.max_new_tokens)

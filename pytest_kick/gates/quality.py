@@ -125,6 +125,7 @@ class QualityResult(GateResult):
     limited_by: str = ""
     scope: str = "benchmark"  # what the verdict generalizes to, as a summary cell (gates.scope.Sampling.label)
     draws: int = 0  # bootstrap draws behind the bounds (0: exact, or no spread)
+    no_reference: int = 0  # examples a judge could not score against the reference because they have none
     mc_error: float = 0.0  # Monte Carlo standard error of the lower bound
 
     @property
@@ -184,8 +185,16 @@ class QualityResult(GateResult):
             f" one-sided {conf} bounds of Δ: [{self.lower:+.4g}, {self.upper:+.4g}]"
             f" ({self._how()}, alpha={self.alpha:g}; scope: {self.scope})",
         ]
-        if self.unscored:
-            lines.append(f"  {self.unscored} example(s) could not be scored (e.g. unparseable verdicts) and are not in n")
+        if self.no_reference:
+            lines.append(
+                f"  {self.no_reference} example(s) have no reference answer to judge against: judge head to head with "
+                "against='dense' (the dense model's answer is the reference that always exists)"
+            )
+        if self.unscored > self.no_reference:
+            lines.append(
+                f"  {self.unscored - self.no_reference} example(s) could not be scored (unparseable verdicts, or scores off the "
+                "judge's scale) and are not in n"
+            )
         if self.n and self.outcome != "regressed":
             lines.append("  more examples narrow the bound (raise the limit), or the allowed drop is too tight")
         if self.limited_by and self.outcome == "inconclusive":
@@ -228,6 +237,32 @@ def _scores(scorer: TextScorer, ev: Evidence) -> tuple[list[float], list[float]]
     return scorer.score(dense_text, refs, prompts), scorer.score(comp_text, refs, prompts)
 
 
+def _with_judge_options(scorer: Any, against: str | None, prompt: Any) -> Any:
+    """A judge with this gate's own `against` and prompt (a copy: the session's judge is unchanged)."""
+    if against is None and prompt is None:
+        return scorer
+    from .judges import Judge, JudgePrompt, judge_prompt
+
+    if not isinstance(scorer, Judge):
+        raise KickUsageError("against= and judge_prompt= apply to a judge: pass scorer=kick_judge (or another judge)")
+    if against not in (None, "reference", "dense"):
+        raise KickUsageError(f"against must be 'reference' or 'dense', got {against!r}")
+    changes: dict[str, Any] = {"against": against} if against is not None else {}
+    if prompt is not None:
+        changes["prompt"] = prompt if isinstance(prompt, JudgePrompt) else judge_prompt(str(prompt))
+        changes["prompt"].render("question", "first answer", "second answer", "reference")  # its placeholders, now
+    return dataclasses.replace(scorer, **changes)
+
+
+def _no_reference(scorer: Any, ev: Evidence) -> int:
+    """Examples a judge scoring against the reference cannot score (they have none)."""
+    from .judges import Judge
+
+    if not isinstance(scorer, Judge) or scorer.against != "reference":
+        return 0
+    return sum(not o.reference.strip() for o in ev.dense)
+
+
 def assert_generation_quality_within(
     pair: ModelPair,
     task: str | Task,
@@ -239,6 +274,8 @@ def assert_generation_quality_within(
     limit: int | None = None,
     reps: int = 2000,
     scope: str | None = None,
+    against: str | None = None,
+    judge_prompt: Any = None,
     **task_options: Any,
 ) -> QualityResult:
     """Pass when the paired one-sided test shows mean(compressed score - dense score) > -allowed at level alpha.
@@ -246,7 +283,8 @@ def assert_generation_quality_within(
     `scorer`: 'rouge1' / 'rouge2' / 'rougeL' against the task's reference, 'agreement' (ROUGE-L of the compressed
     output against the dense one), a judge object, or None / 'score' for the task's own per-example score.
     `max_drop` is in the scorer's units (0.05 ROUGE, 1 point of a 1-10 judge score), or a fraction of the dense
-    mean with `relative=True`."""
+    mean with `relative=True`. With a judge: `against='dense'` judges the answers head to head (every example has
+    that reference); `judge_prompt` (a name, PATH:NAME or JudgePrompt) replaces --kick-judge-prompt here."""
     __tracebackhide__ = True
     if relative:
         check_fraction("max_drop", max_drop, 0.0, 1.0)
@@ -254,7 +292,7 @@ def assert_generation_quality_within(
         check_tolerance("max_drop", max_drop)
     check_alpha(alpha)
     check_reps(reps, alpha)
-    chosen = text_scorer(scorer)
+    chosen = _with_judge_options(text_scorer(scorer), against, judge_prompt)
     claim = resolve_scope(scope, pair)
 
     def decide(ev: Evidence) -> QualityResult:
@@ -281,7 +319,7 @@ def assert_generation_quality_within(
         return QualityResult(
             pair.test_id, ev.task.name, pair.method.id, chosen.name, **dataclasses.asdict(d),
             relative=relative, alpha=alpha, worst=worst, limited_by=ev.limited_by,
-            scope=dataclasses.replace(sampling, n=d.n).label(),
+            scope=dataclasses.replace(sampling, n=d.n).label(), no_reference=_no_reference(chosen, ev),
         )  # fmt: skip
 
     return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]

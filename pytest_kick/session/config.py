@@ -140,6 +140,7 @@ def _judge_spec(v: dict, raw: dict) -> JudgeSpec | None:
         "retries": v["kick_judge_retries"],
         "concurrency": v["kick_judge_concurrency"] or 4,
         "budget": v["kick_judge_budget"],
+        "max_new_tokens": v["kick_judge_max_tokens"] or 256,
     }
     if "://" in target and not target.startswith(("http://", "https://")):
         raise KickUsageError(f"--kick-judge {public_url(target)}: an endpoint URL starts with http:// or https://")

@@ -328,6 +328,7 @@ PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for eve
     "kick_judge_retries": _count("--kick-judge-retries"),
     "kick_judge_concurrency": positive("--kick-judge-concurrency"),
     "kick_judge_budget": seconds("--kick-judge-budget"),
+    "kick_judge_max_tokens": positive("--kick-judge-max-tokens"),
     "kick_save": _save_name,
     "kick_compare": _text,
     "kick_compare_fail": _flag,

@@ -144,6 +144,12 @@ OPTIONS = (
         None,
     ),
     Option(
+        "--kick-judge-max-tokens",
+        "kick_judge_max_tokens",
+        "tokens a judge may write per verdict (default 256; the verdict's scores come first, so 32 is enough for 'scores' prompts)",
+        "256",
+    ),
+    Option(
         "--kick-save", "kick_save", "save this run's per-example outcomes as .kick/NAME.json (in the rootdir) for later comparison", None
     ),
     Option(

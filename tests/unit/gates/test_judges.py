@@ -200,3 +200,54 @@ def test_a_judge_over_its_run_budget_stops_and_says_how_many_verdicts_came_back(
     finally:
         stub.close()
     assert time.perf_counter() - start < 4 and 1 <= stub.hits < 10
+
+
+def test_llm_kicks_review_prompt_file_loads_as_it_is(tmp_path):
+    """FastChat's older review prompts (what LLM-KICK sent to GPT-4): no name, a prompt_id and category, the
+    instruction in defaults.prompt filled into {prompt}; two scores on the first line."""
+    import json
+
+    record = {
+        "prompt_id": 1, "system_prompt": "You are a helpful and precise assistant for checking the quality of the answer.",
+        "prompt_template": "[Question]\n{question}\n\n[The Start of Assistant 1's Answer]\n{answer_1}\n\n[The End of Assistant 1's "
+        "Answer]\n\n[The Start of Assistant 2's Answer]\n{answer_2}\n\n[The End of Assistant 2's Answer]\n\n[System]\n{prompt}\n\n",
+        "defaults": {"prompt": "Please rate ... Please first output a single line containing only two values {like 8 6}."},
+        "description": "Prompt for general questions", "category": "general",
+    }  # fmt: skip
+    path = tmp_path / "prompt.jsonl"
+    path.write_text(json.dumps(record) + "\n" + json.dumps({**record, "prompt_id": 2, "category": "coding"}) + "\n")
+    by_id, by_category = judge_prompt(f"{path}:1"), judge_prompt(f"{path}:coding")
+    text = by_id.render("What is 2+2?", "4", "five")
+    assert "[System]\nPlease rate ... Please first output a single line containing only two values {like 8 6}." in text and "What is 2+2?" in text and "five" in text
+    assert by_id.system.startswith("You are a helpful") and by_id.pairwise and by_id.parse("8 6\nbecause") == (8.0, 6.0)
+    assert by_category.render("q", "a", "b") == judge_prompt(f"{path}:2").render("q", "a", "b")
+    with pytest.raises(KickUsageError, match=r"no judge prompt named 'nope'; it has 1, 2"):
+        judge_prompt(f"{path}:nope")
+
+
+def test_a_gate_judges_head_to_head_and_with_its_own_prompt_and_says_when_references_are_missing():
+    from pytest_kick import ModelPair, assert_generation_quality_within
+    from pytest_kick.errors import QualityRegression
+
+    model = FakeRunner({}, default_text=" fine answer")
+    task = "instruction_following"  # the built-in set has no reference answers
+    judge, judged = scripted_judge({})  # every verdict unreadable: nothing is scored against a missing reference
+    with pytest.raises(QualityRegression) as caught:
+        assert_generation_quality_within(ModelPair(model, model, method="rtn8"), task, scorer=judge, max_drop=1.0)
+    text = str(caught.value)
+    assert caught.value.result.no_reference == caught.value.result.unscored > 0
+    assert f"{caught.value.result.no_reference} example(s) have no reference answer to judge against: judge head to head with against='dense'" in text
+    assert judged.calls == 0  # no reference: never sent to the judge
+    steady = FakeRunner({}, default_text=" 7 7")  # a judge that finds the two answers equally good
+    judge = Judge(CachedRunner(RunnerFactory("steady judge", lambda: steady, None), ResultCache(None)), judge.prompt)
+    result = assert_generation_quality_within(
+        ModelPair(model, model, method="rtn8"), task, scorer=judge, max_drop=1.0, against="dense"
+    )
+    assert result.passed and result.n == result.unscored + result.n > 0 and result.no_reference == 0 and judge.against == "reference"  # a copy
+    with pytest.raises(KickUsageError, match="against must be 'reference' or 'dense'"):
+        assert_generation_quality_within(ModelPair(model, model, method="rtn8"), task, scorer=judge, max_drop=1.0, against="x")
+    with pytest.raises(KickUsageError, match="apply to a judge"):
+        assert_generation_quality_within(ModelPair(model, model, method="rtn8"), task, scorer="rougeL", max_drop=1.0, against="dense")
+    with pytest.raises(KickUsageError, match="unknown placeholder"):
+        bad = JudgePrompt("mine", "{question} {answr}", "scores")
+        assert_generation_quality_within(ModelPair(model, model, method="rtn8"), task, scorer=judge, max_drop=1.0, judge_prompt=bad)
