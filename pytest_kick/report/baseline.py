@@ -389,7 +389,9 @@ def summary(config: pytest.Config, terminal: Any) -> None:
     if BASELINE_KEY in config.stash:
         terminal.write_sep("=", f"pytest-kick comparison with '{config.stash[BASELINE_KEY].name}'")
         if config.stash.get(COMPARE_FAIL_KEY, False):
-            terminal.write_line("(--kick-compare-fail: a test whose comparison is not 'within' failed, whatever its own gate's verdict above)")
+            terminal.write_line(
+                "(--kick-compare-fail: a test whose comparison is not 'within' failed, whatever its own gate's verdict above)"
+            )
         lines = sorted(config.stash.get(COMPARED_KEY, []))
         for line in lines or ["no gate of this run matched a saved gate (by test and task)"]:
             terminal.write_line(line)

@@ -96,7 +96,8 @@ OPTIONS = (
     Option(
         "--kick-seed",
         "kick_seed",
-        f"seed for compression (calibration windows) and sampled generations, 0 to 2**32-1 (default {DEFAULT_SEED}); never which examples a limit keeps",
+        f"seed for compression (calibration windows) and sampled generations, 0 to 2**32-1 (default {DEFAULT_SEED}); "
+        "never which examples a limit keeps",
         str(DEFAULT_SEED),
     ),
     Option("--kick-data-dir", "kick_data_dir", "root with one folder per benchmark (DIR/mmlu, DIR/freebaseqa, ...)", None),

@@ -343,7 +343,8 @@ CASES = {
         ("--kick-model=dmg-index",), ("dmg-index", "model.safetensors.index.json puts", "which is missing"), model=False
     ),
     "compressed-extra-tensor": Case(
-        ("--kick-compressed=dmg-extra-tensor",), ("does not match --kick-model", "'model.layers.0.mlp.extra.weight', which the dense model does not")
+        ("--kick-compressed=dmg-extra-tensor",),
+        ("does not match --kick-model", "'model.layers.0.mlp.extra.weight', which the dense model does not"),
     ),
     "compressed-unrelated-vocabulary": Case(
         ("--kick-compressed=dmg-vocabulary",), ("does not match --kick-model", "first difference at id 10", "--kick-pair-any")
@@ -359,7 +360,9 @@ CASES = {
         ("--kick-compare=saved-hand-edited.json",), ("gates[0] (test_user.py::test_x, freebaseqa) was changed after it was saved",)
     ),
     "saved-correct-text": Case(("--kick-compare=saved-correct-text.json",), ("examples[0].correct: expected bool, got 'no'",)),
-    "saved-score-text": Case(("--kick-compare=saved-score-text.json",), ("examples[0].score: expected int or float or NoneType, got '1.0'",)),
+    "saved-score-text": Case(
+        ("--kick-compare=saved-score-text.json",), ("examples[0].score: expected int or float or NoneType, got '1.0'",)
+    ),
     "saved-id-missing": Case(("--kick-compare=saved-id-missing.json",), ("examples[0].id: missing",)),
     "saved-duplicate": Case(("--kick-compare=saved-duplicate.json",), ("example 'a' is saved twice",)),
     "saved-gate-not-object": Case(("--kick-compare=saved-gate-not-object.json",), ("gates[0] is not an object",)),
@@ -367,7 +370,9 @@ CASES = {
     "saved-alpha-text": Case(("--kick-compare=saved-alpha-text.json",), ("freebaseqa).alpha: expected a number, got '0.05'",)),
     "saved-alpha-range": Case(("--kick-compare=saved-alpha-range.json",), ("expected 0 < alpha < 1 and allowed >= 0, got 5",)),
     "saved-test-missing": Case(("--kick-compare=saved-test-missing.json",), ("(None, freebaseqa).test: missing",)),
-    "saved-unknown-field": Case(("--kick-compare=saved-unknown-field.json",), ("gates[0] is malformed (SavedGate: unknown field(s) extra)",)),
+    "saved-unknown-field": Case(
+        ("--kick-compare=saved-unknown-field.json",), ("gates[0] is malformed (SavedGate: unknown field(s) extra)",)
+    ),
     "saved-scores-text": Case(("--kick-compare=saved-scores-text.json",), ("examples[0].scores: expected a list of numbers",)),
     "saved-choice-bool": Case(("--kick-compare=saved-choice-bool.json",), ("examples[0].choice: expected int or NoneType, got True",)),
     # numbers the libraries below cannot take, refused before they reach them
@@ -385,40 +390,68 @@ CASES = {
     "judge-reply-html": Case(
         ("--kick-judge={judge}", "--kick-judge-model=m", "--kick-judge-retries=0"),
         ("judge m at http://user:***@127.0.0.1", "did not reply with a chat completion", "verdicts came back"),
-        ret=FAILED, test=JUDGED, judge=b"<html><body>Gateway login</body></html>", absent=("user:pw@",), caches=True,
+        ret=FAILED,
+        test=JUDGED,
+        judge=b"<html><body>Gateway login</body></html>",
+        absent=("user:pw@",),
+        caches=True,
     ),
     "judge-reply-no-choices": Case(
         ("--kick-judge={judge}", "--kick-judge-model=m", "--kick-judge-retries=0"),
         ("did not reply with a chat completion",),
-        ret=FAILED, test=JUDGED, judge=b'{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}', caches=True,
+        ret=FAILED,
+        test=JUDGED,
+        judge=b'{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}',
+        caches=True,
     ),
     "judge-reply-out-of-range": Case(
         ("--kick-judge={judge}", "--kick-judge-model=m"),
-        ("could be scored (2 unscored)", "nothing was shown"), ret=FAILED, test=JUDGED, judge=chat("1000000 2"), caches=True,
+        ("could be scored (2 unscored)", "nothing was shown"),
+        ret=FAILED,
+        test=JUDGED,
+        judge=chat("1000000 2"),
+        caches=True,
     ),
     "judge-reply-negative": Case(
         ("--kick-judge={judge}", "--kick-judge-model=m"),
-        ("could be scored (2 unscored)",), ret=FAILED, test=JUDGED, judge=chat("-4 -9"), caches=True,
+        ("could be scored (2 unscored)",),
+        ret=FAILED,
+        test=JUDGED,
+        judge=chat("-4 -9"),
+        caches=True,
     ),
     "judge-hangs": Case(
         ("--kick-judge={judge}", "--kick-judge-model=m", "--kick-judge-timeout=1", "--kick-judge-retries=0"),
         ("failed: APITimeoutError", "the queued requests were cancelled"),
-        ret=FAILED, test=JUDGED, judge=chat("7 5"), delay=20.0, caches=True,
+        ret=FAILED,
+        test=JUDGED,
+        judge=chat("7 5"),
+        delay=20.0,
+        caches=True,
     ),
     "judge-over-budget": Case(
         ("--kick-judge={judge}", "--kick-judge-model=m", "--kick-judge-budget=0.3", "--kick-judge-concurrency=1"),
         ("judge budget of 0.3 s is spent (--kick-judge-budget)",),
-        ret=FAILED, test=JUDGED, judge=chat("7 5"), delay=0.5, caches=True,
+        ret=FAILED,
+        test=JUDGED,
+        judge=chat("7 5"),
+        delay=0.5,
+        caches=True,
     ),
     "judge-unreachable": Case(
         ("--kick-judge=http://127.0.0.1:9/v1", "--kick-judge-model=m", "--kick-judge-retries=0", "--kick-judge-timeout=5"),
-        ("judge m at http://127.0.0.1:9/v1 failed: APIConnectionError",), ret=FAILED, test=JUDGED, caches=True,
+        ("judge m at http://127.0.0.1:9/v1 failed: APIConnectionError",),
+        ret=FAILED,
+        test=JUDGED,
+        caches=True,
     ),
     # a model the first test cannot fetch: one message per test, not the error twice chained
     "model-hub-offline": Case(
         ("--kick-model=someorg/somemodel",),
         ("--kick-model someorg/somemodel: could not fetch it from the Hugging Face hub", "pass a local model directory"),
-        ret=FAILED, model=False, env={"HF_HUB_OFFLINE": "1"},
+        ret=FAILED,
+        model=False,
+        env={"HF_HUB_OFFLINE": "1"},
     ),
 }
 
@@ -436,9 +469,8 @@ def _truncate(folder: Path) -> None:
 
 
 def _extra_tensor(folder: Path) -> None:
-    from safetensors.numpy import load_file, save_file
-
     import numpy as np
+    from safetensors.numpy import load_file, save_file
 
     tensors = load_file(str(folder / "model.safetensors"))
     save_file({**tensors, "model.layers.0.mlp.extra.weight": np.zeros((4, 4), np.float32)}, str(folder / "model.safetensors"))

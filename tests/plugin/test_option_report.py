@@ -69,7 +69,10 @@ def test_kick_html_writes_one_self_contained_page(pytester, kick_args, gate_file
     result = pytester.runpytest(*kick_args, "--kick-method=rtn8", f"--kick-html={page}", f"--kick-markdown={markdown}")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"pytest-kick HTML report: {page}", f"pytest-kick Markdown report: {markdown}"])
-    assert markdown.read_text().startswith("## pytest-kick: 1 gate: ✅ 1 pass") and "::test_recall[rtn8] | freebaseqa | rtn8 |" in markdown.read_text()
+    assert (
+        markdown.read_text().startswith("## pytest-kick: 1 gate: ✅ 1 pass")
+        and "::test_recall[rtn8] | freebaseqa | rtn8 |" in markdown.read_text()
+    )
     text = page.read_text()
     assert text.startswith("<!DOCTYPE html>") and "test_recall" in text and text.count("src='data:image/png;base64,") == 1
     assert "http://" not in text and "https://" not in text  # nothing to fetch

@@ -23,7 +23,8 @@ def test_an_unchanged_model_matches_its_saved_run_and_a_worse_one_fails_naming_e
     same.assert_outcomes(passed=1)
     same.stdout.fnmatch_lines(["*pytest-kick comparison with 'v1'*"])
     line = next(x for x in same.outlines if "vs v1's rtn8" in x)
-    assert line.startswith("test_user_gate.py::test_recall [freebaseqa] rtn8") and line.endswith("(0 unmatched): within pass; scope: benchmark (all 40)")
+    assert line.startswith("test_user_gate.py::test_recall [freebaseqa] rtn8")
+    assert line.endswith("(0 unmatched): within pass; scope: benchmark (all 40)")
     assert "on 40 matched examples" in line
     assert "lost:" not in same.stdout.str()  # zero flips
 

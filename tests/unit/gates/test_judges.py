@@ -218,7 +218,11 @@ def test_llm_kicks_review_prompt_file_loads_as_it_is(tmp_path):
     path.write_text(json.dumps(record) + "\n" + json.dumps({**record, "prompt_id": 2, "category": "coding"}) + "\n")
     by_id, by_category = judge_prompt(f"{path}:1"), judge_prompt(f"{path}:coding")
     text = by_id.render("What is 2+2?", "4", "five")
-    assert "[System]\nPlease rate ... Please first output a single line containing only two values {like 8 6}." in text and "What is 2+2?" in text and "five" in text
+    assert (
+        "[System]\nPlease rate ... Please first output a single line containing only two values {like 8 6}." in text
+        and "What is 2+2?" in text
+        and "five" in text
+    )
     assert by_id.system.startswith("You are a helpful") and by_id.pairwise and by_id.parse("8 6\nbecause") == (8.0, 6.0)
     assert by_category.render("q", "a", "b") == judge_prompt(f"{path}:2").render("q", "a", "b")
     with pytest.raises(KickUsageError, match=r"no judge prompt named 'nope'; it has 1, 2"):
@@ -236,14 +240,17 @@ def test_a_gate_judges_head_to_head_and_with_its_own_prompt_and_says_when_refere
         assert_generation_quality_within(ModelPair(model, model, method="rtn8"), task, scorer=judge, max_drop=1.0)
     text = str(caught.value)
     assert caught.value.result.no_reference == caught.value.result.unscored > 0
-    assert f"{caught.value.result.no_reference} example(s) have no reference answer to judge against: judge head to head with against='dense'" in text
+    assert (
+        f"{caught.value.result.no_reference} example(s) have no reference answer to judge against: judge head to head with against='dense'"
+        in text
+    )
     assert judged.calls == 0  # no reference: never sent to the judge
     steady = FakeRunner({}, default_text=" 7 7")  # a judge that finds the two answers equally good
     judge = Judge(CachedRunner(RunnerFactory("steady judge", lambda: steady, None), ResultCache(None)), judge.prompt)
-    result = assert_generation_quality_within(
-        ModelPair(model, model, method="rtn8"), task, scorer=judge, max_drop=1.0, against="dense"
-    )
-    assert result.passed and result.n == result.unscored + result.n > 0 and result.no_reference == 0 and judge.against == "reference"  # a copy
+    result = assert_generation_quality_within(ModelPair(model, model, method="rtn8"), task, scorer=judge, max_drop=1.0, against="dense")
+    assert (
+        result.passed and result.n == result.unscored + result.n > 0 and result.no_reference == 0 and judge.against == "reference"
+    )  # a copy
     with pytest.raises(KickUsageError, match="against must be 'reference' or 'dense'"):
         assert_generation_quality_within(ModelPair(model, model, method="rtn8"), task, scorer=judge, max_drop=1.0, against="x")
     with pytest.raises(KickUsageError, match="apply to a judge"):

@@ -20,12 +20,11 @@ CONFIG = {"model_type": "llama", "hidden_size": 8, "num_attention_heads": 2, "nu
 def llama_tensors(config: dict = CONFIG, layers: int = 2, inner: int = 16) -> dict[str, np.ndarray]:
     width, kv = config["hidden_size"], config["num_key_value_heads"] * config["hidden_size"] // config["num_attention_heads"]
     out = {"model.embed_tokens.weight": np.zeros((10, width), np.float32), "lm_head.weight": np.zeros((10, width), np.float32)}
+    shapes = {"self_attn.q_proj": (width, width), "self_attn.k_proj": (kv, width), "self_attn.v_proj": (kv, width),
+              "self_attn.o_proj": (width, width), "mlp.gate_proj": (inner, width), "mlp.up_proj": (inner, width),
+              "mlp.down_proj": (width, inner), "input_layernorm": (width,)}  # fmt: skip
     for i in range(layers):
-        p = f"model.layers.{i}."
-        out |= {p + "self_attn.q_proj.weight": np.zeros((width, width), np.float32), p + "self_attn.k_proj.weight": np.zeros((kv, width), np.float32),
-                p + "self_attn.v_proj.weight": np.zeros((kv, width), np.float32), p + "self_attn.o_proj.weight": np.zeros((width, width), np.float32),
-                p + "mlp.gate_proj.weight": np.zeros((inner, width), np.float32), p + "mlp.up_proj.weight": np.zeros((inner, width), np.float32),
-                p + "mlp.down_proj.weight": np.zeros((width, inner), np.float32), p + "input_layernorm.weight": np.zeros(width, np.float32)}  # fmt: skip
+        out |= {f"model.layers.{i}.{name}.weight": np.zeros(shape, np.float32) for name, shape in shapes.items()}
     return out
 
 
@@ -73,4 +72,7 @@ def test_a_compressed_model_keeps_the_dense_layers_and_never_grows(tmp_path):
     assert parameter_relation(dense, gptq) is None
     stray = facts(save(tmp_path / "stray", {**packed, "model.layers.7.mlp.up_proj.qweight": np.zeros(2, np.int32)},
                        {**CONFIG, "quantization_config": {"quant_method": "gptq"}}))  # fmt: skip
-    assert parameter_relation(dense, stray) == "the compressed checkpoint has 'model.layers.7.mlp.up_proj.qweight', from no layer of the dense model"
+    assert (
+        parameter_relation(dense, stray)
+        == "the compressed checkpoint has 'model.layers.7.mlp.up_proj.qweight', from no layer of the dense model"
+    )
