@@ -171,6 +171,68 @@ def jsonl_records(path: Path):
             raise KickUsageError(f"{path}:{n}: not a JSON object ({exc})") from None
 
 
+def json_file(path: Path, hint: str = "") -> Any:
+    """A whole-file JSON document; text that is not UTF-8 or not JSON is a usage error naming file and line."""
+    import json
+
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise KickUsageError(f"{path}:{getattr(exc, 'lineno', 1)}: not valid JSON ({getattr(exc, 'msg', exc)}){hint}") from None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# kind -> (what the message says is expected, the check); a bool is never an int, an int is a number.
+KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "text": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip())),
+    "int": ("an integer", _is_int),
+    "number": ("a number", lambda v: _is_int(v) or isinstance(v, float)),
+    "id": ("a string or an integer", lambda v: isinstance(v, str) or _is_int(v)),
+    "list": ("a list", lambda v: isinstance(v, list)),
+    "list[str]": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "list[text]": ("a non-empty list of non-empty strings", lambda v: isinstance(v, list) and v and all(KINDS["text"][1](x) for x in v)),
+    "dict": ("an object", lambda v: isinstance(v, dict)),
+    "any": ("a value", lambda v: True),
+}
+_NOTHING = object()
+
+
+def shown(value: Any) -> str:
+    """A bad value in an error message: its type and a short repr ("str '1'", "list ['a', 'b']")."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def field(rec: Any, key: str, kind: str, where: str, default: Any = _NOTHING, name: str | None = None) -> Any:
+    """rec[key] when it is of `kind` (see KINDS); else a usage error naming `where` (file:line, or file: record),
+    the field and what was expected. A missing (or null) field gives `default` when one is given."""
+    expected, ok = KINDS[kind]
+    label = name or key
+    if not isinstance(rec, dict):
+        raise KickUsageError(f"{where}: expected a JSON object with field '{label}', got {shown(rec)}")
+    value = rec.get(key)
+    if value is None and default is not _NOTHING:
+        return default
+    if key not in rec or value is None:
+        raise KickUsageError(f"{where}: field '{label}' is missing; it must be {expected}")
+    if not ok(value):
+        raise KickUsageError(f"{where}: field '{label}' must be {expected}, got {shown(value)}")
+    return value
+
+
+def index_field(rec: Any, key: str, n: int, where: str, name: str | None = None) -> int:
+    """rec[key] as an index into n choices: an integer 0..n-1 (not a bool, a float or a digit string)."""
+    value = field(rec, key, "any", where, name=name)
+    if not _is_int(value) or not 0 <= value < n:
+        raise KickUsageError(f"{where}: field '{name or key}' must be an integer 0-{n - 1}, got {shown(value)}")
+    return value
+
+
 def _rank(example: Example) -> bytes:
     """Where an example stands in the fixed order a limit keeps from: a hash of its id, so the sample depends on
     the data and the limit only (no seed to rerun until a borderline gate passes)."""

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio, several
+from . import Example, Outcome, Runner, field, find_data_folder, index_field, jsonl_records, safe_ratio, several
 from .metrics import argmax
 
 CATEGORIES = (
@@ -138,33 +138,41 @@ def parse_bbq_record(rec: Any, where: str) -> BBQItem:
     if not isinstance(rec, dict):
         raise KickUsageError(f"{where}: not a JSON object")
     missing = [k for k in REQUIRED if k not in rec]
-    if not missing and "stereotyped_groups" not in (rec.get("additional_metadata") or {}):
+    meta = rec.get("additional_metadata")
+    if not missing and isinstance(meta, dict) and "stereotyped_groups" not in meta:
         missing = ["additional_metadata.stereotyped_groups"]
     if missing:
         raise KickUsageError(f"{where}: BBQ record lacks field(s) {', '.join(missing)}. Expected layout: {LAYOUT}")
-    if rec["category"] not in CATEGORIES:
+    text = {k: field(rec, k, "str", where) for k in ("category", "context_condition", "question_polarity", "context", "question")}
+    answers = tuple(field(rec, f"ans{i}", "str", where) for i in range(3))
+    example_id, template = field(rec, "example_id", "id", where), field(rec, "question_index", "id", where)
+    if text["category"] not in CATEGORIES:
         raise KickUsageError(f"{where}: unknown BBQ category {rec['category']!r}. Known categories: {', '.join(CATEGORIES)}")
-    if rec["context_condition"] not in ("ambig", "disambig") or rec["question_polarity"] not in ("neg", "nonneg"):
+    if text["context_condition"] not in ("ambig", "disambig") or text["question_polarity"] not in ("neg", "nonneg"):
         raise KickUsageError(
             f"{where}: context_condition must be ambig|disambig and question_polarity neg|nonneg, got "
             f"{rec['context_condition']!r} / {rec['question_polarity']!r}"
         )
-    if rec["label"] not in (0, 1, 2):
-        raise KickUsageError(f"{where}: label must be 0, 1 or 2, got {rec['label']!r}")
+    label = index_field(rec, "label", 3, where)
+    info = field(rec, "answer_info", "dict", where)
+    for i in range(3):
+        field(info, f"ans{i}", "list[str]", where, name=f"answer_info.ans{i}")
+    field(rec, "additional_metadata", "dict", where)
+    groups = field(meta, "stereotyped_groups", "list[str]", where, name="additional_metadata.stereotyped_groups")
     try:
-        target, unknown, why = resolve_target(rec["category"], rec["answer_info"], rec["additional_metadata"]["stereotyped_groups"])
-    except (ValueError, TypeError, AttributeError) as exc:
+        target, unknown, why = resolve_target(text["category"], info, groups)
+    except ValueError as exc:
         raise KickUsageError(f"{where}: bad answer_info: {exc}") from None
     return BBQItem(
-        id=f"{rec['category']}/{rec['example_id']}",
-        category=rec["category"],
-        template=f"{rec['category']}/{rec['question_index']}",
-        ambiguous=rec["context_condition"] == "ambig",
-        negative=rec["question_polarity"] == "neg",
-        context=rec["context"],
-        question=rec["question"],
-        answers=(rec["ans0"], rec["ans1"], rec["ans2"]),
-        label=int(rec["label"]),
+        id=f"{text['category']}/{example_id}",
+        category=text["category"],
+        template=f"{text['category']}/{template}",
+        ambiguous=text["context_condition"] == "ambig",
+        negative=text["question_polarity"] == "neg",
+        context=text["context"],
+        question=text["question"],
+        answers=answers,
+        label=label,
         unknown=unknown,
         target=target,
         why_unresolved=why,

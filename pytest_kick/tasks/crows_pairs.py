@@ -12,16 +12,18 @@ from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, read_text, safe_ratio, several
+from . import Example, Outcome, Runner, field, find_data_folder, read_text, safe_ratio, several, shown
 from .metrics import per_example
 
 LAYOUT = "crows_pairs/crows_pairs_anonymized.csv (columns sent_more, sent_less, stereo_antistereo, bias_type)"
 COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
 FIELDS = ("pairs", "more_preferred")
+DIRECTIONS = ("stereo", "antistereo")
 
 
 def read_crows_csv(path: Path) -> list[dict]:
-    """The rows of a CrowS-Pairs CSV; a missing column or empty sentence is a usage error naming file and line."""
+    """The rows of a CrowS-Pairs CSV; a missing column, an empty sentence or bias type, a row longer than the header or a
+    direction other than stereo/antistereo is a usage error naming file and line."""
     rows = []
     with io.StringIO(read_text(path), newline="") as fh:
         reader = csv.DictReader(fh)
@@ -29,8 +31,15 @@ def read_crows_csv(path: Path) -> list[dict]:
         if missing:
             raise KickUsageError(f"{path}:1: CrowS-Pairs header lacks column(s) {', '.join(missing)}. Expected layout: {LAYOUT}")
         for rec in reader:
-            if not (rec["sent_more"] or "").strip() or not (rec["sent_less"] or "").strip() or not (rec["bias_type"] or "").strip():
-                raise KickUsageError(f"{path}:{reader.line_num}: empty sent_more, sent_less or bias_type")
+            where = f"{path}:{reader.line_num}"
+            if None in rec:  # DictReader keeps the cells past the header's under None
+                width = len(reader.fieldnames or [])
+                raise KickUsageError(f"{where}: {width + len(rec[None])} columns, but the header has {width}")
+            for column in ("sent_more", "sent_less", "bias_type"):
+                field(rec, column, "text", where)
+            if rec["stereo_antistereo"] not in DIRECTIONS:
+                got = shown(rec["stereo_antistereo"])
+                raise KickUsageError(f"{where}: field 'stereo_antistereo' must be stereo or antistereo, got {got}")
             rows.append({**rec, "line": reader.line_num})
     return rows
 

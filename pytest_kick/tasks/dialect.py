@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, nonblank_lines, safe_ratio
+from . import Example, Outcome, Runner, find_data_folder, nonblank_lines, read_text, safe_ratio
 from .metrics import per_example
 
 LAYOUT = "dialect_pairs/**/*.txt, one pair a line: '<AAE sentence>\\t<SAE sentence>' (first column the dialect)"
@@ -53,8 +53,7 @@ class DialectPairs:
         found = []
         for p in sorted(root.rglob("*")):
             if p.is_file() and p.suffix in (".txt", ".tsv"):
-                with open(p, encoding="utf-8", errors="replace") as fh:
-                    first = next((line for line in fh if line.strip()), "")
+                first = next((line for line in read_text(p).splitlines() if line.strip()), "")
                 if "\t" in first:  # word lists and other single-column files alongside the pairs are not pair files
                     found.append(p)
         if not found:

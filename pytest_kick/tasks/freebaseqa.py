@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
-from . import BUILTIN_DATA, Example, Outcome, Runner, nonblank_lines, read_text, task_data_dir
+from . import BUILTIN_DATA, Example, Outcome, Runner, field, json_file, nonblank_lines, task_data_dir
 from .metrics import exact_match
 
 LAYOUT = "freebaseqa/**/FreebaseQA-<split>.json (release JSON), FreebaseQA-<split>.txt ('question | answer') or .tab"
@@ -50,24 +49,27 @@ def read_tab(path: Path) -> dict[str, list[str]]:
         fields = line.rstrip("\n").split("\t")
         if len(fields) != 8:
             raise KickUsageError(f"{path}:{n}: expected 8 tab-separated fields, got {len(fields)}")
+        if not _unquote(fields[7]) or not fields[6].strip():
+            raise KickUsageError(f"{path}:{n}: empty answer (field 7) or question (field 8)")
         out.setdefault(_unquote(fields[7]), []).append(fields[6].strip())
     return out
 
 
 def read_json(path: Path) -> dict[str, list[str]]:
     """The release JSON: Questions[].RawQuestion with Parses[].Answers[].AnswersName[]."""
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise KickUsageError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    data = json_file(path)
     out: dict[str, list[str]] = {}
-    for i, q in enumerate(data.get("Questions", []) if isinstance(data, dict) else []):
-        try:
-            question = q["RawQuestion"].strip()
-            names = [name for parse in q["Parses"] for ans in parse["Answers"] for name in ans["AnswersName"]]
-        except (KeyError, TypeError) as exc:
-            raise KickUsageError(f"{path}: Questions[{i}] lacks {exc} (expected RawQuestion and Parses[].Answers[].AnswersName)") from None
-        out.setdefault(question, []).extend(n for n in names if n not in out.get(question, []))
+    questions = field(data, "Questions", "list", str(path)) if isinstance(data, dict) and "Questions" in data else []
+    for i, q in enumerate(questions):
+        where = f"{path}: Questions[{i}]"
+        question = field(q, "RawQuestion", "text", where).strip()
+        names = []
+        for j, parse in enumerate(field(q, "Parses", "list", where)):
+            for k, ans in enumerate(field(parse, "Answers", "list", where, name=f"Parses[{j}].Answers")):
+                names += field(ans, "AnswersName", "list[str]", where, name=f"Parses[{j}].Answers[{k}].AnswersName")
+        if not any(n.strip() for n in names):
+            raise KickUsageError(f"{where}: no answer (expected Parses[].Answers[].AnswersName: a list of strings)")
+        out.setdefault(question, []).extend(n for n in names if n.strip() and n not in out.get(question, []))
     if not out:
         raise KickUsageError(f"{path}: no 'Questions' in this file; is it the FreebaseQA release JSON?")
     return out
@@ -92,6 +94,10 @@ class FreebaseQA:
             raise KickUsageError("freebaseqa has no maintained hub copy; use --kick-data-dir with the release files")
         root = task_data_dir("freebaseqa", data_dir, self.source, LAYOUT)
         if root == BUILTIN_DATA / "freebaseqa":
+            if self.split != "eval":  # one sample, standing in for the default split: never read as another one
+                raise KickUsageError(
+                    f"freebaseqa: the built-in sample has no split {self.split!r}; use --kick-data-dir with the release files"
+                )
             return root / "general-knowledge.txt"
         for ext in ("json", "txt", "tab"):
             found = sorted(root.rglob(f"FreebaseQA-{self.split}.{ext}"))

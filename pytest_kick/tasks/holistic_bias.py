@@ -10,7 +10,6 @@ no noun ('a wheelchair user', used like a descriptor alone). No stylistic varian
 from __future__ import annotations
 
 import functools
-import json
 import math
 import random
 import statistics
@@ -21,7 +20,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, read_text, safe_ratio, several
+from . import Example, Outcome, Runner, find_data_folder, json_file, safe_ratio, several
 from .scorers import HFClassifier, Scorer
 from .toxicity import BOLD, _Generated
 
@@ -95,10 +94,7 @@ def _read(path: Path) -> Any:
     shape = SHAPES[path.name]
     if not path.is_file():
         raise KickUsageError(f"{path}: missing; copy it from the HolisticBias release ({shape}). Expected layout: {LAYOUT}")
-    try:
-        data = json.loads(read_text(path))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise KickUsageError(f"{path}: not valid JSON ({exc}); fix it or copy it again from the release. Expected: {shape}") from None
+    data = json_file(path, f"; fix it or copy it again from the release. Expected: {shape}")
     if not isinstance(data, (dict, list) if path.name == "sentence_templates.json" else dict) or not data:
         raise KickUsageError(f"{path}: expected a non-empty {shape}")
     return data
@@ -158,10 +154,17 @@ def read_templates(path: Path) -> list[tuple[int, str, bool]]:
 
 
 def release_folder(root: Path, version: str) -> Path:
-    for folder in (root / "dataset" / version, root / version, root):
+    """The folder of release `version`; the folder itself only when it holds no versioned release (a release asked
+    for and absent is an error, never another release read in its place)."""
+    for folder in (root / "dataset" / version, root / version):
         if (folder / "descriptors.json").is_file():
             return folder
-    raise KickUsageError(f"{root}: no descriptors.json in dataset/{version}/, {version}/ or the folder itself. Expected layout: {LAYOUT}")
+    others = sorted({p.parent.name for p in (*root.glob("*/descriptors.json"), *root.glob("dataset/*/descriptors.json"))})
+    if (root / "descriptors.json").is_file() and not others:
+        return root
+    found = f"; releases here: {', '.join(others)} (pick one with version=)" if others else ""
+    where = f"dataset/{version}/, {version}/ or the folder itself"
+    raise KickUsageError(f"{root}: no descriptors.json in {where}{found}. Expected layout: {LAYOUT}")
 
 
 def _pick(items: list, spec: Any, name: Any, what: str, seed: Any) -> list:

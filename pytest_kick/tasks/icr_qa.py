@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records
+from . import Example, Outcome, Runner, field, find_data_folder, jsonl_records
 from .metrics import contains_match, exact_match
 
 LAYOUT = "icr_qa/*closed*.jsonl + *openbook*.jsonl ({context, answer, aliases}), or icr_qa/*.jsonl ({question, answers, passage})"
@@ -47,12 +47,14 @@ class Item:
     passage: str
 
 
-def _answers(rec: dict, where: str) -> tuple[str, ...]:
-    for key in ("answers", "aliases"):  # a string here would be read as its letters: any one-letter output right
-        if key in rec and not isinstance(rec[key], list):
-            raise KickUsageError(f"{where}: '{key}' must be a list of strings, got {type(rec[key]).__name__} {rec[key]!r}"[:300])
-    answers = rec.get("answers", [rec.get("answer")] + list(rec.get("aliases") or []))
-    answers = tuple(str(a).strip() for a in answers if isinstance(a, str) and a.strip())
+def _answers(rec: dict, where: str, key: str = "answer") -> tuple[str, ...]:
+    """Every accepted answer: 'answers' (a list of strings), or `key` (a string) and 'aliases' (a list of strings).
+    A string where a list belongs is refused: read as its letters, any one-letter output would be right."""
+    if "answers" in rec:
+        answers = field(rec, "answers", "list[str]", where)
+    else:
+        answers = [field(rec, key, "str", where), *field(rec, "aliases", "list[str]", where, default=[])]
+    answers = tuple(a.strip() for a in answers if a.strip())
     if not answers:
         raise KickUsageError(f"{where}: no answer (expected 'answers': [...], or 'answer' and 'aliases')")
     return answers
@@ -63,9 +65,8 @@ def read_records(path: Path) -> list[Item]:
     items = []
     for n, rec in jsonl_records(path):
         where = f"{path}:{n}"
-        if not isinstance(rec, dict) or not str(rec.get("question", "")).strip() or not str(rec.get("passage", "")).strip():
-            raise KickUsageError(f"{where}: expected an object with 'question', 'answers' and 'passage'")
-        items.append(Item(f"{path.stem}/{n}", rec["question"].strip(), _answers(rec, where), rec["passage"].strip()))
+        question, passage = field(rec, "question", "text", where), field(rec, "passage", "text", where)
+        items.append(Item(f"{path.stem}/{n}", question.strip(), _answers(rec, where), passage.strip()))
     return items
 
 
@@ -76,7 +77,8 @@ def read_pair(closed: Path, openbook: Path) -> list[Item]:
         raise KickUsageError(f"{closed} has {len(closed_rows)} records but {openbook} has {len(open_rows)}: they must pair line by line")
     items = []
     for (n, c), (m, o) in zip(closed_rows, open_rows):
-        mc, mo = _CLOSED.match(str(c.get("context", ""))), _OPEN.match(str(o.get("context", "")))
+        mc = _CLOSED.match(field(c, "context", "str", f"{closed}:{n}"))
+        mo = _OPEN.match(field(o, "context", "str", f"{openbook}:{m}"))
         if mc is None:
             raise KickUsageError(f"{closed}:{n}: 'context' is not 'Question: ...\\nAnswer:'")
         if mo is None:
@@ -129,6 +131,9 @@ class ICRQA:
         closed, openbook = sorted(root.glob("*closed*.jsonl")), sorted(root.glob("*openbook*.jsonl"))
         if closed and openbook:
             return read_pair(closed[0], openbook[0])
+        if closed or openbook:  # half a pair is not a set of records: never ask it closed-book only, or read others
+            have, lacks = (closed[0].name, "*openbook*.jsonl") if closed else (openbook[0].name, "*closed*.jsonl")
+            raise KickUsageError(f"{root}: {have} has no {lacks} to pair with. Expected layout: {LAYOUT}")
         files = sorted(p for p in root.glob("*.jsonl") if p not in closed + openbook)
         if not files:
             raise KickUsageError(f"{root}: no ICR-QA files. Expected layout: {LAYOUT}")
@@ -141,8 +146,9 @@ class ICRQA:
         for i, rec in enumerate(hub_dataset("icr_qa", "mandarjoshi/trivia_qa", "rc", "validation")):
             pages = list(rec["entity_pages"]["wiki_context"]) + list(rec["search_results"]["search_context"])
             if pages:
-                answer = rec["answer"]
-                items.append(Item(f"trivia_qa/{i}", rec["question"], (answer["value"], *answer["aliases"]), pages[0]))
+                where = f"mandarjoshi/trivia_qa rc validation row {i}"
+                answers = _answers(field(rec, "answer", "dict", where), where, key="value")
+                items.append(Item(f"trivia_qa/{i}", field(rec, "question", "text", where), answers, pages[0]))
         return items
 
     def load(self, data_dir: Path | None) -> list[Example]:

@@ -13,15 +13,17 @@ Data: DATA_DIR/ifeval/input_data.jsonl (`{"key", "prompt", "instruction_id_list"
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..contract import GenerationRequest, chat_prompt
 from ..errors import KickUsageError, MissingBackend
-from . import Example, Outcome, Runner, jsonl_records, task_data_dir
+from . import Example, Outcome, Runner, field, jsonl_records, shown, task_data_dir
 
 LAYOUT = "ifeval/input_data.jsonl ({key, prompt, instruction_id_list, kwargs})"
 LEVELS = ("strict", "loose")
@@ -145,6 +147,33 @@ CHECKS: dict[str, Callable[..., bool]] = {
 }
 
 
+# The kind of each instruction argument; a relation is also one of RELATIONS.
+ARGUMENTS = {
+    **dict.fromkeys(("capital_frequency", "num_placeholders", "num_sections", "num_bullets", "num_highlights"), "int"),
+    **dict.fromkeys(("frequency", "let_frequency", "num_paragraphs", "nth_paragraph", "num_sentences", "num_words"), "int"),
+    **dict.fromkeys(("prompt_to_repeat", "postscript_marker", "section_spliter", "keyword", "letter", "language"), "text"),
+    **dict.fromkeys(("end_phrase", "first_word", "capital_relation", "let_relation", "relation"), "text"),
+    **dict.fromkeys(("keywords", "forbidden_words"), "list[text]"),
+}
+RELATIONS = ("less than", "at least")
+
+
+def _arguments(iid: str, kw: Any, where: str, j: int) -> dict:
+    """One instruction's arguments (nulls dropped), each of its kind and all of them the ones its check takes."""
+    if kw is not None and not isinstance(kw, dict):
+        raise KickUsageError(f"{where}: field 'kwargs[{j}]' must be an object, got {shown(kw)}")
+    args = {k: v for k, v in (kw or {}).items() if v is not None}
+    for k in args:
+        field(args, k, ARGUMENTS.get(k, "any"), where, name=f"kwargs[{j}].{k}")
+        if k.endswith("relation") and args[k] not in RELATIONS:
+            raise KickUsageError(f"{where}: field 'kwargs[{j}].{k}' must be 'less than' or 'at least', got {shown(args[k])}")
+    try:
+        inspect.signature(CHECKS[iid]).bind("", **args)
+    except TypeError as exc:
+        raise KickUsageError(f"{where}: field 'kwargs[{j}]' does not fit instruction {iid} ({exc})") from None
+    return args
+
+
 def loose_variants(text: str) -> list[str]:
     """The answer and the variants the loose criterion also accepts."""
     lines = text.split("\n")
@@ -188,15 +217,12 @@ class IFEval:
     def load(self, data_dir: Path | None) -> list[Example]:
         examples = []
         for where, rec in self._records(data_dir):
-            try:
-                ids, kwargs = list(rec["instruction_id_list"]), list(rec["kwargs"])
-                prompt, key = str(rec["prompt"]), rec.get("key", where)
-            except (KeyError, TypeError):
-                raise KickUsageError(f"{where}: expected 'prompt', 'instruction_id_list' and 'kwargs'") from None
+            prompt, key = field(rec, "prompt", "text", where), field(rec, "key", "id", where, default=where)
+            ids, kwargs = field(rec, "instruction_id_list", "list[str]", where), field(rec, "kwargs", "list", where)
             unknown = [i for i in ids if i not in CHECKS]
             if unknown or len(ids) != len(kwargs):
                 raise KickUsageError(f"{where}: unknown instruction(s) {unknown} or kwargs not one per instruction")
-            clean = [(i, {k: v for k, v in (kw or {}).items() if v is not None}) for i, kw in zip(ids, kwargs)]
+            clean = [(i, _arguments(i, kw, f"{where}", j)) for j, (i, kw) in enumerate(zip(ids, kwargs))]
             examples.append(Example(id=f"ifeval/{key}", prompt=prompt, meta={"instructions": clean}))
         return examples
 

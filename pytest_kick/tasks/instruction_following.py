@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..contract import GenerationRequest, chat_prompt
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records
+from . import Example, Outcome, Runner, field, find_data_folder, jsonl_records
 
 LAYOUT = "instruction_following/ (or mt_bench/) with vicuna_bench/question.jsonl, question.jsonl ({question_id, category, turns})"
 BENCHES = ("vicuna", "mt_bench")
@@ -29,10 +29,9 @@ TURN_BREAK = "\n\n[next turn]\n\n"
 def read_questions(path: Path) -> list[tuple[str, str, tuple[str, ...]]]:
     out = []
     for n, rec in jsonl_records(path):
-        turns = rec.get("turns") if isinstance(rec, dict) else None
-        if not isinstance(turns, list) or not turns or not all(isinstance(t, str) and t.strip() for t in turns):
-            raise KickUsageError(f"{path}:{n}: expected an object with 'turns': a list of questions")
-        out.append((str(rec.get("question_id", n)), str(rec.get("category", "")), tuple(turns)))
+        where = f"{path}:{n}"
+        turns = field(rec, "turns", "list[text]", where)
+        out.append((str(field(rec, "question_id", "id", where, default=n)), field(rec, "category", "str", where, default=""), tuple(turns)))
     return out
 
 
@@ -43,10 +42,11 @@ def read_references(folder: Path) -> dict[str, tuple[str, ...]]:
         return {}
     refs = {}
     for n, rec in jsonl_records(files[0]):
-        try:
-            refs[str(rec["question_id"])] = tuple(rec["choices"][0]["turns"])
-        except (KeyError, IndexError, TypeError):
-            raise KickUsageError(f"{files[0]}:{n}: expected 'question_id' and 'choices': [{{'turns': [...]}}]") from None
+        where = f"{files[0]}:{n}"
+        qid, choices = field(rec, "question_id", "id", where), field(rec, "choices", "list", where)
+        if not choices:
+            raise KickUsageError(f"{where}: field 'choices' must be a non-empty list of {{'turns': [...]}} objects, got an empty list")
+        refs[str(qid)] = tuple(field(choices[0], "turns", "list[str]", where, name="choices[0].turns"))
     return refs
 
 
@@ -81,6 +81,11 @@ class InstructionFollowing:
             raise KickUsageError(
                 f"{path}: holds two-turn questions (MT-Bench's), not Vicuna's 80 single-turn ones: put Vicuna's at "
                 f"{root}/vicuna_bench/question.jsonl, or gate bench='mt_bench'"
+            )
+        if self.bench == "mt_bench" and all(len(turns) == 1 for *_, turns in rows):  # Vicuna's (or ours), not MT-Bench's
+            raise KickUsageError(
+                f"{path}: holds single-turn questions only, not MT-Bench's two-turn ones: bench='mt_bench' needs FastChat's "
+                "mt_bench/question.jsonl under --kick-data-dir, or gate bench='vicuna'"
             )
         if self.categories is not None:
             known = sorted({c for _, c, _ in rows})

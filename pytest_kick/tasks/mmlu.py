@@ -11,7 +11,7 @@ from pathlib import Path
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
 from ..registry import did_you_mean
-from . import Example, Outcome, Runner, read_text, several, task_data_dir
+from . import Example, Outcome, Runner, field, index_field, read_text, several, task_data_dir
 from .metrics import argmax, per_example
 
 LETTERS = ("A", "B", "C", "D")
@@ -34,6 +34,14 @@ def read_mmlu_csv(path: Path) -> list[Row]:
                 )
             rows.append((rec[0].strip(), tuple(c.strip() for c in rec[1:5]), LETTERS.index(rec[5].strip().upper())))
     return rows
+
+
+def hub_row(rec: dict, where: str) -> Row:
+    """One cais/mmlu row: question, four choices, the answer's index."""
+    choices = field(rec, "choices", "list[str]", where)
+    if len(choices) != len(LETTERS):
+        raise KickUsageError(f"{where}: field 'choices' must be a list of {len(LETTERS)} strings, got {len(choices)}")
+    return field(rec, "question", "str", where), tuple(choices), index_field(rec, "answer", len(LETTERS), where)
 
 
 def format_question(question: str, choices: Sequence[str], answer: int | None = None, cloze: bool = False) -> str:
@@ -98,9 +106,9 @@ class MMLU:
         tables = {}
         for subject in self.subjects or ("all",):
 
-            def rows(split: str) -> list[Row]:
-                ds = hub_dataset("mmlu", "cais/mmlu", subject, split)  # noqa: B023 - called in this iteration
-                return [(r["question"], tuple(r["choices"]), int(r["answer"])) for r in ds]
+            def rows(split: str, subject: str = subject) -> list[Row]:
+                ds = hub_dataset("mmlu", "cais/mmlu", subject, split)
+                return [hub_row(dict(r), f"cais/mmlu {subject}/{split} row {i}") for i, r in enumerate(ds)]
 
             tables[subject] = (rows("dev") if self.k_shot else [], rows(self.split))
         return tables

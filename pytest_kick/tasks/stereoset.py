@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records, safe_ratio, several
+from . import Example, Outcome, Runner, field, find_data_folder, jsonl_records, safe_ratio, several
 from .metrics import per_example
 
 LAYOUT = (
@@ -52,16 +52,20 @@ class StereoSet:
         files = sorted(root.rglob("*.jsonl"))
         if not files:
             raise KickUsageError(f"{root}: no .jsonl files. Expected layout: {LAYOUT}")
-        examples = []
+        examples, seen = [], set()
         for path in files:
             for line_no, rec in jsonl_records(path):
-                missing = [k for k in KEYS if not str(rec.get(k, "")).strip()] if isinstance(rec, dict) else list(KEYS)
+                missing = [k for k in KEYS if k not in rec] if isinstance(rec, dict) else list(KEYS)
                 if missing:
                     raise KickUsageError(f"{path}:{line_no}: StereoSet item lacks {', '.join(missing)}. Expected layout: {LAYOUT}")
+                for key in KEYS:
+                    field(rec, key, "text", f"{path}:{line_no}")
+                target = field(rec, "target", "str", f"{path}:{line_no}", default="")
                 if rec["type"] not in TYPES:
                     raise KickUsageError(f"{path}:{line_no}: type must be intrasentence or intersentence, got {rec['type']!r}")
                 if rec["type"] not in self.types or (self.bias_types is not None and rec["bias_type"] not in self.bias_types):
                     continue
+                seen |= {rec["type"], rec["bias_type"]}
                 inter = rec["type"] == "intersentence"
                 examples.append(
                     Example(
@@ -69,9 +73,13 @@ class StereoSet:
                         prompt=rec["context"] if inter else rec["context"].replace("BLANK", "___"),
                         choices=tuple(rec[k] for k in ORDER),
                         group=f"{rec['type']}/{rec['bias_type']}",
-                        meta={"inter": inter, "context": rec["context"], "target": str(rec.get("target", "")).strip() or "?"},
+                        meta={"inter": inter, "context": rec["context"], "target": target.strip() or "?"},
                     )
                 )
+        asked = (*(self.types if self.types != TYPES else ()), *(self.bias_types or ()))  # the default: whichever types there are
+        absent = [t for t in asked if t not in seen]
+        if absent:  # a type or bias type asked for and not in the data: never gate the others in its place
+            raise KickUsageError(f"stereoset: no item of {', '.join(map(repr, absent))} in {root}. Expected layout: {LAYOUT}")
         return examples
 
     def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records, read_text
+from . import Example, Outcome, Runner, field, find_data_folder, jsonl_records, read_text
 
 LAYOUT = "summarization/new_question.jsonl ({question_id, text, category}) or summarization/<bucket>/*.story"
 INSTRUCTION = "Summarize the given story in less than 150 words while preserving high coherence, consistency, fluency, and relevance."
@@ -41,13 +41,13 @@ def split_highlights(text: str) -> tuple[str, list[str]]:
 def read_questions(path: Path) -> list[Story]:
     stories = []
     for n, rec in jsonl_records(path):
-        text, bucket = (rec.get("text"), rec.get("category")) if isinstance(rec, dict) else (None, None)
-        if not isinstance(text, str) or not isinstance(bucket, str):
-            raise KickUsageError(f"{path}:{n}: expected an object with 'text' and 'category'")
+        where = f"{path}:{n}"
+        text, bucket = field(rec, "text", "text", where), field(rec, "category", "text", where)
+        qid = field(rec, "question_id", "id", where, default=n)
         body, highlights = split_highlights(text.removeprefix(INSTRUCTION))
         if not highlights or not body:
-            raise KickUsageError(f"{path}:{n}: no story or no '@highlight' reference in 'text'")
-        stories.append(Story(f"{path.stem}/{rec.get('question_id', n)}", bucket, body, " ".join(highlights)))
+            raise KickUsageError(f"{where}: no story or no '@highlight' reference in 'text'")
+        stories.append(Story(f"{path.stem}/{qid}", bucket, body, " ".join(highlights)))
     return stories
 
 

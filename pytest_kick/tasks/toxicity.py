@@ -3,7 +3,6 @@ for BOLD, VADER sentiment), and report expected maximum toxicity and toxicity pr
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any, ClassVar
 
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
-from . import Example, Outcome, Runner, find_data_folder, jsonl_records, nonblank_lines, read_text, safe_ratio, several
+from . import Example, Outcome, Runner, field, find_data_folder, json_file, jsonl_records, nonblank_lines, safe_ratio, several
 from .scorers import Vader, toxicity_scorer
 
 RTP_LAYOUT = (
@@ -176,16 +175,17 @@ class RealToxicityPrompts(_Generated):
         for path in paths:
             group = str(path.relative_to(root).with_suffix(""))
             for line_no, rec in jsonl_records(path):
-                nested = rec.get("prompt") if isinstance(rec, dict) else None
-                prompt = nested if isinstance(nested, dict) else rec
+                nested = isinstance(rec, dict) and "prompt" in rec  # RealToxicityPrompts' {prompt: {text, toxicity}}
+                prompt = field(rec, "prompt", "dict", f"{path}:{line_no}") if nested else rec
                 text = prompt.get("text") if isinstance(prompt, dict) else None
                 if not isinstance(text, str) or not text.strip():
                     raise KickUsageError(f"{path}:{line_no}: no prompt text (need prompt.text or text). Expected layout: {RTP_LAYOUT}")
-                tox = prompt.get("toxicity")
+                name = "prompt.toxicity" if nested else "toxicity"
+                tox = field(prompt, "toxicity", "number", f"{path}:{line_no}", default=None, name=name)
                 if self.prompts != "all":
                     if tox is None:
                         raise KickUsageError(f"{path}:{line_no}: prompts={self.prompts!r} needs the prompt's toxicity score")
-                    if (float(tox) >= THRESHOLD) != (self.prompts == "toxic"):
+                    if (tox >= THRESHOLD) != (self.prompts == "toxic"):
                         continue
                 examples.append(Example(id=f"{group}:{line_no}", prompt=text, group=group))
         if not examples:
@@ -225,10 +225,7 @@ class BOLD(_Generated):
         examples = []
         for domain in wanted:
             path = files[domain]
-            try:
-                data = json.loads(read_text(path))
-            except ValueError as exc:
-                raise KickUsageError(f"{path}: not valid JSON ({exc})") from None
+            data = json_file(path)
             if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
                 raise KickUsageError(f"{path}: expected {{group: {{name: [prompts]}}}}. Expected layout: {BOLD_LAYOUT}")
             for group, people in data.items():
@@ -334,7 +331,8 @@ class AdvPromptSet(_Generated):
             text = text[0] if isinstance(text, list) and text else text
             if not isinstance(text, str) or not text.strip() or "toxicity" not in rec:
                 raise KickUsageError(f"{path}:{line_no}: need comment_text and toxicity. Expected: {ADVPROMPTSET_LAYOUT}")
-            if self.prompts != "all" and (float(rec["toxicity"]) >= THRESHOLD) != (self.prompts == "toxic"):
+            toxicity = field(rec, "toxicity", "number", f"{path}:{line_no}")
+            if self.prompts != "all" and (toxicity >= THRESHOLD) != (self.prompts == "toxic"):
                 continue
             labels = [(cat, name) for cat, names in IDENTITIES.items() for name in names if _flag(rec.get(name))]
             parts = sorted({cat if self.group_by == "category" else name for cat, name in labels})

@@ -15,7 +15,6 @@ multiple_choice validation; built-in: twelve questions of our own in the same fo
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import BUILTIN_DATA, Example, Outcome, Runner, read_text, task_data_dir
+from . import BUILTIN_DATA, Example, Outcome, Runner, field, json_file, shown, task_data_dir
 from .metrics import argmax
 
 LAYOUT = "truthfulqa/**/mc_task.json (list of {question, mc1_targets, mc2_targets})"
@@ -32,23 +31,22 @@ MODES = ("mc1", "mc2")
 
 
 def _targets(rec: dict, key: str, where: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    targets = rec.get(key)
-    if isinstance(targets, dict) and "choices" in targets:  # the hub's {choices, labels}
-        choices, labels = targets["choices"], targets["labels"]
-    elif isinstance(targets, dict):
+    targets = field(rec, key, "dict", where)
+    if "choices" in targets and "labels" in targets:  # the hub's {choices, labels}
+        choices = field(targets, "choices", "list[str]", where, name=f"{key}.choices")
+        labels = field(targets, "labels", "list", where, name=f"{key}.labels")
+    else:  # the release: {answer: 0/1}
         choices, labels = list(targets), list(targets.values())
-    else:
-        raise KickUsageError(f"{where}: '{key}' must map each answer to 0 or 1")
-    if not choices or len(choices) != len(labels) or not all(label in (0, 1) for label in labels) or 1 not in labels or 0 not in labels:
+    bad = next((x for x in labels if not (isinstance(x, int) and not isinstance(x, bool) and x in (0, 1))), None)
+    if bad is not None or len(choices) != len(labels):
+        raise KickUsageError(f"{where}: field '{key}' must map each answer to 0 or 1, got {shown(bad if bad is not None else labels)}")
+    if 1 not in labels or 0 not in labels:
         raise KickUsageError(f"{where}: '{key}' needs at least one true (1) and one false (0) answer")
-    return tuple(str(c) for c in choices), tuple(int(x) for x in labels)
+    return tuple(choices), tuple(labels)
 
 
 def read_mc_task(path: Path) -> list[dict]:
-    try:
-        data = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise KickUsageError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    data = json_file(path)
     if not isinstance(data, list):
         raise KickUsageError(f"{path}: expected a list of questions (the original mc_task.json)")
     return data
@@ -85,10 +83,9 @@ class TruthfulQA:
         examples = []
         for i, rec in enumerate(records):
             at = f"{where}: question {i}"
-            if not isinstance(rec, dict) or not str(rec.get("question", "")).strip():
-                raise KickUsageError(f"{at}: expected an object with 'question', 'mc1_targets' and 'mc2_targets'")
+            question = field(rec, "question", "text", at)
             choices, labels = _targets(rec, f"{self.mode}_targets", at)
-            prompt = f"{PRIMER}\n\nQ: {rec['question']}\nA:"
+            prompt = f"{PRIMER}\n\nQ: {question}\nA:"
             gold = labels.index(1)
             examples.append(Example(id=f"truthfulqa/{i}", prompt=prompt, choices=choices, gold=gold, meta={"labels": labels}))
         return examples

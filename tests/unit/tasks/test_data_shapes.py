@@ -22,7 +22,7 @@ def test_a_string_of_answers_is_not_read_as_its_letters(tmp_path):
     folder.mkdir()
     rec = {"question": "Capital of France?", "answers": "Paris", "passage": "Paris is the capital of France."}
     (folder / "qa.jsonl").write_text(json.dumps(rec) + "\n")
-    with pytest.raises(KickUsageError, match=r"qa.jsonl:1: 'answers' must be a list of strings, got str 'Paris'"):
+    with pytest.raises(KickUsageError, match=r"qa.jsonl:1: field 'answers' must be a list of strings, got str 'Paris'"):
         get_task("icr_qa", source="dir").load(tmp_path)
 
 

@@ -62,7 +62,7 @@ def test_malformed_lines_name_file_and_line(tmp_path):
     with pytest.raises(KickUsageError, match=r"FreebaseQA-eval.json:2: not valid JSON"):
         get_task("freebaseqa").load(tmp_path)
     (d / "FreebaseQA-eval.json").write_text('{"Questions": [{"RawQuestion": "x"}]}')
-    with pytest.raises(KickUsageError, match=r"Questions\[0\] lacks 'Parses'"):
+    with pytest.raises(KickUsageError, match=r"Questions\[0\]: field 'Parses' is missing; it must be a list"):
         get_task("freebaseqa").load(tmp_path)
 
 

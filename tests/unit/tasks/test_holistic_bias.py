@@ -207,7 +207,7 @@ def test_regard_classifier_directories(tmp_path):
     ("files", "needle"),
     [
         ({"nouns": None}, r"nouns.json: missing; copy it from the HolisticBias release"),
-        ({"descriptors": '{"ability": ['}, r"descriptors.json: not valid JSON .*; fix it or copy it again"),
+        ({"descriptors": '{"ability": ['}, r"descriptors.json:1: not valid JSON .*; fix it or copy it again"),
         ({"descriptors": "[]"}, r"descriptors.json: expected a non-empty"),
         ({"descriptors": {"ability": {"b": ["ok", 5]}}}, r"descriptors.json: axis 'ability': '5' does not fit. Expected: "),
         ({"nouns": {"female": [["aunt"]]}}, r"nouns.json: group 'female': .* does not fit"),

@@ -73,7 +73,7 @@ def test_llm_foundrys_pair_layout_is_read_and_checked(tmp_path):
 def test_a_bad_record_names_its_file_and_line(tmp_path):
     (tmp_path / "icr_qa").mkdir()
     (tmp_path / "icr_qa" / "mine.jsonl").write_text('{"question": "q", "answers": ["a"], "passage": "p"}\n{"question": "q2"}\n')
-    with pytest.raises(KickUsageError, match="mine.jsonl:2: expected an object with 'question', 'answers' and 'passage'"):
+    with pytest.raises(KickUsageError, match="mine.jsonl:2: field 'passage' is missing; it must be a non-empty string"):
         get_task("icr_qa").load(tmp_path)
 
 

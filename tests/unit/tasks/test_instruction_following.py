@@ -41,7 +41,9 @@ def test_vicuna_questions_and_bad_records(tmp_path):
     folder = tmp_path / "mt_bench" / "vicuna_bench"
     folder.mkdir(parents=True)
     (folder / "question.jsonl").write_text('{"question_id": 1, "category": "generic", "turns": ["Hi?"]}\n{"question_id": 2, "turns": []}\n')
-    with pytest.raises(KickUsageError, match="question.jsonl:2: expected an object with 'turns'"):
+    with pytest.raises(
+        KickUsageError, match=r"question.jsonl:2: field 'turns' must be a non-empty list of non-empty strings, got list \[\]"
+    ):
         get_task("instruction_following").load(tmp_path)
     with pytest.raises(KickUsageError, match="bench must be one of"):
         get_task("instruction_following", bench="arena")
