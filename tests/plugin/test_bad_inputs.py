@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from judge_stub import JudgeStub
 
 USAGE, COLLECTION, FAILED = pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED
 GATE = "def test_x(kick_pair): pass\n"
@@ -582,41 +583,6 @@ def _setup(pytester: pytest.Pytester, model_dir: Path, args: tuple[str, ...] = (
         if any(name in a for a in args):
             shutil.copytree(model_dir, pytester.path / name)
             damage(pytester.path / name)
-
-
-class JudgeStub:
-    """A real HTTP server on localhost answering every request with `body` after `delay` seconds (a judge endpoint
-    as a misconfigured gateway, a broken model server or a hung one shows it); its URL carries a password."""
-
-    def __init__(self, body: bytes, delay: float = 0.0):
-        import http.server
-        import threading
-        import time
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the stdlib's name
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(delay)
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json" if body.startswith(b"{") else "text/html")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the client gave up waiting
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://user:pw@127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 SLOW = {"hub-dataset-offline"}  # imports datasets and asks the (unreachable) hub: seconds, not milliseconds

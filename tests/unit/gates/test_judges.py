@@ -4,6 +4,7 @@ verdict cache, FastChat's prompt file, and the key variable's name."""
 import math
 
 import pytest
+from judge_stub import JudgeStub
 
 from pytest_kick import FakeRunner, KickUsageError
 from pytest_kick.contract import RunnerFactory
@@ -106,43 +107,6 @@ def test_credentials_in_a_judge_url_are_never_shown():
     assert public_url("https://judge.example/v1") == "https://judge.example/v1"
 
 
-class _Stub:
-    """A real HTTP server on localhost that answers every request with `body` (after `delay` seconds)."""
-
-    def __init__(self, body: bytes, content_type: str = "text/html", delay: float = 0.0):
-        import http.server
-        import threading
-        import time
-
-        stub = self
-        stub.hits = 0
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the stdlib's name
-                stub.hits += 1
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(delay)
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", content_type)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the client gave up waiting
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://user:pw@127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self):
-        self.server.shutdown()
-
-
 def _ask(url: str, n: int, **kw):
     pytest.importorskip("openai")
     from pytest_kick.contract import GenerationRequest
@@ -155,7 +119,7 @@ def _ask(url: str, n: int, **kw):
 def test_a_judge_replying_with_html_is_a_clear_error_naming_the_server_without_its_password():
     from pytest_kick.gates.judges import JudgeError
 
-    stub = _Stub(b"<html><body>Gateway login</body></html>")
+    stub = JudgeStub(b"<html><body>Gateway login</body></html>")
     try:
         with pytest.raises(JudgeError) as err:
             _ask(stub.url, 3, retries=0, timeout=5.0, concurrency=1)
@@ -172,7 +136,7 @@ def test_a_judge_that_never_answers_stops_within_its_timeout_and_cancels_the_que
 
     from pytest_kick.gates.judges import JudgeError
 
-    stub = _Stub(b"{}", "application/json", delay=30.0)
+    stub = JudgeStub(b"{}", delay=30.0)
     start = time.perf_counter()
     try:
         with pytest.raises(JudgeError, match="failed: APITimeoutError"):
@@ -192,7 +156,7 @@ def test_a_judge_over_its_run_budget_stops_and_says_how_many_verdicts_came_back(
 
     choice = {"index": 0, "message": {"role": "assistant", "content": "7 5"}, "finish_reason": "stop"}
     reply = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}).encode()
-    stub = _Stub(reply, "application/json", delay=0.4)
+    stub = JudgeStub(reply, delay=0.4)
     start = time.perf_counter()
     try:
         with pytest.raises(JudgeError, match=r"budget of 0.5 s is spent .*\((\d+) of 10 verdicts came back"):
