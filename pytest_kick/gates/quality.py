@@ -68,6 +68,9 @@ def decide_scores(
     the finite-population correction. Unscored examples make a full run a sample of the scored ones."""
     pairs = [(d, c) for d, c in zip(dense, compressed, strict=True) if math.isfinite(d) and math.isfinite(c)]
     unscored = len(dense) - len(pairs)
+    # a difference at float noise's scale is no difference (the test is scale-free, so 1e-42 would decide like 1.0)
+    noise = 1e-12 * max([1.0] + [max(abs(d), abs(c)) for d, c in pairs])
+    pairs = [(d, d if abs(c - d) <= noise else c) for d, c in pairs]
     if not pairs:
         return Decision(0, unscored, math.nan, math.nan, math.nan, math.nan, math.nan, "inconclusive")
     d_mean = sum(d for d, _ in pairs) / len(pairs)

@@ -178,3 +178,19 @@ def test_bias_an_unchanged_model_is_within_wherever_any_model_could_be(case, all
         expected = "within" if change <= allowed + 1e-12 else "regressed"
         assert safety_outcome(task, "bias", units, rows_d, rows_c, allowed, sampling) == expected
     assert not math.isnan(allowed)
+
+
+def test_quality_a_change_at_float_noise_scale_is_no_change():
+    """Found by Hypothesis: every move shrunk to 2e-42 with max_drop=0 was 'regressed' (the bootstrap-t is
+    scale-free, so noise decided like a real drop) while the full move was 'inconclusive'."""
+    from pytest_kick.gates.scope import Sampling
+
+    dense = [0.0] * 56
+    move = [0.0] * 56
+    move[20], move[30], move[40] = 1.0, -1.0, -1.0
+    sampling = Sampling("items", 56, 56)
+
+    def verdict(factor):
+        return decide_scores(dense, [d + factor * m for d, m in zip(dense, move)], 0.0, False, ALPHA, 200, 7, sampling).outcome
+
+    assert verdict(2.0932495203514742e-42) == "within" and RANK[verdict(2.0932495203514742e-42)] >= RANK[verdict(1.0)]
