@@ -25,6 +25,16 @@ EMBEDDINGS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "to
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model")
 
 
+def text_config(config: dict) -> dict:
+    """The language model's part of a config.json (a multimodal model's `text_config`; else the config itself)."""
+    return config["text_config"] if isinstance(config.get("text_config"), dict) else config
+
+
+def dims(shape) -> str:
+    """A tensor shape in words: '128 x 256'."""
+    return " x ".join(map(str, shape))
+
+
 def safetensors_header(path: Path, where: str = "") -> dict[str, Any]:
     """The tensors a safetensors file declares ({name: {dtype, shape, data_offsets}}), each checked to lie inside the
     file with the size its dtype and shape imply; raises KickUsageError naming the file and the first bad tensor."""
@@ -109,7 +119,7 @@ def _check_index(folder: Path, where: str, tensors: dict) -> None:
 
 def _check_embedding(where: str, config: dict, tensors: dict) -> None:
     """The token embedding's shape against the config's vocabulary and width (a config over other weights)."""
-    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    text = text_config(config)
     vocab, width = text.get("vocab_size"), text.get("hidden_size")
     embedding = next((v for k, v in tensors.items() if k.endswith(EMBEDDINGS)), None)
     if embedding is None or not isinstance(vocab, int) or not isinstance(width, int) or len(embedding["shape"]) != 2:
@@ -130,7 +140,7 @@ LAYER = re.compile(r"\.(?:layers|h|blocks|layer)\.(\d+)\.")
 def projection_shapes(config: dict) -> dict[str, tuple[int, int]]:
     """The logical [out, in] shape of each Llama-style projection (q/k/v/o, gate/up/down) the config implies
     ({} when the config does not say enough)."""
-    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    text = text_config(config)
     width, heads, inner = text.get("hidden_size"), text.get("num_attention_heads"), text.get("intermediate_size")
     if not all(isinstance(v, int) and v > 0 for v in (width, heads)):
         return {}
@@ -164,6 +174,6 @@ def check_layers(where: str, config: dict, tensors: dict) -> None:
             continue
         if tuple(info["shape"]) != expected[parts[-2]]:
             raise KickUsageError(
-                f"{where}: {name} is {' x '.join(map(str, info['shape']))} but config.json implies "
-                f"{' x '.join(map(str, expected[parts[-2]]))}: the config does not belong to these weights"
+                f"{where}: {name} is {dims(info['shape'])} but config.json implies {dims(expected[parts[-2]])}: "
+                "the config does not belong to these weights"
             )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import KickUsageError
 from ..sources import gguf_metadata
+from .checkfiles import dims, safetensors_header, text_config
 
 PROBE = "Compressed models must read text exactly as the dense one: café, naïve, 1234, <tags>, emoji 🙂."
 
@@ -61,7 +62,7 @@ def _read_json(path: Path) -> dict:
 
 def _dir_facts(folder: Path) -> PairFacts:
     config = _read_json(folder / "config.json")
-    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    text = text_config(config)
     vocab = probe = None
     tokenizer = folder / "tokenizer.json"
     if tokenizer.is_file():
@@ -79,8 +80,6 @@ def _dir_facts(folder: Path) -> PairFacts:
 
 
 def _shapes(folder: Path) -> dict[str, tuple[int, ...]] | None:
-    from .checkfiles import safetensors_header
-
     shapes: dict[str, tuple[int, ...]] = {}
     try:
         for path in sorted(folder.glob("*.safetensors")):
@@ -106,7 +105,7 @@ def parameter_relation(dense: PairFacts, comp: PairFacts) -> str | None:
             if not name.endswith(_TIED):
                 return f"the compressed checkpoint has tensor {name!r}, which the dense model does not"
         elif len(have) != len(shape) or any(c > d for c, d in zip(shape, have)):
-            return f"{name} is {_dims(shape)} in the compressed model but {_dims(have)} in the dense one (compression never grows a tensor)"
+            return f"{name} is {dims(shape)} in the compressed model but {dims(have)} in the dense one (compression never grows a tensor)"
     total_d, total_c = (sum(math.prod(s) for s in f.shapes.values()) for f in (dense, comp))  # type: ignore[union-attr]
     if total_c > total_d:
         return f"the compressed model has more parameters ({total_c:,}) than the dense one ({total_d:,})"
@@ -120,10 +119,6 @@ def _ancestors(name: str) -> set[str]:
     """'a.b.c' -> {'a.b.c', 'a.b', 'a'}: a packed tensor (q_proj.qweight, q_proj.weight.absmax) under a dense layer."""
     parts = name.split(".")
     return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
-
-
-def _dims(shape: tuple[int, ...]) -> str:
-    return " x ".join(map(str, shape))
 
 
 def _special(value) -> str | None:

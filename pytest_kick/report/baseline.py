@@ -328,13 +328,11 @@ COMPARED_KEY = pytest.StashKey[list]()  # comparison lines (this process)
 BASELINE_KEY = pytest.StashKey[SavedRun]()  # the run --kick-compare names, read at start-up
 SAVED_PATH_KEY = pytest.StashKey[Path]()
 BASELINE_PATH_KEY = pytest.StashKey[Path]()  # its file: the trend reads the other saved runs beside it
-COMPARE_FAIL_KEY = pytest.StashKey[bool]()  # --kick-compare-fail: a comparison that is not 'within' fails its test
 
 
-def load_for(config: pytest.Config, value: str, fail: bool = False) -> None:
+def load_for(config: pytest.Config, value: str) -> None:
     path = baseline_path(value, config.rootpath / ".kick")
     config.stash[BASELINE_KEY] = SavedRun.load(path)
-    config.stash[COMPARE_FAIL_KEY] = fail
     config.stash[BASELINE_PATH_KEY] = path.resolve()
 
 
@@ -385,10 +383,12 @@ def finish(config: pytest.Config, name: str | None) -> Compared:
     return Compared(tuple(sorted(config.stash.get(COMPARED_KEY, []))), folder, tuple(gates), config.stash.get(SAVED_PATH_KEY, None))
 
 
-def summary(config: pytest.Config, terminal: Any) -> None:
+def summary(config: pytest.Config, terminal: Any, fail: bool = False) -> None:
+    """The comparison lines and the saved run's path; `fail`: --kick-compare-fail (a comparison not 'within' failed
+    its test)."""
     if BASELINE_KEY in config.stash:
         terminal.write_sep("=", f"pytest-kick comparison with '{config.stash[BASELINE_KEY].name}'")
-        if config.stash.get(COMPARE_FAIL_KEY, False):
+        if fail:
             terminal.write_line(
                 "(--kick-compare-fail: a test whose comparison is not 'within' failed, whatever its own gate's verdict above)"
             )

@@ -6,6 +6,7 @@ name, and the comparison with a saved release when there was one."""
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -21,7 +22,7 @@ def _row(cells: Sequence[str]) -> str:
 
 def _fence(text: str) -> list[str]:
     """A fenced block that no backtick run in `text` can close early."""
-    ticks = "`" * max(3, max((len(run) for run in text.split() if set(run) == {"`"}), default=0) + 1)
+    ticks = "`" * max(3, max(map(len, re.findall("`+", text)), default=0) + 1)
     return [ticks + "text", text.rstrip(), ticks]
 
 

@@ -100,7 +100,7 @@ class KickRun:
             if kick.compare is not None:
                 from ..report import baseline
 
-                baseline.load_for(config, kick.compare, kick.compare_fail)
+                baseline.load_for(config, kick.compare)
         except (KickUsageError, MissingBackend) as exc:
             raise pytest.UsageError(str(exc)) from None
         self._kick = kick

@@ -95,7 +95,9 @@ def _check_context(kick: KickConfig) -> None:
             config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return
-        text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+        from ..models.checkfiles import text_config
+
+        text = text_config(config)
         context = text.get("max_position_embeddings", text.get("n_positions"))
     if isinstance(context, int) and not isinstance(context, bool) and 0 < context < seqlen:
         raise KickUsageError(

@@ -104,7 +104,7 @@ def terminal_summary(terminalreporter: Any, config: pytest.Config, kick: Any) ->
     if kick.save is not None or kick.compare is not None:
         from ..report import baseline
 
-        baseline.summary(config, terminalreporter)
+        baseline.summary(config, terminalreporter, kick.compare_fail)
     if kick.pair_any and any(p.is_checkpoint for p in kick.plans):
         terminalreporter.write_line(
             "pytest-kick: --kick-pair-any: the --kick-compressed model was not checked against --kick-model (tokenizer, architecture)"

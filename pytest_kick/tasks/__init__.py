@@ -182,7 +182,7 @@ def json_file(path: Path, hint: str = "") -> Any:
         raise KickUsageError(f"{path}:{getattr(exc, 'lineno', 1)}: not valid JSON ({getattr(exc, 'msg', exc)}){hint}") from None
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -190,9 +190,9 @@ def _is_int(v: Any) -> bool:
 KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "str": ("a string", lambda v: isinstance(v, str)),
     "text": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip())),
-    "int": ("an integer", _is_int),
-    "number": ("a number", lambda v: _is_int(v) or isinstance(v, float)),
-    "id": ("a string or an integer", lambda v: isinstance(v, str) or _is_int(v)),
+    "int": ("an integer", is_int),
+    "number": ("a number", lambda v: is_int(v) or isinstance(v, float)),
+    "id": ("a string or an integer", lambda v: isinstance(v, str) or is_int(v)),
     "list": ("a list", lambda v: isinstance(v, list)),
     "list[str]": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
     "list[text]": ("a non-empty list of non-empty strings", lambda v: isinstance(v, list) and v and all(KINDS["text"][1](x) for x in v)),
@@ -228,7 +228,7 @@ def field(rec: Any, key: str, kind: str, where: str, default: Any = _NOTHING, na
 def index_field(rec: Any, key: str, n: int, where: str, name: str | None = None) -> int:
     """rec[key] as an index into n choices: an integer 0..n-1 (not a bool, a float or a digit string)."""
     value = field(rec, key, "any", where, name=name)
-    if not _is_int(value) or not 0 <= value < n:
+    if not is_int(value) or not 0 <= value < n:
         raise KickUsageError(f"{where}: field '{name or key}' must be an integer 0-{n - 1}, got {shown(value)}")
     return value
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
-from . import BUILTIN_DATA, Example, Outcome, Runner, field, json_file, shown, task_data_dir
+from . import BUILTIN_DATA, Example, Outcome, Runner, field, is_int, json_file, shown, task_data_dir
 from .metrics import argmax
 
 LAYOUT = "truthfulqa/**/mc_task.json (list of {question, mc1_targets, mc2_targets})"
@@ -37,7 +37,7 @@ def _targets(rec: dict, key: str, where: str) -> tuple[tuple[str, ...], tuple[in
         labels = field(targets, "labels", "list", where, name=f"{key}.labels")
     else:  # the release: {answer: 0/1}
         choices, labels = list(targets), list(targets.values())
-    bad = next((x for x in labels if not (isinstance(x, int) and not isinstance(x, bool) and x in (0, 1))), None)
+    bad = next((x for x in labels if not (is_int(x) and x in (0, 1))), None)
     if bad is not None or len(choices) != len(labels):
         raise KickUsageError(f"{where}: field '{key}' must map each answer to 0 or 1, got {shown(bad if bad is not None else labels)}")
     if 1 not in labels or 0 not in labels:
