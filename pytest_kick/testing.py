@@ -190,9 +190,14 @@ def save_random_model(path: Path, corpus: Sequence[str] = ("a small corpus for a
 
 def train_fact_model(path: Path, facts: Sequence[tuple[str, str]], *, steps: int = 250, lr: float = 2e-3, seed: int = 0) -> float:
     """Train a tiny Llama to answer `facts` greedily (loss on the answers only); save it; return final accuracy."""
+    return train_replies(path, [fact_text(q, a) for q, a in facts], steps=steps, lr=lr, seed=seed)
+
+
+def train_replies(path: Path, texts: Sequence[tuple[str, str]], *, steps: int = 250, lr: float = 2e-3, seed: int = 0) -> float:
+    """Train a tiny Llama to continue each prompt with its target greedily (loss on the targets only: end a target
+    with `</s>` to teach it to stop); save it; return the final teacher-forced accuracy."""
     import torch
 
-    texts = [fact_text(q, a) for q, a in facts]
     tok = build_tokenizer([p + t for p, t in texts] * 4, vocab_size=1024)
     model = tiny_llama(len(tok), seed=seed)
     rows, labels = [], []

@@ -17,28 +17,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
-import threading
-import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..contract import GenerationRequest, RunnerFactory
-from ..errors import KickError, KickUsageError, MissingBackend
+from ..errors import KickUsageError
 from ..fingerprint import digest
 from ..runners.cache import CachedRunner, ResultCache
+from .endpoint import EndpointRunner, JudgeError, public_url  # noqa: F401 - the judge API: one import for users
 
 PROMPTS = Path(__file__).resolve().parents[1] / "data" / "judges" / "prompts.jsonl"
 FORMATS = ("scores", "criteria", "rating", "verdict")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-class JudgeError(KickError):
-    """A judge could not be reached or kept failing after its retries (nothing was scored or cached)."""
 
 
 @dataclass(frozen=True)
@@ -136,127 +128,6 @@ class JudgePrompt:
         if self.output_format == "criteria" and not all(self.scale[0] <= v <= self.scale[1] for v in firsts + seconds):
             return nan  # one criterion off the scale: the verdict is not one on this rubric
         return sum(firsts) / len(firsts), sum(seconds) / len(seconds)
-
-
-class _RateLimit:
-    """At most `per_second` request starts per second across threads (None: no limit)."""
-
-    def __init__(self, per_second: float | None) -> None:
-        self.gap = 1.0 / per_second if per_second else 0.0
-        self.lock = threading.Lock()
-        self.next = 0.0
-
-    def wait(self) -> None:
-        if not self.gap:
-            return
-        with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next)
-            self.next = start + self.gap
-        time.sleep(max(0.0, start - now))
-
-
-@dataclass
-class EndpointRunner:
-    """The Runner contract's `generate` over an OpenAI-compatible chat endpoint (greedy: temperature 0)."""
-
-    base_url: str
-    model: str
-    key_env: str = "OPENAI_API_KEY"
-    system: str = ""
-    concurrency: int = 4
-    retries: int = 3
-    rate_limit: float | None = None
-    timeout: float = 120.0
-    budget: float | None = None  # seconds for all of this judge's requests in the run (None: no limit)
-    _client: Any = field(default=None, repr=False)
-    _started: float | None = field(default=None, repr=False)
-
-    def _make_client(self):
-        try:
-            from openai import OpenAI
-        except ImportError:
-            raise MissingBackend("a judge endpoint needs the openai client: pip install 'pytest-kick[generation]'") from None
-        key = os.environ.get(self.key_env) or "no-key"  # local servers take any key; the value is never logged
-        return OpenAI(base_url=self.base_url, api_key=key, max_retries=self.retries, timeout=self.timeout)
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
-        if self._client is None:
-            self._client = self._make_client()
-        limit = _RateLimit(self.rate_limit)
-
-        where = f"judge {self.model} at {public_url(self.base_url)}"
-        self._started = self._started if self._started is not None else time.monotonic()
-
-        def one(req: GenerationRequest) -> str:
-            limit.wait()
-            if self.budget is not None and time.monotonic() - self._started > self.budget:
-                raise JudgeError(f"{where}: the run's judge budget of {self.budget:g} s is spent (--kick-judge-budget)")
-            messages = ([{"role": "system", "content": self.system}] if self.system else []) + [{"role": "user", "content": req.context}]
-            try:
-                reply = self._client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=0.0, max_tokens=req.max_new_tokens
-                )
-            except Exception as exc:  # after the client's own retries: say which judge, never the key
-                raise JudgeError(f"{where} failed: {type(exc).__name__}: {_redact(str(exc), self.key_env, self.base_url)}") from None
-            content = _content(reply)
-            if content is None:
-                shown = _redact(str(reply)[:120], self.key_env, self.base_url)
-                raise JudgeError(f"{where} did not reply with a chat completion (got {type(reply).__name__}: {shown!r})")
-            return content
-
-        return _all_or_cancel(one, requests, self.concurrency, where)
-
-    def loglikelihood(self, requests):  # pragma: no cover - a judge only generates
-        raise JudgeError("a judge endpoint only generates text")
-
-    loglikelihood_rolling = distribution = loglikelihood
-
-
-def _content(reply: Any) -> str | None:
-    """The text of a chat completion's first choice; None when the reply is not one (an HTML page, no choices)."""
-    try:
-        content = reply.choices[0].message.content
-    except (AttributeError, IndexError, TypeError):
-        return None
-    return content if isinstance(content, str) else None
-
-
-def _all_or_cancel(one, requests: Sequence[GenerationRequest], concurrency: int, where: str) -> list[str]:
-    """Every request's reply, `concurrency` at a time; at the first failure the requests still queued are cancelled
-    (the server is not left working for a run that has stopped), and the error says how many were judged."""
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
-    futures = [pool.submit(one, r) for r in requests]
-    try:
-        return [f.result() for f in futures]
-    except JudgeError as exc:
-        for f in futures:
-            f.cancel()
-        done = sum(f.done() and not f.cancelled() and f.exception() is None for f in futures)
-        raise JudgeError(f"{exc} ({done} of {len(futures)} verdicts came back; the queued requests were cancelled)") from None
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def public_url(url: str) -> str:
-    """The URL as it may be shown: a password in it (http://user:pass@host) replaced by ***."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unreadable URL>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _redact(text: str, key_env: str, url: str = "") -> str:
-    key = os.environ.get(key_env)
-    text = text.replace(key, "***") if key else text
-    return text.replace(url, public_url(url)) if url and public_url(url) != url else text
 
 
 @dataclass

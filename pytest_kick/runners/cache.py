@@ -139,7 +139,9 @@ class CachedRunner:
                 missing.append(i)
         self.stats.hits += len(requests) - len(missing)
         self.stats.misses += len(missing)
-        if missing:
+        if missing and getattr(self.runner, "reports_each", False):
+            self._each(kind, requests, compute, missing, keys, out)
+        elif missing:
             todo, batch = [requests[i] for i in missing], getattr(self.runner, "batch_size", None)
             live = bool(getattr(self.runner, "reports_progress", False))  # else: progress between chunks
             results = progress.chunked(compute, todo, f"{self.factory.name} {kind}", batch, live)
@@ -148,6 +150,22 @@ class CachedRunner:
                 if keys[i]:
                     self.cache.put(keys[i], KINDS[kind].encode(res))
         return out
+
+    def _each(self, kind: str, requests: Sequence, compute: Callable, missing: list[int], keys: list[str], out: list) -> None:
+        """A runner that hands back each result as it arrives (a judge endpoint, one request per verdict): each is
+        cached at once, so a run that stops half way (a failure, a spent budget, Ctrl-C) keeps what came back."""
+        with progress.track(f"{self.factory.name} {kind}", len(missing)) as task:
+
+            def put(j: int, res) -> None:
+                i = missing[j]
+                out[i] = res
+                if keys[i]:
+                    self.cache.put(keys[i], KINDS[kind].encode(res))
+                task.advance(1)
+
+            results = compute([requests[i] for i in missing], put)
+        if len(results) != len(missing):  # a runner owes one result per request
+            raise ValueError(f"{self.factory.name} {kind}: the runner returned {len(results)} results for {len(missing)} requests")
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
         return self._run("loglikelihood", requests, lambda reqs: self.runner.loglikelihood(reqs))
@@ -158,7 +176,7 @@ class CachedRunner:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         if any(r.sampled for r in requests):  # sampled text is never cached: it is a draw, not a fact of the model
             return self.runner.generate(requests)
-        return self._run("generate", requests, lambda reqs: self.runner.generate(reqs))
+        return self._run("generate", requests, lambda reqs, *put: self.runner.generate(reqs, *put))
 
     def distribution(self, requests: Sequence[DistributionRequest]) -> list[DistributionResult]:
         return self._run("distribution", requests, lambda reqs: self.runner.distribution(reqs))
