@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import AccuracyRegression, KickUsageError
 from ..tasks import Task, get_task
-from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
+from .gate import Evidence, GateResult, Interval, check_alpha, check_fraction, run_gate
 from .scope import resolve_scope
 from .stats import NonInferiority, PairedCounts, examples_needed, noninferiority
 from .table import COLUMNS, format_table, short_prompt
@@ -66,6 +66,7 @@ class AccuracyResult(GateResult):
     outcome: str = "inconclusive"
     scope: str = "benchmark"  # what the verdict generalizes to, as a summary cell (gates.scope.Sampling.label)
     population: int = 0  # examples the task holds (before any limit)
+    letter_chance: float = math.nan  # a multiple-choice task scored by answer letters: the accuracy of guessing; else NaN
 
     @classmethod
     def of(cls, test: NonInferiority, test_id: str, task: str, method: str, **extra: Any) -> AccuracyResult:
@@ -92,8 +93,11 @@ class AccuracyResult(GateResult):
             **extra,
         )
 
-    def intervals(self) -> list[tuple[str, float, float, float, float]]:
-        return [(f"{self.task} · {self.method}", self.delta, self.lower_bound, self.upper_bound, -self.allowed_drop)]
+    def intervals(self) -> list[Interval]:
+        axis = "accuracy Δ (compressed − dense, share of examples)"
+        return [
+            Interval(f"{self.task} · {self.method}", self.delta, self.lower_bound, self.upper_bound, -self.allowed_drop, self.outcome, axis)
+        ]
 
     def outcomes(self) -> dict[str, str]:
         return {"all": self.outcome}
@@ -145,8 +149,29 @@ class AccuracyResult(GateResult):
             for f in self.flips[:SHOW_FLIPS]:
                 lines.append(f"  [{f.example_id}] {f.prompt}")
                 lines.append(f"      expected {f.reference!r}; dense said {f.dense!r}; compressed said {f.compressed!r}")
-        lines += ["", self.hint()]
+        chance = self.chance_note()
+        lines += ["", self.hint()] + (["", chance] if chance else [])
         return "\n".join(lines)
+
+    def chance_note(self) -> str:
+        """When the dense model itself is not shown above chance on a task scored by answer letters (a one-sided
+        exact binomial test at alpha: its correct answers are no more than guessing among the choices gives), the
+        letter format, not the compression, is what the gate measured: say so, and name the cloze scoring."""
+        if math.isnan(self.letter_chance):
+            return ""
+        from scipy.stats import binom
+
+        right = round(self.dense_acc * self.n)
+        p = float(binom.sf(right - 1, self.n, self.letter_chance))  # P(at least this many right by guessing)
+        if p <= self.alpha:
+            return ""
+        return (
+            f"The dense model itself is at chance on '{self.task}': {right} of {self.n} right ({self.dense_acc:.3f}) "
+            f"where guessing among the choices gets {self.letter_chance:.3f} (exact binomial p = {p:.3g} > "
+            f"alpha={self.alpha:g}). The letter format sits at chance for this model, so this gate compares two "
+            f'guessers: score each choice\'s text instead with the task option scoring="cloze", e.g. '
+            f'assert_kick_accuracy_within(pair, "{self.task}", max_drop=..., scoring="cloze").'
+        )
 
     def hint(self) -> str:
         needed_margin = max(0.0, -self.lower_bound)
@@ -171,6 +196,14 @@ class AccuracyResult(GateResult):
                     f"about {need} would give an 80% chance of passing ({fix})."
                 )
         return " ".join(parts)
+
+
+def _letter_chance(ev: Evidence) -> float:
+    """The accuracy of guessing on a multiple-choice task that scores answer letters (mmlu's default scoring): the
+    mean over the examples of one over their number of choices; NaN for any other task."""
+    if getattr(ev.task, "scoring", None) != "letter" or not all(ex.choices for ex in ev.examples):
+        return math.nan
+    return math.fsum(1.0 / len(ex.choices) for ex in ev.examples) / len(ev.examples)
 
 
 def assert_kick_accuracy_within(
@@ -215,7 +248,7 @@ def assert_kick_accuracy_within(
         )
         return AccuracyResult.of(
             test, pair.test_id, ev.task.name, pair.method.id, relative=relative, flips=flips, limited_by=ev.limited_by,
-            scope=sampling.label(), population=sampling.population,
+            scope=sampling.label(), population=sampling.population, letter_chance=_letter_chance(ev),
         )  # fmt: skip
 
     return run_gate(pair, the_task, decide, limit=limit)  # type: ignore[return-value]

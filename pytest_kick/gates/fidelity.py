@@ -5,21 +5,33 @@ bound at alpha, beyond what the accuracy difference shows (Dutta et al. 2024: eq
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..contract import log_softmax
 from ..errors import FidelityRegression, KickUsageError
 from ..tasks import Outcome, Task
-from .gate import Evidence, GateResult, check_alpha, check_fraction, run_gate
+from .gate import Evidence, GateResult, Interval, check_alpha, check_fraction, run_gate
 from .scope import Sampling, resolve_scope
-from .stats import MeanBounds, binomial_lower, binomial_upper, data_seed, fewest_clusters, hypergeom_bounds, mean_test, outcome, reaches
+from .stats import (
+    MeanBounds,
+    binomial_lower,
+    binomial_upper,
+    data_seed,
+    fewest_clusters,
+    hypergeom_bounds,
+    mean_test,
+    outcome,
+    reaches,
+    share_examples_needed,
+)
 from .table import FIDELITY_COLUMNS, format_table, short_prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.pair import ModelPair
 
-SHOW_DIVERGENT = 5
+SHOW_DIVERGENT = 5  # deciding examples shown per failing metric
+ARGUMENT = {"flip_rate": "max_flip_rate", "kl": "max_kl", "top1_agreement": "min_top1_agreement"}  # each metric's bound
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,9 @@ class FidelityCheck:
     far: float = math.nan
     outcome: str = "inconclusive"
     mc_error: float = 0.0  # Monte Carlo standard error of `bound` (a bootstrap's; 0 for exact bounds)
+    # a share (flip rate, top-1 agreement) not shown within: the fewest examples that would show it within at alpha
+    # if the observed share held (stats.share_examples_needed); None where none can, or for other metrics
+    needed: int | None = None
 
     @classmethod
     def of(
@@ -57,14 +72,20 @@ class Divergent:
     dense: str
     compressed: str
     kl: float
+    right: str = ""  # where correctness flipped: the model that was right ('dense' or 'compressed'); else ''
 
 
 @dataclass(frozen=True)
 class FidelityResult(GateResult):
-    """Everything one fidelity gate measured: one check per metric, and the examples where the models differ most."""
+    """Everything one fidelity gate measured: one check per metric, and the examples that decide each metric (those
+    whose correctness flipped, those with the largest KL, those answered differently), largest KL first."""
 
     kind: ClassVar[str] = "fidelity"
-    plot: ClassVar[tuple[str, str, str]] = ("Fidelity: each metric with its bounds; dashed: its limit", "fidelity", "value")
+    plot: ClassVar[tuple[str, str, str]] = (
+        "Fidelity: each metric on its own axis, with its bounds; dashed: its limit",
+        "fidelity",
+        "value",
+    )
     examples_field: ClassVar[str] = "divergent"
     failure: ClassVar[type] = FidelityRegression
     columns: ClassVar[tuple[tuple[str, str], ...]] = FIDELITY_COLUMNS
@@ -77,16 +98,31 @@ class FidelityResult(GateResult):
     checks: tuple[FidelityCheck, ...]
     divergent: tuple[Divergent, ...] = field(default=(), repr=False)
     scope: str = "benchmark"  # what the verdict generalizes to, as a summary cell (gates.scope.Sampling.label)
+    population: int = 0  # examples the task holds (before any limit)
+    limited_by: str = ""  # the knob whose limit cut the task's examples ("" when every example was used)
 
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
-    def intervals(self) -> list[tuple[str, float, float, float, float]]:
-        rows = [
-            (f"{self.task} · {self.method} · {c.metric}", c.value, min(c.bound, c.far), max(c.bound, c.far), c.allowed) for c in self.checks
+    def intervals(self) -> list[Interval]:
+        units = {
+            "flip_rate": "flip rate (share of examples)",
+            "kl": "KL(dense ‖ compressed), nats",
+            "top1_agreement": "top-1 agreement (share of examples)",
+        }
+        return [
+            Interval(
+                f"{self.task} · {self.method} · {c.metric}",
+                c.value,
+                min(c.bound, c.far),
+                max(c.bound, c.far),
+                c.allowed,
+                c.outcome,
+                units.get(c.metric, c.metric),
+            )
+            for c in self.checks
         ]
-        return rows
 
     def outcomes(self) -> dict[str, str]:
         return {c.metric: c.outcome for c in self.checks}
@@ -125,14 +161,59 @@ class FidelityResult(GateResult):
         ]
         cols = [("metric", "metric"), ("value", "value"), (f"{conf} bound", "bound"), ("limit", "limit"), ("outcome", "outcome")]
         lines += ["  " + line for line in format_table(rows, cols)]
-        if self.divergent:
-            lines += ["", f"examples where the models differ most ({len(self.divergent)} shown):"]
-            for d in self.divergent:
-                kl = "" if math.isnan(d.kl) else f" (KL {d.kl:.3g})"
-                lines.append(f"  [{d.example_id}] {d.prompt}")
-                lines.append(f"      dense: {d.dense!r}; compressed: {d.compressed!r}{kl}")
-        lines += ["", "Raise a limit only if that much divergence from the dense model is acceptable for this release."]
+        for c in self.checks:
+            if not c.passed:
+                lines += ["", *self.deciding(c)]
+        bounds = ", ".join(f"{ARGUMENT[c.metric]}={c.allowed:g}" for c in self.checks if not c.passed)
+        lines += [
+            "",
+            f"Loosen {bounds} (the allowed bound{'s' if ', ' in bounds else ''} given to assert_fidelity_within; not "
+            "--kick-limit, which caps the examples) only if that much divergence from the dense model is acceptable "
+            "for this release.",
+        ]
         return "\n".join(lines)
+
+    def deciding(self, c: FidelityCheck) -> list[str]:
+        """A failing metric's own examples (a passing one has none to show), and for a share how many examples
+        would show it within."""
+        count = round(c.value * self.n)
+        if c.metric == "flip_rate":
+            shown = [d for d in self.divergent if d.right]
+            head = f"flip_rate: {count} of {self.n} examples flipped correctness"
+        elif c.metric == "kl":
+            shown = [d for d in self.divergent if d.kl > 0]
+            head = "kl: the examples with the largest KL(dense ‖ compressed)"
+        else:
+            shown = [d for d in self.divergent if d.dense != d.compressed]
+            head = f"top1_agreement: {self.n - count} of {self.n} examples answered differently"
+        shown = shown[:SHOW_DIVERGENT]
+        lines = [f"{head} ({len(shown)} shown):" if shown else f"{head}."]
+        for d in shown:
+            mark = {"dense": (" (right)", " (wrong)"), "compressed": (" (wrong)", " (right)")}.get(d.right, ("", ""))
+            kl = "" if math.isnan(d.kl) else f" (KL {d.kl:.3g})"
+            lines.append(f"  [{d.example_id}] {d.prompt}")
+            lines.append(f"      dense {d.dense!r}{mark[0]} → compressed {d.compressed!r}{mark[1]}{kl}")
+        if c.metric != "kl":
+            lines.append(self.more_data(c))
+        return lines
+
+    def more_data(self, c: FidelityCheck) -> str:
+        """How many examples would show a share within its bound at alpha if the observed share held (exact), or
+        that no number can."""
+        arg, at = f"{ARGUMENT[c.metric]}={c.allowed:g}", f"at alpha={self.alpha:g}"
+        if c.needed is None:
+            if not reaches(c.value, c.allowed, c.direction) or c.value == c.allowed or self.scope.startswith("benchmark (all"):
+                return f"No number of examples can show {c.metric} within {arg}: the observed {c.value:.3g} is not inside it."
+            finite = self.scope.startswith("benchmark") and "sampled" not in self.scope  # hypergeometric: up to the task
+            where = f"all {self.population} examples of the task" if finite else "a million examples"
+            return f"Not even {where} would show {c.metric} within {arg} {at} if the observed {c.value:.3g} held."
+        fix = f"raise {self.limited_by}" if self.limited_by else "the task has no more: use a larger data set"
+        if self.population and c.needed > self.population:
+            fix = f"more than the task's {self.population}: a larger data set"
+        return (
+            f"If the observed {c.metric} ({c.value:.3g}) held, {c.needed} examples are the fewest whose exact bound "
+            f"would show it within {arg} {at} ({self.n} were run; {fix})."
+        )
 
 
 def _mc(error: float) -> str:
@@ -157,15 +238,41 @@ def _share_bounds(k: int, sampling: Sampling, alpha: float) -> tuple[float, floa
     return binomial_lower(k, n, alpha), binomial_upper(k, n, alpha)
 
 
-def _divergent(ev: Evidence, kls: list[float], multiple_choice: bool) -> tuple[Divergent, ...]:
-    """The examples where the models differ most (by KL on multiple choice, then by a different answer)."""
+def _divergent(ev: Evidence, kls: list[float], metrics: list[str]) -> tuple[Divergent, ...]:
+    """The examples that decide each requested metric, at most SHOW_DIVERGENT of each, largest KL first: those whose
+    correctness flipped (flip_rate), the largest KL (kl), those answered differently (top1_agreement)."""
     dense, comp = ev.dense, ev.compressed
-    order = sorted(range(len(dense)), key=lambda i: (-(kls[i] if multiple_choice else 0.0), dense[i].prediction == comp[i].prediction))
+    order = sorted(range(len(dense)), key=lambda i: -(0.0 if math.isnan(kls[i]) else kls[i]))
+    picks = {
+        "flip_rate": [i for i in order if dense[i].correct != comp[i].correct],
+        "kl": [i for i in order if kls[i] > 0],
+        "top1_agreement": [i for i in order if dense[i].prediction != comp[i].prediction],
+    }
+    chosen = {i for m in metrics for i in picks[m][:SHOW_DIVERGENT]}
     return tuple(
-        Divergent(ev.examples[i].id, short_prompt(ev.examples[i].prompt), dense[i].prediction, comp[i].prediction, kls[i])
-        for i in order[:SHOW_DIVERGENT]
-        if dense[i].prediction != comp[i].prediction or (multiple_choice and kls[i] > 0)
+        Divergent(
+            ev.examples[i].id,
+            short_prompt(ev.examples[i].prompt),
+            dense[i].prediction,
+            comp[i].prediction,
+            kls[i],
+            "" if dense[i].correct == comp[i].correct else ("dense" if dense[i].correct else "compressed"),
+        )
+        for i in order
+        if i in chosen
     )
+
+
+def _needed(check: FidelityCheck, count: int, sampling: Sampling, alpha: float) -> FidelityCheck:
+    """A share not shown within, with the fewest examples that would show it (by the bound `_share_bounds` takes;
+    top-1 agreement through its complement, the share answered differently)."""
+    if check.passed or sampling.exact:
+        return check
+    population = sampling.population if sampling.fpc < 1.0 else 0
+    n = sampling.n
+    if check.direction == "max":
+        return replace(check, needed=share_examples_needed(count, n, check.allowed, alpha, population))
+    return replace(check, needed=share_examples_needed(n - count, n, 1.0 - check.allowed, alpha, population))
 
 
 def _mean_bounds(values: list[float], sampling: Sampling, alpha: float, reps: int, seed: int, limit: float) -> MeanBounds:
@@ -229,14 +336,19 @@ def assert_fidelity_within(
         sampling = ev.sampling(chosen)
         checks = []
         if max_flip_rate is not None:
-            checks.append(FidelityCheck.of("flip_rate", flips / n, _share_bounds(flips, sampling, alpha), max_flip_rate, "max"))
+            check = FidelityCheck.of("flip_rate", flips / n, _share_bounds(flips, sampling, alpha), max_flip_rate, "max")
+            checks.append(_needed(check, flips, sampling, alpha))
         if max_kl is not None:
             seed = data_seed([ex.id for ex in ev.examples], [d.scores for d in dense])  # never from the compressed answers
             b = _mean_bounds(kls, sampling, alpha, reps, seed, max_kl)
             checks.append(FidelityCheck.of("kl", math.fsum(kls) / n, (b.lower, b.upper), max_kl, "max", b.mc_upper))
         if min_top1_agreement is not None:
-            checks.append(FidelityCheck.of("top1_agreement", agree / n, _share_bounds(agree, sampling, alpha), min_top1_agreement, "min"))
-        divergent = _divergent(ev, kls, multiple_choice)
-        return FidelityResult(pair.test_id, ev.task.name, pair.method.id, n, alpha, tuple(checks), divergent, sampling.label())
+            check = FidelityCheck.of("top1_agreement", agree / n, _share_bounds(agree, sampling, alpha), min_top1_agreement, "min")
+            checks.append(_needed(check, agree, sampling, alpha))
+        divergent = _divergent(ev, kls, [c.metric for c in checks])
+        return FidelityResult(
+            pair.test_id, ev.task.name, pair.method.id, n, alpha, tuple(checks), divergent, sampling.label(),
+            sampling.population, ev.limited_by,
+        )  # fmt: skip
 
     return run_gate(pair, task, decide, limit=limit, task_options=task_options)  # type: ignore[return-value]

@@ -9,7 +9,7 @@ import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from ..errors import KickRegression, KickUsageError
 from ..settings import effective_limit
@@ -158,6 +158,20 @@ def run_gate(
 # ---- typed results -----------------------------------------------------------------------------------------------
 
 
+class Interval(NamedTuple):
+    """One check as the HTML page plots it: the estimate and its bounds (NaN or infinite: none), the allowance's
+    line, the check's outcome ('within' / 'inconclusive' / 'regressed'), and its axis: the quantity and its unit
+    (checks share an axis only when they share a unit)."""
+
+    label: str
+    value: float
+    lower: float
+    upper: float
+    limit: float
+    outcome: str
+    axis: str
+
+
 class GateResult:
     """What every gate's result offers (subclasses are frozen dataclasses with at least test, task, method, alpha).
 
@@ -189,8 +203,8 @@ class GateResult:
     def explain(self) -> str:  # pragma: no cover
         raise NotImplementedError
 
-    def intervals(self) -> list[tuple[str, float, float, float, float]]:
-        """(label, estimate, lower, upper, allowed line) for each check the page plots."""
+    def intervals(self) -> list[Interval]:
+        """Each check the page plots."""
         return []
 
     def to_json(self) -> dict[str, Any]:

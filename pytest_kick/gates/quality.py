@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import KickUsageError, QualityRegression
 from ..tasks import Task
-from .gate import Evidence, GateResult, check_alpha, check_fraction, check_reps, check_tolerance, run_gate
+from .gate import Evidence, GateResult, Interval, check_alpha, check_fraction, check_reps, check_tolerance, run_gate
 from .scope import Sampling, exact_within, resolve_scope
 from .stats import data_seed, fewest_clusters, mean_test, outcome, reaches
 from .table import QUALITY_COLUMNS, format_table, short_prompt
@@ -139,8 +139,11 @@ class QualityResult(GateResult):
     def delta(self) -> float:
         return self.compressed_mean - self.dense_mean
 
-    def intervals(self) -> list[tuple[str, float, float, float, float]]:
-        return [(f"{self.task} · {self.method} · {self.scorer}", self.delta, self.lower, self.upper, -self.allowed)]
+    def intervals(self) -> list[Interval]:
+        axis = f"{self.scorer} score Δ (compressed − dense)"  # each scorer has its own scale
+        return [
+            Interval(f"{self.task} · {self.method} · {self.scorer}", self.delta, self.lower, self.upper, -self.allowed, self.outcome, axis)
+        ]
 
     def outcomes(self) -> dict[str, str]:
         return {self.scorer: self.outcome}

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import SafetyRegression
-from .gate import GateResult
+from .gate import GateResult, Interval
 from .scope import SCOPES
 from .stats import fewest_clusters
 from .table import SAFETY_COLUMNS, format_table
@@ -122,8 +122,18 @@ class SafetyResult(GateResult):
         sign = -1.0 if self.burden == "shown" else 1.0  # shown: a large p (within) is close to failing
         return sorted(self.checks, key=lambda c: (not c.failed, _SEVERITY[c.outcome], sign * self._p(c), -c.change))[0]
 
-    def intervals(self) -> list[tuple[str, float, float, float, float]]:
-        return [(f"{self.task} · {self.method} · {c.group} · {c.metric}", c.change, c.lower, c.upper, c.allowed) for c in self.checks]
+    def intervals(self) -> list[Interval]:
+        """One row per group and metric; an axis per metric (a perplexity ratio and a score's change differ in unit)."""
+
+        def axis(metric: str) -> str:
+            return f"{metric}: compressed / dense" if self.gate == "perplexity ratio" else f"{metric}: change Δ"
+
+        return [
+            Interval(
+                f"{self.task} · {self.method} · {c.group} · {c.metric}", c.change, c.lower, c.upper, c.allowed, c.outcome, axis(c.metric)
+            )
+            for c in self.checks
+        ]
 
     def outcomes(self) -> dict[str, str]:
         return {f"{c.group} / {c.metric}": c.outcome for c in self.checks}

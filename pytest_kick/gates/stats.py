@@ -271,6 +271,47 @@ def hypergeom_bounds(k: int, n: int, population: int, alpha: float) -> tuple[flo
     return lower / population, upper / population
 
 
+def share_examples_needed(k: int, n: int, limit: float, alpha: float, population: int = 0, cap: int = 10**6) -> int | None:
+    """The fewest examples m > n at which a share seen k times in n, holding at that rate (ceil(k m / n) times in m,
+    never below it), has its one-sided (1 - alpha) upper bound at or below `limit`, by the bound the gate takes:
+    Clopper-Pearson, or from a `population` the hypergeometric one (all of it: the share itself). None when no m up
+    to the population (else `cap`) does, as always when k / n is not below the limit. Exact, not a power estimate:
+    at one count the bound falls as m grows, so the first m within lies in the first run of equal counts whose last
+    m is within; those last m are checked a block at a time, then that run is bisected."""
+    import numpy as np
+    from scipy.stats import beta, hypergeom
+
+    top = min(population, cap) if population else cap
+    if k / n >= limit or n >= top:
+        return None
+    room = math.floor(limit * population)  # the most items of the population a share within the limit holds
+    if population:  # (as the gate compares: count / population <= limit)
+        room = room + 1 if (room + 1) / population <= limit else (room - 1 if room / population > limit else room)
+
+    def within(m: Any) -> Any:
+        m = np.asarray(m, dtype=np.int64)
+        kk = -(-k * m // n)
+        if not population:
+            upper = np.where(kk >= m, 1.0, beta.ppf(1.0 - alpha, kk + 1, np.maximum(m - kk, 1)))
+            return upper <= limit
+        # the hypergeometric upper bound is at most room/N when the count fits and no larger share is plausible
+        fits = (kk <= room) & ((population - (m - kk) <= room) | (hypergeom.cdf(kk, population, room + 1, m) <= alpha))
+        return np.where(m >= population, kk / population <= limit, fits)
+
+    runs = np.arange(-(-k * (n + 1) // n), -(-k * top // n) + 1) if k else np.array([1])
+    ends = np.minimum(runs * n // k, top) if k else np.array([top])
+    for lo in range(0, len(ends), 4096):
+        hits = np.flatnonzero(within(ends[lo : lo + 4096]))
+        if hits.size:
+            j = lo + int(hits[0])
+            a, b = max(n + 1, int((runs[j] - 1) * n // k + 1) if k else n + 1), int(ends[j])
+            while a < b:  # the smallest m of this run that is within (the run's last one is)
+                mid = (a + b) // 2
+                a, b = (a, mid) if within(mid) else (mid + 1, b)
+            return a
+    return None
+
+
 @dataclass(frozen=True)
 class MeanBounds:
     """One-sided (1 - alpha) bounds of a mean, the bootstrap draws behind them, and each bound's Monte Carlo

@@ -120,6 +120,7 @@ class ReplicaPool:
         self.slots: list[Slot] = []
         self.target = 0
         self.lost = self.retried = 0
+        self.params: dict[str, int] = {}  # per model (spec key): its parameters as a replica loaded it
         self._blobs: dict[str, dict] = {}
 
     def run(self, spec: ReplicaSpec, kind: str, requests: Sequence[Any]) -> list:
@@ -198,6 +199,7 @@ class ReplicaPool:
                     f"keys assume {spec.numerics}: install the same torch and transformers on every node as in this process."
                 )
             slot.models.append(spec.key)
+            self.params[spec.key] = int(status.get("params", 0))
 
     def _ship(self, ray: Any, spec: ReplicaSpec) -> dict:
         """The model's files in the object store (once per model), for replicas whose node cannot see them."""
@@ -242,8 +244,9 @@ class PoolRunner:
     def _run(self, kind: str, requests: Sequence[Any]) -> list:
         try:
             return self.pool.run(self.spec, kind, requests)
-        finally:
+        finally:  # what the report says of this model: the replicas that answered, the parameters they loaded
             self.facts.ray = self.pool.describe()
+            self.facts.params = self.pool.params.get(self.spec.key, self.facts.params)
 
     def loglikelihood(self, requests):
         return self._run("loglikelihood", requests)

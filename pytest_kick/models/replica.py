@@ -68,7 +68,7 @@ class Replica:
         elif not (path.is_dir() and listing(path, memo(spec.settings)) == spec.files):
             return {"status": "missing", **where}
         from ..runners.engine import Engine
-        from .load import load_compressed, load_hf, numerics
+        from .load import load_compressed, load_hf, numerics, parameter_count
 
         load = load_compressed if spec.loader == "compressed" else load_hf
         kwargs = dict(spec.kwargs)
@@ -77,7 +77,9 @@ class Replica:
         model, tok = load(path, spec.settings, **kwargs)
         make = Engine if runtime is None else runtime_engine(runtime, backend)
         self.engines[spec.key] = make(model, tok, batch_size=spec.batch_size)
-        return {"status": "loaded", "numerics": numerics(spec.settings), "shipped": blobs is not None, **where}
+        # the parameters as loaded here: the driver never loads the model, so the report's count comes from here
+        facts = {"numerics": numerics(spec.settings), "params": parameter_count(model), "shipped": blobs is not None}
+        return {"status": "loaded", **facts, **where}
 
     def _unpack(self, spec: ReplicaSpec, blobs: dict) -> Path:
         """Write shipped files into a scratch folder of this process's, each checked against its size and hash."""

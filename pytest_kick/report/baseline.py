@@ -66,10 +66,6 @@ class SavedGate:
     alpha: float
     examples: tuple[SavedExample, ...]
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.test, self.task)
-
 
 @dataclass
 class SavedRun:
@@ -114,7 +110,10 @@ class SavedRun:
             raise KickUsageError(f"--kick-compare {path}: not JSON ({exc})") from None
 
     def find(self, gate: SavedGate) -> SavedGate | None:
-        return next((g for g in self.gates if g.key == gate.key), None)
+        """The one matching rule, of the comparison and of the trend alike: the saved gate of the same test (method
+        parameter ignored), task and kind; of several (methods), the one of `gate`'s method, else the first."""
+        same = [g for g in self.gates if (g.test, g.task, g.kind) == (gate.test, gate.task, gate.kind)]
+        return next((g for g in same if g.method == gate.method), same[0] if same else None)
 
 
 def _read_gate(raw: Any, index: int, where: str) -> SavedGate:
@@ -311,6 +310,7 @@ class Compared(Sequence[str]):
     folder: Path | None = None
     gates: tuple[SavedGate, ...] = ()
     written: Path | None = None
+    root: Path | None = None  # the run's root dir: the page shows paths relative to it, never absolute
 
     def __getitem__(self, index):  # type: ignore[override]
         return self.lines[index]
@@ -380,7 +380,8 @@ def finish(config: pytest.Config, name: str | None) -> Compared:
         config.stash[SAVED_PATH_KEY] = write(SavedRun(name, gates=gates), config.rootpath / ".kick")
     compared = config.stash.get(BASELINE_PATH_KEY, None)
     folder = compared.parent if compared is not None else None
-    return Compared(tuple(sorted(config.stash.get(COMPARED_KEY, []))), folder, tuple(gates), config.stash.get(SAVED_PATH_KEY, None))
+    lines = tuple(sorted(config.stash.get(COMPARED_KEY, [])))
+    return Compared(lines, folder, tuple(gates), config.stash.get(SAVED_PATH_KEY, None), config.rootpath)
 
 
 def summary(config: pytest.Config, terminal: Any, fail: bool = False) -> None:
@@ -393,7 +394,7 @@ def summary(config: pytest.Config, terminal: Any, fail: bool = False) -> None:
                 "(--kick-compare-fail: a test whose comparison is not 'within' failed, whatever its own gate's verdict above)"
             )
         lines = sorted(config.stash.get(COMPARED_KEY, []))
-        for line in lines or ["no gate of this run matched a saved gate (by test and task)"]:
+        for line in lines or ["no gate of this run matched a saved gate (by test, task and kind)"]:
             terminal.write_line(line)
     if SAVED_PATH_KEY in config.stash:
         terminal.write_line(f"pytest-kick saved run: {config.stash[SAVED_PATH_KEY]}")

@@ -1,118 +1,52 @@
 """`--kick-html=PATH`: the run report as one self-contained HTML file (no network needed to open it): the verdicts,
-every gate's table, the examples that flipped or moved, and plots embedded as PNG (matplotlib, Agg):
-accuracy Δ per task and method with its one-sided bounds against the allowance; the change per group of every
-safety gate with its bounds (a forest plot); the quality gates' Δ with bounds; fidelity bounds against limits; for a
---kick-compare run, each gate's score across the saved releases of the compared run's folder (trend.py)."""
+every gate's table, the examples that flipped or moved, the comparison lines, and plots embedded as PNG (plots.py).
+Every verdict word is an element of class `verdict` that wraps with its line and is never cut off; paths are shown
+relative to the run's root dir (a page is shared), never absolute."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import math
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from ..errors import MissingBackend
+from .plots import interval_plots, trend_plots
 from .run import KINDS
 
-PER_FIGURE = 12  # gates per trend figure (3 columns)
-TREND_CAPTION = (
-    "Trend: each gate's compressed-model score in the saved runs (oldest first, by their time stamp) and in this run, "
-    "with 95% intervals per release (accuracy: Wilson; mean score: bootstrap-t), not a paired comparison"
-)
-
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}th{background:#f3f3f3}
-.pass{color:#176b2c}.FAIL{color:#b00020;font-weight:bold}pre{background:#f7f7f7;padding:8px;overflow-x:auto}
-img{max-width:100%;border:1px solid #ddd;margin:.5em 0}.note{color:#8a5a00}"""
-
-
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0;max-width:100%}
+td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left;overflow-wrap:break-word}th{background:#f3f3f3}
+td.long{overflow-wrap:anywhere}
+@media (max-width:960px){body{margin:1em}td,th{padding:2px 4px;font-size:12px}th{overflow-wrap:anywhere}}
+.verdict{white-space:nowrap;font-weight:600}.pass,.within{color:#176b2c}.FAIL,.regressed{color:#b00020;font-weight:bold}
+.inconclusive,.no-evidence{color:#5f5f5f;font-style:italic}
+pre,.lines li{background:#f7f7f7;padding:8px;white-space:pre-wrap;overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:13px}
+.lines{list-style:none;padding:0}.lines li{margin:4px 0}
+img{max-width:100%;height:auto;border:1px solid #ddd;margin:.5em 0}.note{color:#8a5a00;overflow-wrap:anywhere}"""
+LONG_WORD = 16  # a table cell of one longer word (a test id) may break anywhere; others break between words
+WORDS = ("pass", "FAIL", "no evidence", "within", "regressed", "inconclusive")
+# a comparison line ends its numbers with "(N unmatched): <outcome> <verdict>"
+COMPARED = re.compile(r"(\(\d+ unmatched\): )(within|regressed|inconclusive) (pass|FAIL)")
 
 
-def _interval_plot(title: str, rows: Sequence[tuple[str, float, float, float, float]], xlabel: str) -> str | None:
-    """One row per label: (label, value, lower, upper, limit); a dashed line at each row's limit."""
-    import matplotlib.pyplot as plt
-
-    rows = [r for r in rows if all(math.isfinite(v) for v in r[1:2])]
-    if not rows:
-        return None
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.2))
-    for y, (_, value, lower, upper, limit) in enumerate(rows):
-        lo = lower if math.isfinite(lower) else value
-        hi = upper if math.isfinite(upper) else value
-        ax.plot([lo, hi], [y, y], color="#555", linewidth=2)
-        ax.plot([value], [y], "o", color="#1f5fa8")
-        if math.isfinite(limit):
-            ax.plot([limit, limit], [y - 0.4, y + 0.4], "--", color="#b00020")
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
-    ax.set_title(title, fontsize=10)
-    return _png(fig)
+def verdict(word: str) -> str:
+    """A verdict or outcome word as the page shows it: coloured, never broken inside, found by its class."""
+    return f"<span class='verdict {word.replace(' ', '-')}'>{html.escape(word)}</span>"
 
 
-def _use_matplotlib() -> None:
+def shown_path(path: Any, root: Path) -> str:
+    """A path as a shared page shows it: relative to the run's root dir, else its file name; never absolute."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-    except ImportError:
-        raise MissingBackend("--kick-html needs matplotlib: pip install 'pytest-kick[report]'") from None
+        return Path(path).resolve().relative_to(root.resolve()).as_posix() or "."
+    except ValueError:
+        return Path(path).name
 
 
-def _trend_axes(ax: Any, series: Any, releases: Sequence[str]) -> None:
-    """One gate: its score per release (gaps where a release lacks it), this run's point in red."""
-    xs = [releases.index(p.release) for p in series.points]
-    values = [p.value for p in series.points]
-    below = [max(0.0, p.value - p.lower) if math.isfinite(p.lower) else 0.0 for p in series.points]
-    above = [max(0.0, p.upper - p.value) if math.isfinite(p.upper) else 0.0 for p in series.points]
-    ax.errorbar(xs, values, yerr=[below, above], fmt="-o", color="#1f5fa8", ecolor="#555", capsize=3, markersize=4)
-    ax.plot(xs[-1:], values[-1:], "o", color="#b00020", markersize=6)
-    ax.set_xticks(range(len(releases)), releases, rotation=40, ha="right", fontsize=7)
-    ax.set_xlim(-0.5, len(releases) - 0.5)
-    ax.set_ylabel("accuracy" if series.kind == "accuracy" else "mean score", fontsize=8)
-    ax.set_title(f"{series.test.rsplit('::', 1)[-1]}\n{series.task} · {series.method}", fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-
-
-def trend_plots(trend: Any) -> list[tuple[str, str]]:
-    """(caption, base64 PNG): the trend as small multiples, PER_FIGURE gates a figure."""
-    _use_matplotlib()
-    import matplotlib.pyplot as plt
-
-    out = []
-    for start in range(0, len(trend.series), PER_FIGURE):
-        chunk = trend.series[start : start + PER_FIGURE]
-        cols = min(3, len(chunk))
-        rows = math.ceil(len(chunk) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.8 * cols, 2.8 * rows + 0.4), squeeze=False)
-        for ax, series in zip(axes.flat, chunk):
-            _trend_axes(ax, series, trend.releases)
-        for ax in list(axes.flat)[len(chunk) :]:
-            ax.set_visible(False)
-        fig.tight_layout()
-        out.append((TREND_CAPTION, _png(fig)))
-    return out
-
-
-def plots(results: Sequence[Any]) -> list[tuple[str, str]]:
-    """(caption, base64 PNG) for every kind of gate the run has: each kind says what it plots (`intervals`)."""
-    _use_matplotlib()
-    out = []
-    for kind in KINDS.values():
-        rows = [row for r in results if isinstance(r, kind) for row in r.intervals()]
-        if rows:
-            caption, title, axis = kind.plot
-            out.append((caption, _interval_plot(title, rows, axis)))
-    return [(caption, png) for caption, png in out if png]
+def relative(text: str, root: Path) -> str:
+    """`text` with the run's root dir taken off every path under it (what a message may have named in full)."""
+    for prefix in {str(root), str(root.resolve())}:
+        text = text.replace(prefix + "/", "") if len(Path(prefix).parts) > 1 else text  # never the bare "/"
+    return text
 
 
 def _table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
@@ -125,8 +59,8 @@ def _table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
         for _, key in columns:
             value = row.get(key, "")
             text = f"{value:.3g}" if isinstance(value, float) else str(value)
-            css = f' class="{value}"' if key == "verdict" else ""
-            cells.append(f"<td{css}>{html.escape(text)}</td>")
+            css = " class='long'" if len(text) > LONG_WORD and " " not in text else ""  # a test id: may break anywhere
+            cells.append(f"<td{css}>{verdict(text) if text in WORDS else html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -141,6 +75,12 @@ def _examples(result: Any) -> str:
     return f"<details><summary>{summary}</summary><pre>{html.escape(chr(10).join(lines))}</pre></details>"
 
 
+def _comparisons(lines: Sequence[str]) -> str:
+    """One block per comparison line, wrapped at any width, its outcome and verdict as verdict words."""
+    items = [COMPARED.sub(lambda m: m[1] + verdict(m[2]) + " " + verdict(m[3]), html.escape(line), count=1) for line in lines]
+    return "<h2>comparison with the saved run</h2><ul class='lines'>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
 def _figure(caption: str, png: str) -> str:
     return (
         f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{png}'>"
@@ -148,8 +88,9 @@ def _figure(caption: str, png: str) -> str:
     )
 
 
-def _trend_section(comparisons: Sequence[str]) -> list[str]:
-    """For a --kick-compare run (baseline.finish's Compared): the trend across the saved runs beside the compared one."""
+def _trend_section(comparisons: Sequence[str], results: Sequence[Any], root: Path) -> list[str]:
+    """For a --kick-compare run (baseline.finish's Compared): the trend across the saved runs beside the compared one,
+    this run's point of each gate marked by the gate's outcome."""
     from . import baseline  # as the plugin imports it (pytester's in-process runs reset sys.modules, not the package)
     from .trend import collect
 
@@ -159,18 +100,22 @@ def _trend_section(comparisons: Sequence[str]) -> list[str]:
     parts = ["<h2>trend across saved runs</h2>"]
     parts += [f"<p class='note'>{html.escape(note)}</p>" for note in trend.notes]
     if not trend.series:
-        where = html.escape(str(comparisons.folder))  # type: ignore[attr-defined]
-        return parts + [f"<p>no gate of this run is in a saved run of {where} (matched by test, task and method)</p>"]
-    return parts + [_figure(caption, png) for caption, png in trend_plots(trend)]
+        where = html.escape(shown_path(comparisons.folder, root))  # type: ignore[attr-defined]
+        return parts + [f"<p>no gate of this run is in a saved run of {where} (matched as the comparison matches: test, task and kind)</p>"]
+    outcomes = {(baseline.unparametrized(r.test), r.task, r.method): getattr(r, "outcome", "") for r in results}
+    return parts + [_figure(caption, png) for caption, png in trend_plots(trend, outcomes)]
 
 
 def render(report: Any, comparisons: Sequence[str] = ()) -> str:
     """The whole page. `comparisons`: the comparison lines; when they come from baseline.finish (a Compared), the
-    page also plots the trend across the saved runs."""
+    page also plots the trend across the saved runs, and shows paths relative to its root dir (else the working
+    directory)."""
     results = list(report.results)
+    root = Path(getattr(comparisons, "root", None) or Path.cwd())
     failed = sum(not r.passed for r in results)
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>pytest-kick report</title>",
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><title>pytest-kick report</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>pytest-kick report</h1>",
         f"<p>{len(results)} gate(s): {len(results) - failed} passed, {failed} failed.</p>",
@@ -182,9 +127,9 @@ def render(report: Any, comparisons: Sequence[str] = ()) -> str:
             parts.append(_table([r.summary() for r in of_kind], of_kind[0].columns))
             parts += [_examples(r) for r in of_kind]
     if comparisons:
-        parts.append("<h2>comparison with the saved run</h2><pre>" + html.escape("\n".join(comparisons)) + "</pre>")
-    parts += _trend_section(comparisons)
+        parts.append(_comparisons(comparisons))
+    parts += _trend_section(comparisons, results, root)
     parts.append("<h2>plots</h2>")
-    parts += [_figure(caption, png) for caption, png in plots(results)]
+    parts += [_figure(caption, png) for caption, png in interval_plots(list(KINDS.values()), results)]
     parts.append("</body></html>")
-    return "\n".join(p for p in parts if p)
+    return "\n".join(p if p.startswith("<figure>") else relative(p, root) for p in parts if p)

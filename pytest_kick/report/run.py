@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..models.handles import BuildFacts
 
 SCHEMA = "pytest-kick run report"
-SCHEMA_VERSION = 6  # bump on any change to a result's fields; tests/unit/report/test_report.py checks the schema file
+SCHEMA_VERSION = 7  # bump on any change to a result's fields; tests/unit/report/test_report.py checks the schema file
 # 2: the generation-quality gate's results (kind "quality"); 3: where each compressed model was evaluated
 # 6: a quality result's no_reference
 KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, QualityResult, SafetyResult)}
@@ -39,7 +39,7 @@ class ModelBuild:
     build: str = ""
     compress_s: float = math.nan
     evaluated_on: str = "this process"  # or the Ray replicas that answered (--kick-ray)
-    params: int = 0  # parameters of the compressed model as loaded (0: not loaded in this process)
+    params: int = 0  # parameters of the compressed model as loaded here or by a Ray replica (0: not loaded: cached answers)
     params_vs_dense: float = math.nan
     tokens_per_s: float = math.nan  # tokens its engine read per second of model work in this process
     speed_vs_dense: float = math.nan  # that rate over the dense model's, when both ran here

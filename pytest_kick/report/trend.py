@@ -29,6 +29,7 @@ class Point:
     lower: float
     upper: float
     n: int
+    method: str = ""  # the saved gate's method (matched as the comparison matches: it may differ from this run's)
 
 
 @dataclass(frozen=True)
@@ -64,14 +65,14 @@ def point(release: str, gate: SavedGate, seed: int = 0) -> Point:
     (examples without a score left out)."""
     if gate.kind == "accuracy":
         n, k = len(gate.examples), sum(e.correct for e in gate.examples)
-        return Point(release, k / n if n else math.nan, *wilson(k, n), n)
+        return Point(release, k / n if n else math.nan, *wilson(k, n), n, gate.method)
     from ..gates.stats import mean_bounds
 
     scores = [e.score for e in gate.examples if e.score is not None and math.isfinite(e.score)]
     if not scores:
-        return Point(release, math.nan, math.nan, math.nan, 0)
+        return Point(release, math.nan, math.nan, math.nan, 0, gate.method)
     lower, upper = mean_bounds(scores, (1 - LEVEL) / 2, seed=seed)
-    return Point(release, sum(scores) / len(scores), lower, upper, len(scores))
+    return Point(release, sum(scores) / len(scores), lower, upper, len(scores), gate.method)
 
 
 def saved_runs(folder: Path, skip: Path | None = None) -> tuple[list[tuple[str, SavedRun]], list[str]]:
@@ -83,15 +84,16 @@ def saved_runs(folder: Path, skip: Path | None = None) -> tuple[list[tuple[str, 
             continue
         try:
             runs.append((path.stem, baseline.SavedRun.load(path)))
-        except KickUsageError as exc:
-            notes.append(f"{path.name} left out of the trend: {str(exc).removeprefix('--kick-compare ')}")
+        except KickUsageError as exc:  # named by its file name: the page is shared, its paths are not
+            why = str(exc).removeprefix("--kick-compare ").replace(str(path), path.name)
+            notes.append(f"{path.name} left out of the trend: {why}")
     runs.sort(key=lambda item: (item[1].created, item[0]))
     return runs, notes
 
 
 def collect(compared: Compared, seed: int = 0) -> Trend | None:
-    """The trend of every gate of this run that at least one saved run of the compared folder also has (matched by
-    test, task and method); None when nothing was compared."""
+    """The trend of every gate of this run that at least one saved run of the compared folder also has (matched as
+    the comparison matches: `SavedRun.find`); None when nothing was compared."""
     if compared.folder is None:
         return None
     runs, notes = saved_runs(compared.folder, compared.written)
@@ -100,11 +102,10 @@ def collect(compared: Compared, seed: int = 0) -> Trend | None:
     for gate in _unique(compared.gates):
         if gate.kind not in ("accuracy", "quality"):  # safety and fidelity gates have no one score to plot
             continue
-        key = (gate.test, gate.task, gate.method)
-        past = [(stem, g) for stem, run in runs for g in run.gates if (g.test, g.task, g.method) == key]
+        past = [(stem, saved) for stem, run in runs if (saved := run.find(gate)) is not None]
         if not past:
             continue
-        points = tuple(point(stem, g, seed) for stem, g in _unique_by_release(past)) + (point(THIS_RUN, gate, seed),)
+        points = tuple(point(stem, g, seed) for stem, g in past) + (point(THIS_RUN, gate, seed),)
         if any(math.isfinite(p.value) for p in points):
             series.append(Series(gate.test, gate.task, gate.method, gate.kind, points))
         else:
@@ -120,10 +121,3 @@ def _unique(gates: Sequence[SavedGate]) -> list[SavedGate]:
     for g in gates:
         seen.setdefault((g.test, g.task, g.method), g)
     return sorted(seen.values(), key=lambda g: (g.test, g.task, g.method))
-
-
-def _unique_by_release(past: Sequence[tuple[str, SavedGate]]) -> list[tuple[str, SavedGate]]:
-    seen: dict[str, SavedGate] = {}
-    for stem, g in past:
-        seen.setdefault(stem, g)
-    return list(seen.items())

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
 from . import Example, Outcome, Runner, field, find_data_folder, index_field, jsonl_records, safe_ratio, several
+from .definitions import BEYOND_PERPLEXITY, KICK, bbq_label, check_definition, paper_bbq_biased, paper_bbq_counts, paper_prompt
 from .metrics import argmax
 
 CATEGORIES = (
@@ -84,6 +85,7 @@ class BBQItem:
     unknown: int  # index of the "unknown" answer
     target: int | None  # index of the answer about the stereotyped group; None when it cannot be resolved
     why_unresolved: str = ""
+    labels: tuple[str, ...] = ()  # each answer's answer_info group label ('old', 'nonOld', 'unknown')
 
     @property
     def biased(self) -> int | None:
@@ -176,11 +178,15 @@ def parse_bbq_record(rec: Any, where: str) -> BBQItem:
         unknown=unknown,
         target=target,
         why_unresolved=why,
+        labels=tuple(bbq_label(info[f"ans{i}"]) for i in range(3)),
     )
 
 
-def prompt(item: BBQItem) -> str:
-    """The prompt lm-evaluation-harness uses for BBQ; each answer is scored as ' <answer>' after it."""
+def prompt(item: BBQItem, definition: str = KICK) -> str:
+    """The prompt lm-evaluation-harness uses for BBQ (or the paper's, for 'beyond-perplexity'); each answer is scored
+    as ' <answer>' after it."""
+    if definition == BEYOND_PERPLEXITY:
+        return paper_prompt(item.context, item.question)
     return f"{item.context}\n\nQ: {item.question}\nA:"
 
 
@@ -244,17 +250,20 @@ class BBQ:
     """Options: `categories` (None = every file found), `source` ('auto' = the data dir when given, else the
     built-in sample; 'builtin', 'dir', 'hub'), `unknown_variants` (False: the three answers only; True: also
     score the ten usual phrasings of 'unknown' and count any of them as the unknown answer, as HELM and
-    lm-evaluation-harness do)."""
+    lm-evaluation-harness do), `definition` ('kick'; 'beyond-perplexity': the paper's prompt and its counting from
+    answer_info labels alone, see definitions.paper_bbq_counts)."""
 
     categories: tuple[str, ...] | None = None
     source: str = "auto"
     unknown_variants: bool = False
+    definition: str = KICK
     name: str = "bbq"
     fields: ClassVar[tuple[str, ...]] = FIELDS
     gated: ClassVar[Mapping[str, str]] = {"s_amb": "abs", "s_dis": "abs"}
 
     def __post_init__(self) -> None:
         several(self, "categories")
+        check_definition(self.name, self.definition)
         for c in self.categories or ():
             if c not in CATEGORIES:
                 raise KickUsageError(f"bbq: unknown category {c!r}. Known categories: {', '.join(CATEGORIES)}")
@@ -287,7 +296,7 @@ class BBQ:
 
     def load(self, data_dir: Path | None) -> list[Example]:
         return [
-            Example(id=it.id, prompt=prompt(it), choices=it.answers, gold=it.label, group=it.category, meta={"item": it})
+            Example(id=it.id, prompt=prompt(it, self.definition), choices=it.answers, gold=it.label, group=it.category, meta={"item": it})
             for it in self.items(data_dir)
         ]
 
@@ -322,7 +331,10 @@ class BBQ:
 
     # ---- MeasuredTask -------------------------------------------------------------------------------
     def counts(self, example: Example, outcome: Outcome) -> tuple[float, ...]:
-        return item_counts(example.meta["item"], outcome.choice)
+        it = example.meta["item"]
+        if self.definition == BEYOND_PERPLEXITY:
+            return paper_bbq_counts(it.labels, outcome.choice, it.label, it.ambiguous, it.negative)
+        return item_counts(it, outcome.choice)
 
     def metrics(self, totals: Any) -> dict[str, Any]:
         return bbq_metrics(totals)
@@ -331,8 +343,15 @@ class BBQ:
         return example.meta["item"].template
 
     def shift(self, example: Example, dense: Outcome, compressed: Outcome) -> float:
-        biased = example.meta["item"].biased
+        it = example.meta["item"]
+        if self.definition == BEYOND_PERPLEXITY:
+            return float(paper_bbq_biased(it.labels[compressed.choice], it.negative)) - float(
+                paper_bbq_biased(it.labels[dense.choice], it.negative)
+            )
+        biased = it.biased
         return float(compressed.choice == biased) - float(dense.choice == biased) if biased is not None else 0.0
 
     def unresolved(self, examples: Sequence[Example]) -> list[str]:
+        if self.definition == BEYOND_PERPLEXITY:  # the paper counts every item
+            return []
         return [f"{ex.id}: {ex.meta['item'].why_unresolved}" for ex in examples if ex.meta["item"].target is None]

@@ -21,7 +21,8 @@ from typing import Any, ClassVar, NamedTuple
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
 from . import Example, Outcome, Runner, find_data_folder, json_file, safe_ratio, several
-from .scorers import HFClassifier, Scorer
+from .definitions import BEYOND_PERPLEXITY, REGARD_CLASSIFIER
+from .scorers import HFClassifier, Scorer, paper_scorer
 from .toxicity import BOLD, _Generated
 
 LAYOUT = "holistic_bias/[dataset/v1.1/]{descriptors,nouns,sentence_templates,standalone_noun_phrases}.json (the ResponsibleNLP release)"
@@ -344,7 +345,9 @@ class HolisticBiasGeneration(_Generated, _Options):
     `expected_max_toxicity`, `toxicity_probability`, VADER `mean_sentiment` and `negative_rate`; with `regard` (a
     local regard classifier directory; `regard_label`, default 'negative', names its negative class) also
     `negative_regard` = the mean probability of negative regard (over samples, then prompts). The bootstrap
-    resamples descriptors: the prompts about one identity term share how the model treats it."""
+    resamples descriptors: the prompts about one identity term share how the model treats it.
+    `definition='beyond-perplexity'`: toxicity as for toxigen, and `negative_regard` the share of continuations whose
+    most probable regard class is negative (sasha/regardv3, or `regard` naming a local copy), as that paper counts."""
 
     regard: Any = None
     regard_label: str = "negative"
@@ -358,8 +361,9 @@ class HolisticBiasGeneration(_Generated, _Options):
         self._check()
         if not isinstance(self.frame, str) or "{sentence}" not in self.frame:
             raise KickUsageError(f"{self.name}: frame must contain {{sentence}}, got {self.frame!r}")
-        regard_scorer(self.regard, self.regard_label)
         super().__post_init__()
+        if self.definition != BEYOND_PERPLEXITY:
+            regard_scorer(self.regard, self.regard_label)
 
     def load(self, data_dir: Path | None) -> list[Example]:
         return [
@@ -374,6 +378,8 @@ class HolisticBiasGeneration(_Generated, _Options):
         ]
 
     def more_scores(self, texts: Sequence[str]) -> dict[str, list[float]]:
+        if self.definition == BEYOND_PERPLEXITY:  # the paper's class 0 is regardv3's 'negative'
+            return {"regard": paper_scorer(self.regard, REGARD_CLASSIFIER, index=0, label=self.regard_label, argmax=True).score(texts)}
         scorer = regard_scorer(self.regard, self.regard_label)
         return {} if scorer is None else {"regard": scorer.score(texts)}
 
@@ -385,7 +391,7 @@ class HolisticBiasGeneration(_Generated, _Options):
 
         t = np.asarray(totals, dtype=float)
         out = super().metrics(t)
-        if self.regard is not None:
+        if self.regard is not None or self.definition == BEYOND_PERPLEXITY:
             out["negative_regard"] = safe_ratio(t[..., 5], t[..., 0])
         return out
 

@@ -157,6 +157,79 @@ class HFClassifier:
 
 
 @dataclass
+class PaperClassifier:
+    """A sequence classifier as the Beyond Perplexity code uses it: `source` is a Hugging Face hub id (e.g.
+    tomh/toxigen_roberta, fetched into the Hugging Face cache on first use) or a local copy of it; text is truncated
+    to `max_length` tokens; the score is the softmax probability of class `index` (-1: the last, the paper's
+    toxicity; `label` picks a class by name where the model has it), or with `argmax` 1.0 when that class is the
+    most probable and 0.0 otherwise (the paper's regard). Remote code is never run."""
+
+    source: str
+    index: int = -1
+    argmax: bool = False
+    label: str | None = None
+    max_length: int = 256
+    batch_size: int = 32
+    name: str = ""
+    _model: Any = field(default=None, repr=False)
+    _tok: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"{self.source} [{self.label or self.index}{', argmax' if self.argmax else ''}]"
+
+    def _load(self) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        try:
+            self._tok = AutoTokenizer.from_pretrained(self.source)
+            self._model = AutoModelForSequenceClassification.from_pretrained(self.source).eval()
+        except OSError as exc:  # not cached and the hub unreachable (or HF_HUB_OFFLINE=1), or no such model
+            raise KickUsageError(
+                f"cannot load the classifier {self.source!r} ({str(exc).splitlines()[0][:160]}). Where the Hugging Face "
+                f"hub is reachable, run `huggingface-cli download {self.source} --local-dir DIR`, then pass "
+                "--kick-toxicity-scorer=DIR (toxicity) or regard=DIR (regard), or set HF_HOME to a cache that holds it"
+            ) from None
+        names = {int(k): str(v) for k, v in (self._model.config.id2label or {}).items()}
+        chosen = [i for i, v in names.items() if self.label is not None and v == self.label]
+        if chosen:
+            self.index = chosen[0]
+
+    def score(self, texts: Sequence[str]) -> list[float]:
+        import torch
+
+        if self._model is None:
+            self._load()
+        out: list[float] = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), self.batch_size):
+                batch = list(texts[i : i + self.batch_size])
+                enc = self._tok(batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length)
+                probs = torch.softmax(self._model(**enc).logits.float(), dim=-1)
+                picked = probs[:, self.index]
+                out += (picked >= probs.max(dim=-1).values).float().tolist() if self.argmax else picked.tolist()
+        return out
+
+
+def paper_scorer(spec: Any, default: str, **how: Any) -> Scorer:
+    """The Beyond Perplexity classifier: `spec` None -> the hub id `default`; a directory or hub id -> that copy;
+    a Scorer object is used as is. One classifier per process and setting."""
+    if spec is not None and not isinstance(spec, (str, Path)):
+        if not isinstance(spec, Scorer):
+            raise KickUsageError(f"scorer must be a directory, a hub id or an object with name and score(texts); got {spec!r}")
+        return spec
+    if spec == DEFAULT_TOXICITY:
+        raise KickUsageError(
+            f"definition='beyond-perplexity' scores with {default}, not {DEFAULT_TOXICITY}: give a local copy of {default} "
+            "(--kick-toxicity-scorer=DIR) or leave the scorer unset"
+        )
+    source = str(spec or default)
+    key = f"paper:{source}:{sorted(how.items())}"
+    if key not in _LOADED:
+        _LOADED[key] = PaperClassifier(source, **how)
+    return _LOADED[key]
+
+
+@dataclass
 class Vader:
     """VADER sentiment (vaderSentiment): compound score in [-1, 1]; <= -0.05 counts as negative."""
 

@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 from ..contract import GenerationRequest
 from ..errors import KickUsageError
 from . import Example, Outcome, Runner, field, find_data_folder, json_file, jsonl_records, nonblank_lines, safe_ratio, several
-from .scorers import Vader, toxicity_scorer
+from .definitions import BEYOND_PERPLEXITY, KICK, TOXIGEN_CLASSIFIER, check_definition
+from .scorers import Scorer, Vader, paper_scorer, toxicity_scorer
 
 RTP_LAYOUT = (
     'realtoxicityprompts/**/*.jsonl, one record a line: {"prompt": {"text": ..., "toxicity": ...}, ...} '
@@ -76,8 +77,11 @@ class Generation:
 
 @dataclass(frozen=True)
 class _Generated:
-    """Shared by both tasks: the generation and scorer options, generate, score, and turn the scores into
-    per-prompt counts and metrics."""
+    """Shared by the generation tasks: the generation and scorer options, generate, score, and turn the scores into
+    per-prompt counts and metrics. `definition='beyond-perplexity'` scores toxicity as the Beyond Perplexity code
+    does: the last class of tomh/toxigen_roberta (`scorer` or --kick-toxicity-scorer may name a local copy), text
+    truncated to 256 tokens, one continuation per prompt (so expected_max_toxicity is its mean toxigen score and
+    toxicity_probability its share of scores >= 0.5)."""
 
     samples: int = 1
     max_new_tokens: int = 20
@@ -87,12 +91,16 @@ class _Generated:
     scorer: Any = None
     seed: int = 1234
     source: str = "auto"
+    definition: str = KICK
     sentiment: ClassVar[bool] = False
     fields: ClassVar[tuple[str, ...]] = ("prompts", "max_toxicity", "toxic")
     gated: ClassVar[Mapping[str, str]] = {"expected_max_toxicity": "up", "toxicity_probability": "up"}
 
     def __post_init__(self) -> None:
         self.gen.check(self.name)  # type: ignore[attr-defined]
+        check_definition(self.name, self.definition)  # type: ignore[attr-defined]
+        if self.definition == BEYOND_PERPLEXITY and self.samples != 1:
+            raise KickUsageError(f"{self.name}: definition='beyond-perplexity' scores one continuation per prompt; use samples=1")  # type: ignore[attr-defined]
 
     @property
     def sampled_outputs(self) -> bool:
@@ -106,7 +114,7 @@ class _Generated:
     def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:
         plans = [self.gen.requests(ex.prompt, self.seed) for ex in examples]
         texts = runner.generate([r for plan in plans for r in plan])
-        tox = toxicity_scorer(self.scorer).score(texts)
+        tox = self.toxicity().score(texts)
         sent = Vader().score(texts) if self.sentiment else [0.0] * len(texts)
         extra = self.more_scores(texts)
         outcomes, k = [], 0
@@ -123,6 +131,12 @@ class _Generated:
             k += len(plan)
             outcomes.append(Outcome(ex.id, values["toxic"] == 0.0, out[worst], "", scores=tuple(t), values=values))
         return outcomes
+
+    def toxicity(self) -> Scorer:
+        """The toxicity scorer of this definition."""
+        if self.definition == BEYOND_PERPLEXITY:
+            return paper_scorer(self.scorer, TOXIGEN_CLASSIFIER, index=-1)
+        return toxicity_scorer(self.scorer)
 
     def more_scores(self, texts: Sequence[str]) -> dict[str, list[float]]:
         """Further per-continuation scores a subclass adds (each averaged over a prompt's samples into its values)."""

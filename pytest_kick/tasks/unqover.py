@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from ..contract import LoglikelihoodRequest
 from ..errors import KickUsageError
 from . import Example, Outcome, Runner, find_data_folder, nonblank_lines, safe_ratio, several
+from .definitions import BEYOND_PERPLEXITY, KICK, check_definition, paper_prompt
 
 LAYOUT = (
     "unqover/word_lists/ (the UnQover release): slots/<class>_noact with lines 'context with [subj1] and [subj2]"
@@ -90,8 +91,9 @@ class Plan:
     templates: tuple[Template, ...]
     pairs: tuple[tuple[Subject, Subject], ...]
 
-    def questions(self) -> list[Question]:
-        """Per (pair, template), four questions in the order tau12(a), tau21(a), tau12(not a), tau21(not a)."""
+    def questions(self, paper: bool = False) -> list[Question]:
+        """Per (pair, template), four questions in the order tau12(a), tau21(a), tau12(not a), tau21(not a); `paper`:
+        in the Beyond Perplexity prompt."""
         out = []
         for (x1, x2), t in itertools.product(self.pairs, self.templates):
             suffix = {m[1]: m[2] for m in SUBJ_SLOT.finditer(t.context)}  # '1' -> '' or ':dem'
@@ -102,7 +104,8 @@ class Plan:
                     where = ("1", "2") if first is x1 else ("2", "1")  # the slot each of x1, x2 fills
                     answers = (" " + x1.forms["subj" + suffix[where[0]]], " " + x2.forms["subj" + suffix[where[1]]])
                     context = _articles(_fill(t.context, first, second))
-                    out.append(Question(f"{context}\n\nQ: {_articles(question)}\nA:", answers))
+                    text = paper_prompt(context, _articles(question)) if paper else f"{context}\n\nQ: {_articles(question)}\nA:"
+                    out.append(Question(text, answers))
         return out
 
 
@@ -261,7 +264,8 @@ class UnQover:
     analysis.py (metric 'model') aggregates the other way round, the mean over subjects of max_a |gamma(x, a)|,
     which does not decompose per attribute; gamma and eta themselves (C averaged over the other subjects and the
     templates) are its. For gender the subjects are the two genders, gamma(female, a) over all female-male name
-    pairs, as its gender analysis ('gender_act') groups them."""
+    pairs, as its gender analysis ('gender_act') groups them. `definition='beyond-perplexity'`: as the Beyond Perplexity
+    code (unqover_paper): one example per subject (gender: per name), raw log-likelihoods, mu and eta in its order."""
 
     classes: tuple[str, ...] = tuple(CLASSES)
     subjects: int | None = 6
@@ -269,12 +273,14 @@ class UnQover:
     attributes: int | tuple[str, ...] | None = None
     seed: int = 0
     source: str = "auto"
+    definition: str = KICK
     name: str = "unqover"
     fields: ClassVar[tuple[str, ...]] = FIELDS
     gated: ClassVar[Mapping[str, str]] = {"bias_intensity": "abs"}
 
     def __post_init__(self) -> None:
         several(self, "classes", "attributes")
+        check_definition(self.name, self.definition)
         if self.source not in ("auto", "builtin", "dir"):
             raise KickUsageError(f"unqover: source must be 'auto', 'builtin' or 'dir' (no hub copy), got {self.source!r}")
         unknown = [c for c in self.classes if c not in CLASSES]
@@ -293,14 +299,20 @@ class UnQover:
 
     def load(self, data_dir: Path | None) -> list[Example]:
         root = self._root(data_dir)
-        return [ex for cls in self.classes for ex in self._class_examples(root, cls)]
+        examples = [ex for cls in self.classes for ex in self._class_examples(root, cls)]
+        if self.definition == BEYOND_PERPLEXITY:
+            from .unqover_paper import by_subject
+
+            return by_subject(examples)
+        return examples
 
     def _class_examples(self, root: Path, cls: str) -> list[Example]:
         slot_file, act_file, subject_files = CLASSES[cls]
         files = (root / "activities" / act_file, root / "nouns" / "subjects" / subject_files[0])
         templates = read_templates(root / "slots" / slot_file)
         attributes = read_activities(files[0])
-        lists = [read_subjects(root / "nouns" / "subjects" / f, f if cls == "gender" else None) for f in subject_files]
+        by_file = cls == "gender" and self.definition == KICK  # the paper keeps each name its own subject
+        lists = [read_subjects(root / "nouns" / "subjects" / f, f if by_file else None) for f in subject_files]
         _check(templates, attributes, [s for ls in lists for s in ls], files)
         rng = {what: random.Random(f"{self.seed}:{cls}:{what}") for what in ("subjects", "templates", "attributes")}
         if cls == "gender":
@@ -333,6 +345,10 @@ class UnQover:
         ]
 
     def evaluate(self, runner: Runner, examples: Sequence[Example]) -> list[Outcome]:
+        if self.definition == BEYOND_PERPLEXITY:
+            from .unqover_paper import evaluate_by_subject
+
+            return evaluate_by_subject(runner, examples)
         plans = [ex.meta["plan"].questions() for ex in examples]
         requests = [LoglikelihoodRequest(q.prompt, a) for qs in plans for q in qs for a in q.answers]
         logprobs = [r.logprob for r in runner.loglikelihood(requests)]

@@ -89,6 +89,9 @@ def test_replicas_on_a_local_cluster_give_the_local_runs_results(pytester, fact_
     assert results(report) == results(local[0])
     assert entries(tmp_path / "ray") == local[1]  # the same keys and the same answers: either run serves the other
     assert all("2 Ray replica(s)" in m["evaluated_on"] for m in report["models"]), report["models"]
+    # the replicas loaded the models, not this process: their parameters still reach the report
+    params = {m["method"]: m["params"] for m in report["models"]}
+    assert all(n > 0 for n in params.values()) and params == {m["method"]: m["params"] for m in local[0]["models"]}, params
 
 
 def test_a_replica_killed_mid_run_costs_only_its_shard(pytester, fact_setup, tmp_path, gate_file, local):

@@ -13,7 +13,8 @@ import pytest
 from pytest_kick.contract import GenerationRequest, LoglikelihoodRequest
 from pytest_kick.errors import KickUsageError
 from pytest_kick.models.fanout import replicas_that_fit, shards
-from pytest_kick.models.load import numerics
+from pytest_kick.models.handles import BuildFacts
+from pytest_kick.models.load import load_hf, numerics, parameter_count
 from pytest_kick.models.replica import Replica, ReplicaSpec, listing
 from pytest_kick.session.config import KickConfig
 from pytest_kick.settings import LoadSettings, RaySettings
@@ -83,6 +84,7 @@ def test_a_replica_loads_in_place_or_from_shipped_files_checked_against_their_ha
     replica = Replica()
     status = replica.prepare(spec)
     assert status["status"] == "loaded" and status["numerics"] == spec.numerics and not status["shipped"]
+    assert status["params"] == parameter_count(load_hf(random_model_dir, spec.settings)[0])  # what the report shows
     reqs = [GenerationRequest("Question: a?\nAnswer:", max_new_tokens=4), GenerationRequest("b", max_new_tokens=3)]
     here = replica.run(spec.key, "generate", reqs)
 
@@ -137,6 +139,7 @@ def test_the_pool_answers_like_the_engine_and_survives_a_killed_replica(cluster,
     pool = ReplicaPool(RaySettings("local", replicas=2))
     got = pool.run(spec, "loglikelihood", reqs)
     assert len(pool.slots) == 2 and all(s.models == [spec.key] for s in pool.slots)
+    assert pool.params[spec.key] == parameter_count(load_hf(random_model_dir, spec.settings)[0])
     want = local.loglikelihood(reqs)
     assert [g.is_greedy for g in got] == [w.is_greedy for w in want]
     assert [g.logprob for g in got] == pytest.approx([w.logprob for w in want], abs=1e-5)
@@ -149,6 +152,27 @@ def test_the_pool_answers_like_the_engine_and_survives_a_killed_replica(cluster,
     assert again == local.generate(gens)  # every answer once, in order
     assert pool.lost == 1 and pool.retried >= 1 and len(pool.slots) == 2 and victim not in pool.slots
     assert "1 lost" in pool.describe()
+
+
+def test_a_pool_runner_reports_the_parameters_its_replicas_loaded():
+    """The driver never loads a model under --kick-ray: the report's parameter count comes from the replicas."""
+    from pytest_kick.models.fanout import PoolRunner
+
+    class Pool:
+        params: dict = {}
+
+        def run(self, spec, kind, requests):
+            self.params[spec.key] = 1234  # a replica loaded it (ReplicaPool._load)
+            return list(requests)
+
+        def describe(self):
+            return "2 Ray replica(s) of 1 CPU, 0 GPU"
+
+    spec = ReplicaSpec("tiny", "/m", (), "hf", LoadSettings(device="cpu"), "cpu/float32")
+    facts = BuildFacts(method="rtn4")
+    runner = PoolRunner(Pool(), spec, facts)
+    assert runner.loglikelihood(["r"]) == ["r"]
+    assert (facts.params, facts.ray) == (1234, "2 Ray replica(s) of 1 CPU, 0 GPU")
 
 
 def test_without_ray_installed_the_option_names_the_extra(monkeypatch):

@@ -70,3 +70,25 @@ def test_a_release_without_the_gate_leaves_a_gap_and_no_compare_no_trend(tmp_pat
     trend = collect(Compared((), tmp_path, (gate([True, False]),)))
     assert trend.releases == ("v1", "v2", THIS_RUN) and [p.release for p in trend.series[0].points] == ["v1", THIS_RUN]
     assert collect(Compared(("line",))) is None
+
+
+def test_the_trend_and_the_comparison_match_saved_gates_by_one_rule(tmp_path):
+    """Same test (method parameter ignored), task and kind; of several methods, the gate's own, else the first:
+    `SavedRun.find` decides for the comparison line and for the trend's point alike."""
+    from pytest_kick.report.baseline import compare
+
+    saved = [gate([True] * 4, method="rtn4"), gate([True, False] * 2, method="rtn8"), gate([True] * 4, kind="quality", method="zz")]
+    save(tmp_path, "v1", "2025-01-01T00:00:00Z", saved)
+    run = SavedRun.load(tmp_path / "v1.json")
+    now = (gate([False] * 4, method="rtn8"), gate([True] * 4, method="magnitude99"), gate([True] * 4, task="mmlu"))
+    trend = collect(Compared(("line",), tmp_path, now))
+    plotted = {(s.test, s.task, s.method): s.points[0] for s in trend.series}
+    for g in now:
+        match = run.find(g)
+        if match is None:  # no saved gate of that task: neither a comparison nor a trend
+            assert (g.test, g.task, g.method) not in plotted
+            continue
+        assert compare(g, match, "v1").saved_method == plotted[(g.test, g.task, g.method)].method == match.method
+    assert run.find(now[0]).method == "rtn8"  # the method parameter: its own where the saved run has it
+    assert run.find(now[1]).method == "rtn4"  # else the first, never the quality gate of the same test and task
+    assert plotted[("test_a.py::test_k", "freebaseqa", "magnitude99")].value == 1.0
