@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KickUsageError
+from ..runners import progress
 from .llmcompressor import check_widths
 from .prune import nm_mask
 from .spec import PruneSpec
@@ -22,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 GRADIENT_SCALE = 100.0  # GBLM-Pruner's --scale: keeps fp16 gradients in range; it also weighs the gradient term
 
 
-def gradient_norms(model: torch.nn.Module, layers: list[tuple[str, torch.nn.Linear]], windows: list[list[int]]) -> dict:
+def gradient_norms(model: torch.nn.Module, layers: list[tuple[str, torch.nn.Linear]], windows: list[list[int]], label: str = "") -> dict:
     """Per target weight: sqrt(sum over windows of (GRADIENT_SCALE * dLoss/dW)^2), the language-model loss of each
     window taken on its own (as GBLM-Pruner does, batch of one)."""
     import torch
@@ -38,7 +39,7 @@ def gradient_norms(model: torch.nn.Module, layers: list[tuple[str, torch.nn.Line
             lin.weight.requires_grad_(True)
         model.eval()  # no dropout: the gradient of the model as it is used
         with torch.enable_grad():
-            for window in windows:
+            for window in progress.each(windows, f"{label or 'gblm'}: gradients", "windows"):
                 ids = torch.tensor([window], device=device)
                 loss = model(input_ids=ids, labels=ids, use_cache=False).loss
                 loss.backward()
@@ -112,12 +113,12 @@ def gblm_compress(model: torch.nn.Module, spec: PruneSpec, ctx: CompressContext)
     layers = ctx.layers(model)
     check_widths(spec, layers)  # before the gradient pass: an N:M block that does not fit fails at once
     windows = ctx.calibration()
-    grads = gradient_norms(model, layers, windows)
+    grads = gradient_norms(model, layers, windows, f"compress {spec}")
     blocks = decoder_blocks(model)
     owner = {id(lin): name for name, lin in layers}
     with torch.no_grad():
         states = _block_inputs(model, blocks, windows)
-        for block in blocks:
+        for block in progress.each(blocks, f"compress {spec}: prune", "blocks"):
             mine = [(owner[id(m)], m) for m in block.modules() if id(m) in owner]
             sums = {name: torch.zeros(lin.in_features, dtype=torch.float32, device=lin.weight.device) for name, lin in mine}
             hooks = [lin.register_forward_hook(_accumulate(sums[name])) for name, lin in mine]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import KickUsageError
+from ..runners import progress
 from .spec import PruneSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +51,7 @@ def magnitude_compress(model: torch.nn.Module, spec: PruneSpec, ctx: CompressCon
     import torch
 
     with torch.no_grad():
-        for _, lin in ctx.layers(model):
+        for _, lin in progress.each(ctx.layers(model), f"compress {spec}", "layers"):
             score = lin.weight.detach().abs().float()
             mask = nm_mask(score, spec.n, spec.m) if spec.n is not None else unstructured_mask(score, spec.sparsity)
             lin.weight.mul_(mask.to(lin.weight.dtype))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import KickUsageError
+from ..runners import progress
 from .spec import RTNSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +34,7 @@ def rtn_compress(model: torch.nn.Module, spec: RTNSpec, ctx: CompressContext) ->
     import torch
 
     with torch.no_grad():
-        for _, lin in ctx.layers(model):
+        for _, lin in progress.each(ctx.layers(model), f"compress {spec}", "layers"):
             q, scale = rtn_quantize(lin.weight, spec.bits, spec.group_size)
             g = spec.group_size or lin.weight.shape[1]
             deq = (q.reshape(q.shape[0], -1, g) * scale[..., None]).reshape(q.shape)

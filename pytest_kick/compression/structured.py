@@ -33,6 +33,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KickUsageError
+from ..runners import progress
 from .gblm import decoder_blocks
 from .spec import StructSpec
 
@@ -179,7 +180,7 @@ def collect_stats(model: torch.nn.Module, blocks: Any, windows: list[list[int]],
     model.eval()
     try:
         with torch.no_grad():
-            for window in windows:
+            for window in progress.each(windows, f"compress {spec}: calibration", "windows"):
                 model(input_ids=torch.tensor([window], device=device), use_cache=False)
                 stats.tokens += len(window)
     finally:

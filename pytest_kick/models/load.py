@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,23 +71,30 @@ def convert_gguf(gguf: Path, cache_dir: Path) -> Path:
         "code": source_digest("models/load.py"),
     }
     key = "gguf-" + digest(json.dumps(meta, sort_keys=True))[:20]
-    path, _ = ModelCache(cache_dir, "models").get_or_build(key, {**meta, "file": str(gguf)}, _GGUFConversion(gguf))
+    cache = ModelCache(cache_dir, "models")
+    path, _ = cache.get_or_build(key, {**meta, "file": str(gguf)}, _GGUFConversion(gguf, cache.root))
     return path
 
 
 @dataclass(frozen=True)
 class _GGUFConversion:
     gguf: Path
+    cache_root: Path = Path(".")  # the `models` cache folder: its earlier conversions give the time estimate
 
     def __call__(self, out: Path) -> None:
         settle_imports()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import modeling_gguf_pytorch_utils as tensors_loop
+
+        from ..runners import progress
 
         gguf = self.gguf
+        progress.announce(f"kick: converting {gguf.name} to safetensors (once per file, then cached){self.estimate()}")
         try:
-            tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+            with _one_reader(), progress.through_tqdm(tensors_loop, f"convert {gguf.name}", "tensors"):
+                tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+                model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         except ImportError as exc:
             raise MissingBackend(f"loading GGUF needs the gguf package ({exc}). Install it with: pip install gguf") from None
         except Exception as exc:  # a valid magic with a damaged body, an architecture transformers cannot read
@@ -97,6 +105,44 @@ class _GGUFConversion:
             del model.config.quantization_config
         model.save_pretrained(out, safe_serialization=True)
         tok.save_pretrained(out)
+
+    def estimate(self) -> str:
+        """`; about 50 s`: this file's size at the speed of the conversions already in the cache (they record their
+        build time and source file), or nothing when there are none to measure from."""
+        seconds = size = 0.0
+        for manifest in self.cache_root.glob("gguf-*/kick_manifest.json"):
+            try:
+                record = json.loads(manifest.read_text())
+                source = Path(record["key"]["file"]).stat().st_size
+                seconds, size = seconds + float(record["build_s"]), size + source
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        if not seconds or not size:
+            return ""
+        from ..runners.progress import duration
+
+        return f"; about {duration(self.gguf.stat().st_size * seconds / size)}, measured on the conversions in the cache"
+
+
+@contextmanager
+def _one_reader():
+    """transformers parses a GGUF file's metadata (the whole vocabulary: ~11 s for SmolLM2) once for the config and
+    once more each for the tokenizer and the weights: within a conversion, each file is parsed once."""
+    import gguf
+
+    original, readers = gguf.GGUFReader, {}
+
+    def reader(path, *args, **kwargs):
+        key = (str(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = original(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
 
 
 def settle_imports() -> None:
@@ -114,11 +160,46 @@ def settle_imports() -> None:
     import transformers.modeling_utils  # noqa: F401 - the heavy part (generation, masking, distributed)
 
     _SETTLED.append(True)
+    quiet_libraries()
     if os.environ.get("PYTEST_KICK_GC_FREEZE", "1") != "0":
         gc.freeze()
 
 
 _SETTLED: list[bool] = []
+
+# What transformers says on every load or generation of models pytest-kick runs, and is no news: it would fill a
+# failed test's captured output. Matched as substrings of the message.
+HARMLESS = (
+    "Ignoring clean_up_tokenization_spaces=True for BPE tokenizer",  # transformers keeps BPE text as it is: we want that
+    "generation flags are not valid and may be ignored",  # greedy decoding ignores a model's sampling defaults
+    "Setting `pad_token_id` to `eos_token_id`",  # open-ended generation of a model without a pad token
+)
+
+
+class _Harmless:
+    """A logging filter dropping the HARMLESS messages (every other warning still shows)."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in HARMLESS)
+
+
+def quiet_libraries() -> None:
+    """transformers' own progress bars (loading weights, writing shards: pytest-kick shows its own progress where
+    progress goes, never into a test's captured output) off, and its HARMLESS messages filtered, once per process.
+    PYTEST_KICK_QUIET=0 leaves the libraries as they are."""
+    import os
+
+    if os.environ.get("PYTEST_KICK_QUIET", "1") == "0":
+        return
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    root = hf_logging.get_logger()  # the library's root logger: its handlers see every module's records
+    for handler in root.handlers:
+        if not any(isinstance(f, _Harmless) for f in handler.filters):
+            handler.addFilter(_Harmless())
 
 
 def load_hf(path: Path, settings: LoadSettings, **kwargs: Any):

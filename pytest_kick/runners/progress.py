@@ -47,14 +47,17 @@ def rate(per_s: float) -> str:
     return f"{per_s:.2f}/s"
 
 
-def line(label: str, done: int, total: int, elapsed: float, final: bool = False) -> str:
-    """`kick: <label> 120/400 requests, 35.2/s, ~8 s left`; the final one says how long it took instead."""
-    head = f"kick: {label} {done}/{total} requests"
+def line(label: str, done: int, total: int, elapsed: float, final: bool = False, unit: str = "requests", per_s: float | None = None) -> str:
+    """`kick: <label> 120/400 requests, 35.2/s, ~8 s left`; the final one says how long it took instead. `per_s`:
+    the throughput measured so far (default: done / elapsed); 0 when it cannot be measured yet (no estimate)."""
+    head = f"kick: {label} {done}/{total} {unit}"
     if elapsed <= 0 or done <= 0:
         return head + (f", {duration(elapsed)}" if final else "")
-    per_s = done / elapsed
     if final:
-        return f"{head}, {rate(per_s)}, done in {duration(elapsed)}"
+        return f"{head}, {rate(done / elapsed)}, done in {duration(elapsed)}"
+    per_s = done / elapsed if per_s is None else per_s
+    if per_s <= 0:
+        return f"{head}, {duration(elapsed)} so far, estimating the time left"
     return f"{head}, {rate(per_s)}, ~{duration((total - done) / per_s)} left"
 
 
@@ -62,7 +65,7 @@ def fit(text: str, width: int) -> str:
     """`text` in `width` columns, the model's label shortened in the middle; a rewritten line must never wrap."""
     if len(text) <= width:
         return text
-    counts = re.search(r" \d+/\d+ requests", text)
+    counts = re.search(r" \d+/\d+ \w+", text)
     tail = text[counts.start() :] if counts else ""
     room = width - len(tail) - 3
     return text[:room] + "..." + tail if room >= 12 else text[: width - 3] + "..."
@@ -143,28 +146,42 @@ class Display:
 
 
 class Task:
-    """One piece of work of `total` requests: `advance(n)` as requests finish, `finish()` at the end. Lines appear
-    only once it has run `display.after` seconds, then at most every `display.every` seconds, and a final line."""
+    """One piece of work of `total` units (requests, layers, windows): `advance(n)` as they finish, `finish()` at
+    the end. Lines appear only once it has run `display.after` seconds, then at most every `display.every` seconds,
+    and a final line. The time left is estimated from the throughput measured since the first advance, so what
+    came before it (loading a model, a first call's warm-up) never inflates the estimate."""
 
-    def __init__(self, display: Display | None, label: str, total: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.display, self.label, self.total, self.clock = display, label, total, clock
+    def __init__(
+        self, display: Display | None, label: str, total: int, clock: Callable[[], float] = time.monotonic, unit: str = "requests"
+    ) -> None:
+        self.display, self.label, self.total, self.clock, self.unit = display, label, total, clock, unit
         self.done = 0
         self.started = clock()
         self.shown_at: float | None = None
+        self.first: tuple[float, int] | None = None  # (time, done) at the first advance: where throughput is measured from
+
+    def per_s(self, now: float) -> float:
+        """Units a second since the first advance (0: not measurable yet)."""
+        if self.first is None or now <= self.first[0] or self.done <= self.first[1]:
+            return 0.0
+        return (self.done - self.first[1]) / (now - self.first[0])
 
     def advance(self, n: int) -> None:
         self.done += n
         now = self.clock()
+        if self.first is None:
+            self.first = (now, self.done)
         if self.display is None or self.done >= self.total or now - self.started < self.display.after:
             return
         if self.shown_at is None or now - self.shown_at >= self.display.every:
             self.shown_at = now
-            self.display.show(self, line(self.label, self.done, self.total, now - self.started), final=False)
+            text = line(self.label, self.done, self.total, now - self.started, unit=self.unit, per_s=self.per_s(now))
+            self.display.show(self, text, final=False)
 
     def finish(self) -> None:
         elapsed = self.clock() - self.started
         if self.display is not None and (self.shown_at is not None or elapsed >= self.display.after):
-            self.display.show(self, line(self.label, self.done, self.total, elapsed, final=True), final=True)
+            self.display.show(self, line(self.label, self.done, self.total, elapsed, final=True, unit=self.unit), final=True)
 
 
 # The displays of the pytest sessions running in this process, innermost last (pytester nests sessions). Module
@@ -186,12 +203,12 @@ def current() -> Display | None:
 
 
 @contextmanager
-def track(label: str, total: int, live: bool = False):
+def track(label: str, total: int, live: bool = False, unit: str = "requests"):
     """`with track("tiny [rtn4] generate", 400) as task: ... task.advance(n)`: for code that learns of finished
     requests itself (a pool of workers) and so needs no chunks. With `live`, `advance(n)` (and `Share`) from
     anywhere in this thread report to it while it is open: a runner that computes one call in many forwards reports
     as they end. Without it, such reports go nowhere (the caller counts; nothing is counted twice)."""
-    task = Task(current(), label, total)
+    task = Task(current(), label, total, unit=unit)
     _ACTIVE.append(task if live else None)
     try:
         yield task
@@ -255,3 +272,37 @@ def chunked(compute: Callable[[list], list], requests: Sequence, label: str, bat
             out += results
             task.advance(len(part))
     return out
+
+
+def announce(text: str) -> None:
+    """A long step that reports no progress of its own begins: one line at once (where progress lines go)."""
+    display = current()
+    if display is not None:
+        display.show(object(), text, final=True)
+
+
+def each(items: Sequence, label: str, unit: str):
+    """`for layer in each(layers, "compress rtn4", "layers"): ...`: the items, with progress as each one ends."""
+    with track(label, len(items), unit=unit) as task:
+        for item in items:
+            yield item
+            task.advance(1)
+
+
+@contextmanager
+def through_tqdm(module: Any, label: str, unit: str):
+    """A library's own loop over `tqdm(items)` in `module` reported as ours while the block runs (its bar would go
+    to stderr, into a test's captured output): e.g. transformers converting a GGUF file tensor by tensor."""
+    original = getattr(module, "tqdm", None)
+    if original is None:  # the library changed: no progress, nothing broken
+        yield
+        return
+
+    def ours(items=None, *args: Any, **kwargs: Any):
+        return original(items, *args, **kwargs) if items is None or not hasattr(items, "__len__") else each(list(items), label, unit)
+
+    module.tqdm = ours
+    try:
+        yield
+    finally:
+        module.tqdm = original

@@ -45,7 +45,7 @@ def test_capsys(capsys):
     assert capsys.readouterr().out == "USER OUTPUT\\n"
 """
 
-FIRST = "kick: dense loglikelihood 64/300 requests, */s, ~* left"
+FIRST = "kick: dense loglikelihood 64/300 requests, * s so far, estimating the time left"  # a rate needs two measurements
 LAST = "kick: dense loglikelihood 300/300 requests, */s, done in * s"
 
 

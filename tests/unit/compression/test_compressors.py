@@ -94,3 +94,16 @@ def test_rtn_on_a_model_puts_every_row_on_its_grid():
     w = model.model.layers[1].mlp.down_proj.weight
     q, scale = rtn_quantize(w, 4, 32)
     assert torch.allclose((q.reshape(w.shape[0], -1, 32) * scale[..., None]).reshape(w.shape), w, atol=1e-6)
+
+
+@pytest.mark.parametrize("form", ["rtn4", "magnitude50"])
+def test_weight_compressors_show_the_layers_done(form, monkeypatch):
+    from pytest_kick.compression import parse_spec
+    from pytest_kick.runners import progress
+
+    shown = []
+    display = type("Lines", (), {"after": 0.0, "every": 0.0, "show": lambda self, task, text, final: shown.append(text)})()
+    monkeypatch.setattr(progress, "current", lambda: display)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8))
+    compress(model, parse_spec(form))
+    assert [t.split(",")[0] for t in shown] == [f"kick: compress {form} 1/2 layers", f"kick: compress {form} 2/2 layers"]

@@ -91,3 +91,29 @@ def test_gblm_respects_the_layer_selection(model_tok):
             assert torch.equal(lin.weight, attn[name])
         else:
             assert (lin.weight == 0).float().mean() == pytest.approx(0.5, abs=0.01)
+
+
+class Lines:
+    """Where progress lines would go (a display that shows everything at once)."""
+
+    after, every = 0.0, 0.0
+
+    def __init__(self):
+        self.lines = []
+
+    def show(self, task, text, final):
+        self.lines.append(text)
+
+
+def test_gblm_shows_its_calibration_windows_and_blocks_as_it_goes(model_tok, monkeypatch):
+    from pytest_kick.runners import progress
+
+    model, tok = model_tok
+    shown = Lines()
+    monkeypatch.setattr(progress, "current", lambda: shown)
+    compress(model, parse_spec("gblm50"), context(tok, samples=3))
+    blocks = len(decoder_blocks(model))
+    assert [t.split(",")[0] for t in shown.lines if "gradients" in t] == [
+        f"kick: compress gblm50: gradients {i}/3 windows" for i in (1, 2, 3)
+    ]
+    assert [t.split(",")[0] for t in shown.lines if "prune" in t][-1] == f"kick: compress gblm50: prune {blocks}/{blocks} blocks"

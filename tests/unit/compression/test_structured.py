@@ -272,3 +272,13 @@ def test_counts_round_halves_up_exactly_not_in_floats(text, n, removed):
 
     spec = parse_structured(text)
     assert _count(spec.heads or spec.ffn, n, "unit", spec) == removed
+
+
+def test_the_calibration_pass_shows_its_windows(tok, monkeypatch):
+    from pytest_kick.runners import progress
+
+    shown = []
+    display = type("Lines", (), {"after": 0.0, "every": 0.0, "show": lambda self, task, text, final: shown.append(text)})()
+    monkeypatch.setattr(progress, "current", lambda: display)
+    prune(tiny(tok), tok, "prune-ffn25")
+    assert [t.split(",")[0] for t in shown] == [f"kick: compress prune-ffn25: calibration {i}/4 windows" for i in (1, 2, 3, 4)]

@@ -119,3 +119,32 @@ def test_every_package_that_touches_tokens_or_weights_is_in_the_key(monkeypatch,
         monkeypatch.setattr(handles, "package_version", lambda name, v=version: v if name == "gguf" else package_version(name))
         keys.append(dense_handle(parse_model_source(str(gguf)), settings).fingerprint)
     assert keys[0] != keys[1]
+
+
+def test_known_harmless_library_messages_and_bars_stay_out_of_captured_output(capfd):
+    """transformers' per-load messages that are no news are dropped, its bars are off; any other warning shows."""
+    import io
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    from pytest_kick.models.load import HARMLESS, quiet_libraries
+
+    quiet_libraries()
+    quiet_libraries()  # once or twice: one filter
+    handlers = [h for h in hf_logging.get_logger().handlers if isinstance(h, logging.StreamHandler)]
+    shown = io.StringIO()
+    streams = [h.setStream(shown) for h in handlers]  # where the library's messages go (a terminal, captured output)
+    try:
+        log = hf_logging.get_logger("transformers.tokenization_utils_base")
+        for text in HARMLESS:
+            log.warning(f"{text} (details)")
+        log.warning("a real problem: the vocabulary does not match")
+    finally:
+        for h, stream in zip(handlers, streams):
+            h.setStream(stream)
+    for _ in hf_logging.tqdm(range(3), desc="Loading weights"):
+        pass
+    assert handlers and "a real problem" in shown.getvalue() and not any(text in shown.getvalue() for text in HARMLESS)
+    assert "Loading weights" not in capfd.readouterr().err
+    assert all(sum(type(f).__name__ == "_Harmless" for f in h.filters) == 1 for h in handlers)

@@ -372,3 +372,60 @@ def test_the_engine_is_asked_once_and_reports_after_its_forwards(random_model_di
     got = runner.loglikelihood(reqs)
     assert sizes == [300] and len(seen) > 10 and sum(seen) == 300
     assert [g.logprob for g in got] == [r.logprob for r in Engine(model, tok, batch_size=2).loglikelihood(reqs)]
+
+
+def test_the_time_left_comes_from_the_throughput_after_the_first_step_not_from_a_slow_start():
+    """A first layer that waited 60 s for a model to load, then 10 layers a second: the estimate says ~2 s left for
+    the remaining 20, not the hour a rate over the whole elapsed time would give; until two steps have been
+    measured it says it is estimating."""
+    clock, shown = Clock(), Shown(after=2.0, every=0.0)
+    task = Task(shown, "compress rtn4", 31, clock, unit="layers")
+    clock.now += 60
+    task.advance(1)
+    for _ in range(10):
+        clock.now += 0.1
+        task.advance(1)
+    first, last = shown.lines[0][0], shown.lines[-1][0]
+    assert first == "kick: compress rtn4 1/31 layers, 1 min 00 s so far, estimating the time left"
+    assert last == "kick: compress rtn4 11/31 layers, 10.0/s, ~2.0 s left"
+
+
+def test_each_reports_one_step_per_item_with_its_unit(monkeypatch):
+    clock, shown = Clock(), Shown(after=0.0, every=0.0)
+    monkeypatch.setattr(progress, "current", lambda: shown)
+    items = []
+    for layer in progress.each(["q", "k", "v"], "compress magnitude50", "layers"):
+        clock.now += 1.0
+        items.append(layer)
+    assert items == ["q", "k", "v"]
+    assert shown.lines[-1][0].startswith("kick: compress magnitude50 3/3 layers, ") and "done in" in shown.lines[-1][0]
+    assert [t.split(" layers")[0] for t, _ in shown.lines[:-1]] == ["kick: compress magnitude50 1/3", "kick: compress magnitude50 2/3"]
+
+
+def test_a_librarys_own_tqdm_loop_reports_as_ours_and_is_put_back(monkeypatch):
+    import types
+
+    clock, shown = Clock(), Shown(after=0.0, every=0.0)
+    monkeypatch.setattr(progress, "current", lambda: shown)
+    library = types.SimpleNamespace(tqdm=lambda items=None, **kw: items)
+
+    def convert(tensors):
+        out = []
+        for t in library.tqdm(tensors, desc="Converting and de-quantizing GGUF tensors..."):
+            clock.now += 0.5
+            out.append(t * 2)
+        return out
+
+    with progress.through_tqdm(library, "convert model.gguf", "tensors"):
+        assert convert([1, 2, 3, 4]) == [2, 4, 6, 8]
+    assert shown.lines[-1][0].startswith("kick: convert model.gguf 4/4 tensors, ") and shown.lines[-1][1]
+    assert library.tqdm([5]) == [5]  # the library's own again
+    with progress.through_tqdm(types.SimpleNamespace(), "x", "y"):  # a library without it: nothing breaks
+        pass
+
+
+def test_an_announced_step_shows_at_once(monkeypatch):
+    shown = Shown()
+    monkeypatch.setattr(progress, "current", lambda: shown)
+    progress.announce("kick: converting model.gguf to safetensors (once per file, then cached)")
+    assert shown.lines == [("kick: converting model.gguf to safetensors (once per file, then cached)", True)]
