@@ -195,6 +195,15 @@ def kick_judge(kick_config: KickConfig, kick_load_settings: LoadSettings):
     return _clean(configured_judge, spec, kick_config.evaluation, kick_load_settings)
 
 
+@pytest.fixture(scope="session")
+def kick_judge_head_to_head(kick_judge):
+    """`kick_judge` judging the compressed model's answers head to head against the dense model's, the reference
+    that every example has (the same as `against="dense"` on the gate); skipped without a judge."""
+    import dataclasses
+
+    return dataclasses.replace(kick_judge, against="dense")
+
+
 @pytest.fixture
 def kick_pair(
     request: pytest.FixtureRequest,

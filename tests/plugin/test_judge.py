@@ -136,9 +136,9 @@ HEAD_TO_HEAD = """
 from pytest_kick import assert_generation_quality_within
 
 
-def test_instructions(kick_pair, kick_judge):
+def test_instructions(kick_pair, kick_judge_head_to_head):
     r = assert_generation_quality_within(
-        kick_pair, "instruction_following", scorer=kick_judge, against="dense", judge_prompt="pairwise-scores",
+        kick_pair, "instruction_following", scorer=kick_judge_head_to_head, judge_prompt="pairwise-scores",
         max_drop=0.5, max_new_tokens=8, source="builtin",
     )
     print("JUDGED", r.outcome, r.n, r.unscored, r.dense_mean, r.compressed_mean)
