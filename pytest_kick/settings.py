@@ -104,6 +104,7 @@ class EvalSettings:
     limit: Limit | None = None
     seed: int = 1234
     scope: str = "benchmark"  # what a verdict generalizes to (gates.scope.SCOPES); a gate's scope= argument wins
+    sequential: int = 0  # accuracy gates in this many looks (gates.sequential; 0: one look); a gate's sequential= wins
     batch_size: int | str = "auto"
     cache_dir: Path | None = None
     toxicity_scorer: str | None = None

@@ -4,13 +4,14 @@ and its typed result."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import AccuracyRegression, KickUsageError
 from ..tasks import Task, get_task
 from .gate import Evidence, GateResult, Interval, check_alpha, check_fraction, run_gate
 from .scope import resolve_scope
+from .sequential import schedule_of
 from .stats import NonInferiority, PairedCounts, examples_needed, noninferiority
 from .table import COLUMNS, format_table, short_prompt
 
@@ -67,6 +68,10 @@ class AccuracyResult(GateResult):
     scope: str = "benchmark"  # what the verdict generalizes to, as a summary cell (gates.scope.Sampling.label)
     population: int = 0  # examples the task holds (before any limit)
     letter_chance: float = math.nan  # a multiple-choice task scored by answer letters: the accuracy of guessing; else NaN
+    look: int = 0  # a sequential gate: the look it stopped at (0: a fixed design, one look over every example)
+    looks: int = 0  # ... of this many
+    nominal_alpha: float = math.nan  # ... deciding at this one-sided level (alpha spent over the looks)
+    spending: str = ""  # ... by this spending function
 
     @classmethod
     def of(cls, test: NonInferiority, test_id: str, task: str, method: str, **extra: Any) -> AccuracyResult:
@@ -106,6 +111,8 @@ class AccuracyResult(GateResult):
         row = asdict(self)
         row.pop("flips")
         row["verdict"] = self.verdict
+        if self.looks:  # where a sequential gate stopped, beside what the verdict generalizes to
+            row["scope"] = f"{self.scope}; look {self.look}/{self.looks}"
         return [row]
 
     def deciding_p(self) -> float:
@@ -120,8 +127,10 @@ class AccuracyResult(GateResult):
 
     def explain(self) -> str:
         """The failure message: the table, some flipped examples, and what would change the outcome."""
-        conf = f"{1 - self.alpha:.0%}"
+        conf = f"{1 - self.nominal_alpha:.4g}" if self.looks else f"{1 - self.alpha:.0%}"
         how = f"(paired one-sided score test, alpha={self.alpha:g}; the drop must be shown within the allowance; scope: {self.scope})"
+        if self.looks:
+            how += f"; sequential: look {self.look} of {self.looks} ({self.spending}), deciding at {self.nominal_alpha:.3g}"
         if self.outcome == "regressed":
             head = f"compressed model '{self.method}' regressed on '{self.task}' (accuracy): the drop is shown beyond the allowance"
         else:
@@ -215,6 +224,8 @@ def assert_kick_accuracy_within(
     alpha: float = 0.05,
     limit: int | None = None,
     scope: str | None = None,
+    sequential: bool | int | None = None,
+    spending: str = "obrien-fleming",
     **task_options: Any,
 ) -> AccuracyResult:
     """Pass when a paired one-sided test rejects H0: acc_compressed <= acc_dense - allowed, at level alpha.
@@ -223,12 +234,16 @@ def assert_kick_accuracy_within(
     `relative=True`. `limit` caps the examples; it wins over the test's kick marker, which wins over --kick-limit,
     which wins over the `kick_limit` ini value. `scope` (default: --kick-scope, else 'benchmark') says what the
     verdict generalizes to (see gates.scope): over every item of the benchmark the observed drop decides.
+    `sequential` (default: --kick-sequential, else off): True (4 looks) or a number of looks evaluates the examples
+    in looks, each a prefix of the next, and stops at the first that decides within or regressed, alpha spent by
+    `spending` ('obrien-fleming' or 'pocock', see gates.sequential).
     Extra keyword arguments are task options, e.g. `subjects=("marketing",)` for mmlu.
     """
     __tracebackhide__ = True
     check_fraction("max_drop", max_drop, 0.0, 1.0)
     check_alpha(alpha)
     chosen = resolve_scope(scope, pair)
+    schedule = schedule_of(getattr(pair, "sequential", 0) if sequential is None else sequential, spending)
 
     the_task = get_task(task, **task_options)
     if getattr(the_task, "free_text", False):  # refused before any model runs
@@ -238,17 +253,23 @@ def assert_kick_accuracy_within(
         acc_d = sum(o.correct for o in ev.dense) / len(ev.dense)
         allowed = max_drop * acc_d if relative else max_drop
         sampling = ev.sampling(chosen)
+        level = ev.look.nominal if ev.look is not None else alpha  # a look decides at its share of alpha
         test = noninferiority(
-            [o.correct for o in ev.dense], [o.correct for o in ev.compressed], allowed, alpha, sampling.fpc, sampling.exact
+            [o.correct for o in ev.dense], [o.correct for o in ev.compressed], allowed, level, sampling.fpc, sampling.exact
         )
         flips = tuple(
             Flip(ex.id, short_prompt(ex.prompt), d.reference, d.prediction, c.prediction)
             for ex, d, c in zip(ev.examples, ev.dense, ev.compressed)
             if d.correct and not c.correct
         )
-        return AccuracyResult.of(
+        result = AccuracyResult.of(
             test, pair.test_id, ev.task.name, pair.method.id, relative=relative, flips=flips, limited_by=ev.limited_by,
             scope=sampling.label(), population=sampling.population, letter_chance=_letter_chance(ev),
         )  # fmt: skip
+        if ev.look is None:
+            return result
+        look = ev.look
+        return replace(result, alpha=alpha, look=look.index, looks=look.count, nominal_alpha=level, spending=look.spending)
 
-    return run_gate(pair, the_task, decide, limit=limit)  # type: ignore[return-value]
+    sequential_run = (schedule, alpha) if schedule is not None else None
+    return run_gate(pair, the_task, decide, limit=limit, sequential=sequential_run)  # type: ignore[return-value]

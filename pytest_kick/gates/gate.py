@@ -18,6 +18,7 @@ from .scope import Sampling, sampled_outputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.pair import ModelPair
+    from .sequential import Schedule
 
 OUTCOMES = ("within", "inconclusive", "regressed")  # per group: shown within at alpha, neither, shown beyond
 
@@ -81,6 +82,7 @@ class Evidence:
     decide: Any = field(default=None, repr=False)  # the gate's own test on evidence like this (set by run_gate)
     # per group: (items, clusters) the task holds before any limit; empty: the examples are the whole population
     population: dict[str, tuple[int, int]] = field(default_factory=dict)
+    look: Look | None = None  # a sequential gate's look these examples are (None: the one look of a fixed design)
 
     def sampling(self, scope: str, group: str | None = None) -> Sampling:
         """How the examples of `group` (None: all of them) stand to the population the claim under `scope` is about.
@@ -110,9 +112,12 @@ def _population(task: Any, examples: Sequence[Example]) -> dict[str, tuple[int, 
     return {g: (len(exs), len({unit_of(task, ex) for ex in exs})) for g, exs in groups.items()}
 
 
-def collect(pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = False, groups: Sequence[str] | None = None) -> Evidence:
+def collect(
+    pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = False, groups: Sequence[str] | None = None, look: Look | None = None
+) -> Evidence:
     """Load the task's examples, keep the requested groups, apply the limit (per group for safety tasks: a small
-    group keeps its examples when a large one is cut), and evaluate both models on exactly those examples."""
+    group keeps its examples when a large one is cut), and evaluate both models on exactly those examples. A
+    sequential look keeps the first `look.size` of them in the same fixed order (a prefix of the next look's)."""
     available = task.load(pair.data_dir)
     if groups is not None:
         known = sorted({ex.group for ex in available})
@@ -121,13 +126,43 @@ def collect(pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = 
             raise KickUsageError(f"{task.name}: unknown group(s) {', '.join(unknown)}. Groups in the data: {', '.join(known)}")
         available = [ex for ex in available if ex.group in groups]
     wins = effective_limit(limit, pair.limit)
-    examples = (select_per_group if per_group else select)(available, wins.value if wins else None)
+    cap = wins.value if wins else None
+    if look is not None:
+        cap = look.size if cap is None else min(cap, look.size)
+    examples = (select_per_group if per_group else select)(available, cap)
     if not examples:
         raise KickUsageError(f"task '{task.name}' has no examples after filtering (check the data files, groups and limit)")
     dense = task.evaluate(pair.dense_runner, examples)
     comp = task.evaluate(pair.compressed_runner, examples)
     cut = wins.knob if wins and len(examples) < len(available) else ""
-    return Evidence(task, examples, dense, comp, cut, population=_population(task, available))
+    if look is not None and not look.final:
+        cut = f"sequential look {look.index} of {look.count}"
+    return Evidence(task, examples, dense, comp, cut, population=_population(task, available), look=look)
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look of a sequential gate: the `index`-th of `count`, over the first `size` examples, deciding at the
+    nominal one-sided level `nominal` (gates.sequential)."""
+
+    index: int
+    count: int
+    size: int
+    nominal: float
+    spending: str
+
+    @property
+    def final(self) -> bool:
+        return self.index == self.count
+
+
+def looks(pair: ModelPair, task: Any, limit: int | None, schedule: Schedule, alpha: float) -> list[Look]:
+    """The looks a sequential gate takes over the examples a fixed design would use (after every limit)."""
+    available = len(task.load(pair.data_dir))
+    wins = effective_limit(limit, pair.limit)
+    n = min(available, wins.value) if wins else available
+    sizes, nominal = schedule.sizes(n), schedule.nominal(n, alpha)
+    return [Look(i + 1, len(sizes), size, level, schedule.spending) for i, (size, level) in enumerate(zip(sizes, nominal))]
 
 
 def run_gate(
@@ -139,14 +174,22 @@ def run_gate(
     task_options: dict[str, Any] | None = None,
     per_group: bool = False,
     groups: Sequence[str] | None = None,
+    sequential: tuple[Schedule, float] | None = None,
 ) -> GateResult:
     """The skeleton every gate uses: evaluate both models on the same examples, let `decide` run the paired test
-    and build the typed result, record it for the run report, and raise the result's failure when it did not pass."""
+    and build the typed result, record it for the run report, and raise the result's failure when it did not pass.
+    `sequential`: (schedule, alpha) evaluates in looks and stops at the first that decides (`decide` reads
+    `evidence.look`); the examples of each look come from the result cache for the looks before."""
     __tracebackhide__ = True
     the_task = get_task(task, **(task_options or {}))
-    # the gate's own test travels with its evidence: a saved release is compared by it (--kick-compare)
-    evidence = dataclasses.replace(collect(pair, the_task, limit, per_group=per_group, groups=groups), decide=decide)
-    result = decide(evidence)
+    steps = looks(pair, the_task, limit, *sequential) if sequential else [None]
+    for look in steps:
+        # the gate's own test travels with its evidence: a saved release is compared by it (--kick-compare)
+        found = collect(pair, the_task, limit, per_group=per_group, groups=groups, look=look)
+        evidence = dataclasses.replace(found, decide=decide)
+        result = decide(evidence)
+        if getattr(result, "outcome", "inconclusive") != "inconclusive":
+            break
     extra = pair.record(result, evidence)
     if not result.passed:
         raise result.failure(result.explain(), result)

@@ -78,6 +78,10 @@ class ModelPair:
         return self.settings.scope
 
     @property
+    def sequential(self) -> int:
+        return self.settings.sequential
+
+    @property
     def seed(self) -> int:
         return self.settings.seed
 

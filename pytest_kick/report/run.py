@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..models.handles import BuildFacts
 
 SCHEMA = "pytest-kick run report"
-SCHEMA_VERSION = 7  # bump on any change to a result's fields; tests/unit/report/test_report.py checks the schema file
+SCHEMA_VERSION = 8  # bump on any change to a result's fields; tests/unit/report/test_report.py checks the schema file
 # 2: the generation-quality gate's results (kind "quality"); 3: where each compressed model was evaluated
 # 6: a quality result's no_reference
 KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, QualityResult, SafetyResult)}

@@ -89,6 +89,7 @@ class KickConfig:
                 limit=v["kick_limit"],
                 seed=v["kick_seed"],
                 scope=v["kick_scope"],
+                sequential=v["kick_sequential"],
                 batch_size=v["kick_batch_size"],
                 cache_dir=v["kick_cache_dir"],
                 toxicity_scorer=v["kick_toxicity_scorer"],

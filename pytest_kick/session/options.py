@@ -285,6 +285,19 @@ def _scope(v: Value) -> str:
     return check_scope(str(v.text).strip().lower() if v.given else DEFAULT_SCOPE, "--kick-scope")
 
 
+def _sequential(v: Value) -> int:
+    from ..gates.sequential import DEFAULT_LOOKS
+
+    text = str(v.text).strip().lower() if v.given else "off"
+    if text in ("off", "0", "no", "false"):
+        return 0
+    if text in ("on", "yes", "true"):
+        return DEFAULT_LOOKS
+    if not text.isdigit() or not 2 <= int(text) <= 20:
+        raise KickUsageError(f"{v.origin or '--kick-sequential'} {v.text!r}: give off, on, or a number of looks from 2 to 20")
+    return int(text)
+
+
 def _text(v: Value) -> str | None:
     return str(v.text).strip() if v.given else None
 
@@ -315,6 +328,7 @@ PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for eve
     "kick_gpus_per_worker": positive("--kick-gpus-per-worker"),
     "kick_limit": _limit,
     "kick_scope": _scope,
+    "kick_sequential": _sequential,
     "kick_batch_size": _batch_size,
     "kick_seed": _seed,
     "kick_data_dir": _data_dir,

@@ -92,6 +92,14 @@ OPTIONS = (
         "a gate's scope= wins over it",
         "benchmark",
     ),
+    Option(
+        "--kick-sequential",
+        "kick_sequential",
+        "accuracy gates evaluate their examples in looks and stop at the first look that decides (group-sequential, "
+        "alpha spent O'Brien-Fleming): off (default), on (4 looks) or a number of looks, 2 to 20; a gate's "
+        "sequential= wins over it",
+        "off",
+    ),
     Option("--kick-batch-size", "kick_batch_size", "N or auto (default auto: a token budget per forward)", "auto"),
     Option(
         "--kick-seed",

@@ -406,6 +406,7 @@ CASES = {
     "calib-seqlen-beyond-context": Case(
         ("--kick-method=gptq4", "--kick-calib-seqlen=4096"), ("--kick-calib-seqlen=4096", "the model reads at most 1024 positions")
     ),
+    "sequential-one-look": Case(("--kick-sequential=1",), ("--kick-sequential '1'", "a number of looks from 2 to 20")),
     "ray-replicas-zero": Case(("--kick-ray=local", "--kick-ray-replicas=0"), ("--kick-ray-replicas '0'", "positive integer")),
     "ray-cpus-zero": Case(("--kick-ray=local", "--kick-ray-cpus-per-replica=0"), ("--kick-ray-cpus-per-replica '0'", "a number > 0")),
     "save-name-path": Case(("--kick-save=../up",), ("--kick-save '../up'", "a name of letters, digits")),
