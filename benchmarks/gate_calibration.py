@@ -11,6 +11,7 @@ per check, for examples or clusters drawn from a wider population (the `items` a
     .venv/bin/python benchmarks/gate_calibration.py --only-size --reps 200   # 1000 simulations, sizes only: ~15 min
     .venv/bin/python benchmarks/gate_calibration.py --sims 300 --reps 200    # every table: ~20 min
     .venv/bin/python benchmarks/gate_calibration.py                          # 1000 simulations, 500 draws: hours
+    .venv/bin/python benchmarks/gate_calibration.py --sequential             # the sequential accuracy gate: ~2 min
     .venv/bin/python benchmarks/gate_calibration.py --gate-level --quick     # whole gates on the real files, per scope
                                                                              # (benchmarks/gate_level.py): ~10-18 min
 
@@ -187,6 +188,12 @@ def main() -> None:
 
         sys.argv.remove("--gate-level")
         gate_level.main()
+        return
+    if "--sequential" in sys.argv:  # the sequential accuracy gate's looks: sequential_oc.py
+        import sequential_oc
+
+        sys.argv.remove("--sequential")
+        sequential_oc.main()
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sims", type=int, default=None, help="simulated data sets per cell (default 1000; 100 with --quick)")

@@ -219,6 +219,14 @@ def kick_pair(
 
     node = request.node
     settings = kick_config.evaluation
+    record = reporting.recorder(request.config, node, kick_compressed, kick_dense)
+    if kick_config.fail_fast:
+        from .session import failfast
+
+        why = failfast.reason(_run(request.config), kick_method.id)
+        if why is not None:
+            pytest.skip(why)
+        record = failfast.marking(record, _run(request.config))
 
     def observe(result: Any, evidence: Any) -> Any:  # --kick-save / --kick-compare
         from .report import baseline
@@ -231,7 +239,7 @@ def kick_pair(
         method=kick_method,
         settings=replace(settings, limit=marker_limit(node, settings.limit)),
         test_id=node.nodeid,
-        recorder=reporting.recorder(request.config, node, kick_compressed, kick_dense),
+        recorder=record,
         observer=observe if kick_config.save is not None or kick_config.compare is not None else None,
     )
 

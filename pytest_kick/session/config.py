@@ -38,6 +38,7 @@ class KickConfig:
     compare_fail: bool = False
     ray: RaySettings | None = None
     pair_any: bool = False  # --kick-pair-any: a --kick-compressed model is not checked against --kick-model
+    fail_fast: bool = False  # --kick-fail-fast: a method shown regressed skips its remaining kick tests
     _marker_plans: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -104,6 +105,7 @@ class KickConfig:
             compare=v["kick_compare"],
             compare_fail=v["kick_compare_fail"],
             pair_any=v["kick_pair_any"],
+            fail_fast=v["kick_fail_fast"],
             ray=ray,
         )
 

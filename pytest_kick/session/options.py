@@ -329,6 +329,7 @@ PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for eve
     "kick_limit": _limit,
     "kick_scope": _scope,
     "kick_sequential": _sequential,
+    "kick_fail_fast": _flag,
     "kick_batch_size": _batch_size,
     "kick_seed": _seed,
     "kick_data_dir": _data_dir,

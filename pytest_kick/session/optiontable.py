@@ -100,6 +100,14 @@ OPTIONS = (
         "sequential= wins over it",
         "off",
     ),
+    Option(
+        "--kick-fail-fast",
+        "kick_fail_fast",
+        "once a gate shows a method regressed, skip that method's remaining kick tests in the run (the reason names "
+        "the test that showed it; xdist workers share it)",
+        "false",
+        "flag",
+    ),
     Option("--kick-batch-size", "kick_batch_size", "N or auto (default auto: a token budget per forward)", "auto"),
     Option(
         "--kick-seed",
