@@ -108,6 +108,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     exc = call.excinfo.value if call.excinfo is not None else None
     if isinstance(exc, KickError) and not isinstance(exc, KickRegression):
         report.longrepr = f"{item.nodeid}\n{type(exc).__name__}: {exc}"
+    if (call.when == "call" or report.failed) and not report.skipped:
+        _run(item.config).sweep_outcome(item, report.passed, exc)
     return report
 
 
@@ -220,6 +222,10 @@ def kick_pair(
     node = request.node
     settings = kick_config.evaluation
     record = reporting.recorder(request.config, node, kick_compressed, kick_dense)
+    if kick_config.sweeps:
+        why = _run(request.config).sweep_state().skip_reason(kick_method.id)
+        if why is not None:
+            pytest.skip(why)
     if kick_config.fail_fast:
         from .session import failfast
 

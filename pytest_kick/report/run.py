@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..models.handles import BuildFacts
 
 SCHEMA = "pytest-kick run report"
-SCHEMA_VERSION = 8  # bump on any change to a result's fields; tests/unit/report/test_report.py checks the schema file
+SCHEMA_VERSION = 9  # bump on any change to a result's fields; tests/unit/report/test_report.py checks the schema file
 # 2: the generation-quality gate's results (kind "quality"); 3: where each compressed model was evaluated
 # 6: a quality result's no_reference
 KINDS: dict[str, type[GateResult]] = {k.kind: k for k in (AccuracyResult, FidelityResult, QualityResult, SafetyResult)}
@@ -75,6 +75,7 @@ class RunReport:
 
     results: list[GateResult] = field(default_factory=list)
     models: dict[str, ModelBuild] = field(default_factory=dict)
+    frontier: list[dict[str, Any]] = field(default_factory=list)  # --kick-sweep: one answer per sweep (report.frontier)
 
     def add(self, result: GateResult, model: BuildFacts | None = None, dense: BuildFacts | None = None) -> None:
         self.results.append(result)
@@ -118,6 +119,7 @@ class RunReport:
             "pytest_kick": __version__,
             "results": [r.to_json() for r in self.results],
             "models": [encode(m) for m in self.models.values()],
+            "frontier": self.frontier,
         }
 
     @classmethod
@@ -132,10 +134,38 @@ class RunReport:
             report.results.append(KINDS[kind].from_json(r))
         for m in data["models"]:
             report.add_model(ModelBuild(**{k: (math.nan if v is None else v) for k, v in m.items()}))
+        report.frontier = list(data.get("frontier", []))
         return report
 
 
 # ---- the JSON schema, derived from the result types (the committed file must equal it) --------------------------
+
+
+_CANDIDATE = {
+    "type": "object",
+    "required": ["method", "status", "why", "size", "speed_vs_dense", "gates"],
+    "properties": {
+        "method": {"type": "string"},
+        "status": {"enum": ["pass", "fail", "implied pass", "implied fail", "open"]},
+        "why": {"type": "string"},
+        "size": {"type": "string"},
+        "speed_vs_dense": {"type": ["number", "null"]},
+        "gates": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+FRONTIER = {  # one --kick-sweep's answer (report.frontier.sweep_json)
+    "type": "object",
+    "required": ["sweep", "candidates", "passes", "fails", "failed_by", "run", "violations"],
+    "properties": {
+        "sweep": {"type": "string"},
+        "candidates": {"type": "array", "items": _CANDIDATE},
+        "passes": {"type": ["string", "null"]},
+        "fails": {"type": ["string", "null"]},
+        "failed_by": {"type": "string"},
+        "run": {"type": "integer"},
+        "violations": {"type": "array", "items": {"type": "string"}},
+    },
+}
 
 
 def json_schema() -> dict[str, Any]:
@@ -155,6 +185,7 @@ def json_schema() -> dict[str, Any]:
             "pytest_kick": {"type": "string"},
             "results": {"type": "array", "items": {"oneOf": results}},
             "models": {"type": "array", "items": _object(ModelBuild)},
+            "frontier": {"type": "array", "items": FRONTIER},
         },
     }
 

@@ -39,6 +39,7 @@ class KickConfig:
     ray: RaySettings | None = None
     pair_any: bool = False  # --kick-pair-any: a --kick-compressed model is not checked against --kick-model
     fail_fast: bool = False  # --kick-fail-fast: a method shown regressed skips its remaining kick tests
+    sweeps: tuple = ()  # --kick-sweep: the frontier's sweeps (session.sweep.Sweep); their candidates are the methods
     _marker_plans: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -62,6 +63,10 @@ class KickConfig:
         v = {opt.ini: _parse(opt, raw[opt.ini]) for opt in OPTIONS if opt.ini not in ("kick_method", "kick_compressed")}
         compressed = _parse(OPTION["kick_compressed"], raw["kick_compressed"])
         methods = (compressed,) if compressed else _parse(OPTION["kick_method"], raw["kick_method"])
+        if v["kick_sweep"] is not None:
+            if compressed or str(raw["kick_method"].text or "").strip() not in ("", OPTION["kick_method"].default):
+                raise KickUsageError("--kick-sweep chooses the methods itself: give it without --kick-method or --kick-compressed")
+            methods = tuple(spec for sweep in v["kick_sweep"] for spec in sweep.candidates)
         if v["kick_gpus"] is not None and len(v["kick_gpus"]) < (v["kick_gpus_per_worker"] or 1):
             from ..models.devices import gpu_share
 
@@ -106,6 +111,7 @@ class KickConfig:
             compare_fail=v["kick_compare_fail"],
             pair_any=v["kick_pair_any"],
             fail_fast=v["kick_fail_fast"],
+            sweeps=v["kick_sweep"] or (),
             ray=ray,
         )
 

@@ -188,13 +188,66 @@ class KickRun:
             metafunc.parametrize("kick_method", specs, ids=[s.id for s in specs], indirect=True, scope="session")
 
     def group(self, items: list[pytest.Item]) -> None:
-        """With `-n N --dist loadgroup`, all tests of one method run on one worker: it compresses the model once."""
+        """With `-n N --dist loadgroup`, all tests of one method run on one worker: it compresses the model once.
+        With --kick-sweep, the candidates' tests run grouped by candidate in bisection order."""
         if not self.parsed:
             return  # no test asked for a kick fixture: none is parametrized by method
+        if self.kick.sweeps:
+            self.order_sweep(items)
         for item in items:
             spec = _method(item)
             if spec is not None:
                 item.add_marker(pytest.mark.xdist_group(name=f"kick-{spec.id}"))
+
+    def order_sweep(self, items: list[pytest.Item]) -> None:
+        """Tests without a candidate first, then each candidate's tests together, candidates in bisection order;
+        how many tests each candidate has is written down for whoever decides its outcome (controller included)."""
+        import json
+
+        rank = {sweep.ids[i]: (s, k) for s, sweep in enumerate(self.kick.sweeps) for k, i in enumerate(sweep.probe_order())}
+        place = {id(item): n for n, item in enumerate(items)}
+        items.sort(key=lambda item: (rank.get(getattr(_method(item), "id", None), (-1, 0)), place[id(item)]))
+        expected: dict[str, int] = {}
+        for item in items:
+            spec = _method(item)
+            if spec is not None and spec.id in rank:
+                expected[spec.id] = expected.get(spec.id, 0) + 1
+        folder = self.sweep_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "expected.json").write_text(json.dumps(expected), encoding="utf-8")
+
+    def sweep_outcome(self, item: pytest.Item, passed: bool, exc: BaseException | None) -> None:
+        """A sweep candidate's test ended (a failure in setup counts): its outcome, and the gate that failed it."""
+        spec = _method(item)
+        if not self.parsed or not self.kick.sweeps or spec is None or all(spec.id not in s.ids for s in self.kick.sweeps):
+            return
+        result = getattr(exc, "result", None)
+        gate = f"{result.kind} gate on {result.task}: {result.outcome}" if result is not None else (type(exc).__name__ if exc else "")
+        self.sweep_state().record(spec.id, item.nodeid, passed, gate)
+
+    def frontier_answers(self) -> list[dict]:
+        """Each sweep's answer with its candidates' sizes, speeds and gates (report.frontier)."""
+        from ..report.frontier import sweep_json
+        from . import reporting
+        from .sweep import frontier
+
+        state, report = self.sweep_state(), reporting.run_report(self.config)
+        return [sweep_json(frontier(state, sweep), sweep, report) for sweep in self.kick.sweeps]
+
+    def sweep_folder(self) -> Path:
+        base = self.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+        return (base.parent if self.role is Role.WORKER else base) / "kick-sweep"
+
+    def sweep_state(self):
+        import json
+
+        from .sweep import SweepState
+
+        try:
+            expected = json.loads((self.sweep_folder() / "expected.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            expected = {}
+        return SweepState(self.sweep_folder(), self.kick.sweeps, expected)
 
     # ---- run --------------------------------------------------------------------------------------------------
     @property
@@ -230,6 +283,8 @@ class KickRun:
             import shutil
 
             shutil.rmtree(self.scratch_models(), ignore_errors=True)
+        if self.kick.sweeps:
+            reporting.run_report(self.config).frontier = self.frontier_answers()
         if exitstatus != pytest.ExitCode.USAGE_ERROR:  # a run stopped at start-up writes nothing
             reporting.write_files(self.config, self.kick)
 
@@ -247,6 +302,11 @@ class KickRun:
             from . import reporting
 
             reporting.terminal_summary(terminalreporter, self.config, self.kick)
+            if self.kick.sweeps:
+                from ..report.frontier import lines
+
+                terminalreporter.write_sep("=", "pytest-kick frontier")
+                terminalreporter.write_line("\n".join(lines(self.frontier_answers())).lstrip("\n"))
 
     def unconfigure(self) -> None:
         from . import isolation

@@ -93,6 +93,14 @@ def _model(v: Value) -> ModelSource:
     return parse_model_source(text)
 
 
+def _sweep(v: Value):
+    if not v.given:
+        return None
+    from .sweep import parse_sweeps
+
+    return parse_sweeps(str(v.text))
+
+
 def _compressed(v: Value) -> CheckpointSpec | None:
     if not v.given:
         return None
@@ -313,6 +321,7 @@ def _save_name(v: Value) -> str | None:
 PARSERS: dict[str, Callable[[Value], Any]] = {  # ini key -> its parser, for every entry of optiontable.OPTIONS
     "kick_model": _model,
     "kick_method": _methods,
+    "kick_sweep": _sweep,
     "kick_compressed": _compressed,
     "kick_pair_any": _flag,
     "kick_backend": _backend,

@@ -31,6 +31,13 @@ OPTIONS = (
         DEFAULT_METHODS,
     ),
     Option(
+        "--kick-sweep",
+        "kick_sweep",
+        "find the most compressed method that passes every gate: one knob in braces, least compressed first, e.g. "
+        "rtn{8,6,4,3}-g128 or magnitude{20..70:10} (sweeps separated by ';'); searched by bisection, replaces --kick-method",
+        None,
+    ),
+    Option(
         "--kick-compressed", "kick_compressed", "an already-compressed checkpoint (dir or .gguf) to test instead of compressing here", None
     ),
     Option(

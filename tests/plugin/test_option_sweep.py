@@ -1,0 +1,79 @@
+"""--kick-sweep on the fact-trained tiny model: bisection over magnitude sparsity finds the boundary that running
+every candidate's full suite shows (the test runs both), runs fewer candidates, and reports the frontier in the
+terminal and the JSON report; bad sweeps stop the run at start-up."""
+
+import json
+
+import pytest
+from conftest import GATE_TEST
+
+pytestmark = pytest.mark.slow  # trains, prunes and runs a real (tiny) model
+
+LEVELS = list(range(90, 100))  # magnitude90 ... magnitude99: the tiny model keeps its facts up to about 95% sparsity
+
+
+def outcomes(result) -> dict[str, str]:
+    """'passed' / 'failed' / 'skipped' per method, from pytest's own report lines (-rA)."""
+    out = {}
+    for line in result.outlines:
+        for word in ("PASSED", "FAILED", "SKIPPED"):
+            if line.startswith(word) and "[magnitude" in line:
+                out[line.split("[")[1].split("]")[0]] = word.lower()
+    return out
+
+
+def test_the_sweep_finds_the_boundary_the_full_evaluation_shows_running_fewer_candidates(pytester, kick_args, tmp_path):
+    pytester.makepyfile(test_user_gate=GATE_TEST)
+    methods = ",".join(f"magnitude{s}" for s in LEVELS)
+    full = outcomes(pytester.runpytest(*kick_args, f"--kick-method={methods}", "-rA", "-p", "no:cacheprovider"))
+    assert set(full.values()) <= {"passed", "failed"} and len(full) == len(LEVELS)
+    ordered = [full[f"magnitude{s}"] for s in LEVELS]
+    first_fail = ordered.index("failed") if "failed" in ordered else len(LEVELS)
+    assert "passed" not in ordered[first_fail:], f"not monotone on this model: {ordered}"  # the assumption holds here
+    want = f"magnitude{LEVELS[first_fail - 1]}" if first_fail else None
+
+    report = tmp_path / "report.json"
+    swept = pytester.runpytest(*kick_args, "--kick-sweep=magnitude{90..99:1}", "-rA", f"--kick-report={report}")
+    assert report.exists(), swept.stdout.str()[-3000:] + swept.stderr.str()[-2000:]
+    answer = json.loads(report.read_text())["frontier"][0]
+    assert answer["passes"] == want and answer["violations"] == []
+    assert answer["fails"] == (f"magnitude{LEVELS[first_fail]}" if first_fail < len(LEVELS) else None)
+    ran = [m for m, o in outcomes(swept).items() if o != "skipped"]
+    assert len(ran) == answer["run"] <= 4 < len(LEVELS)  # bisection: about log2(10) candidates run
+    assert all(
+        c["status"] == {"passed": "pass", "failed": "fail"}[full[c["method"]]] or c["status"].startswith("implied")
+        for c in answer["candidates"]
+    )
+    assert all(c["status"].endswith({"passed": "pass", "failed": "fail"}[full[c["method"]]]) for c in answer["candidates"])
+    swept.stdout.fnmatch_lines(
+        [
+            "*pytest-kick frontier*",
+            "sweep magnitude{90..99:1}: * of 10 candidates run (the rest implied)",
+            f"most compressed that passes every gate: {want or 'none of them'}; first that fails: *",
+        ]
+    )
+    assert "it passes by the monotonicity assumption" in swept.stdout.str() or "it fails by the monotonicity" in swept.stdout.str()
+
+
+@pytest.mark.parametrize(
+    "value,needle",
+    [
+        ("magnitude50", "write one knob as a brace group"),
+        ("magnitude{50}", "at least two values in the braces"),
+        ("magnitude{20,40,30}", "the values must run one way"),
+        ("rtn{8,6}-g{128,64}", "write one knob as a brace group"),
+        ("magnitude{20..70:15}", "must reach its end in steps of 15"),
+    ],
+)
+def test_a_bad_sweep_stops_the_run_at_start_up(pytester, kick_args, value, needle):
+    pytester.makepyfile(test_x="def test_x(kick_pair): pass")
+    result = pytester.runpytest(*kick_args, f"--kick-sweep={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: *{needle}*"])
+
+
+def test_a_sweep_and_a_method_list_are_one_too_many(pytester, kick_args):
+    pytester.makepyfile(test_x="def test_x(kick_pair): pass")
+    result = pytester.runpytest(*kick_args, "--kick-sweep=magnitude{20,40}", "--kick-method=rtn4")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *--kick-sweep chooses the methods itself*"])
