@@ -64,7 +64,8 @@ class KickConfig:
         compressed = _parse(OPTION["kick_compressed"], raw["kick_compressed"])
         methods = (compressed,) if compressed else _parse(OPTION["kick_method"], raw["kick_method"])
         if v["kick_sweep"] is not None:
-            if compressed or str(raw["kick_method"].text or "").strip() not in ("", OPTION["kick_method"].default):
+            on_command_line = raw["kick_method"].given and raw["kick_method"].origin == "--kick-method"
+            if compressed or on_command_line:  # the kick_method ini value is what a sweep replaces
                 raise KickUsageError("--kick-sweep chooses the methods itself: give it without --kick-method or --kick-compressed")
             methods = tuple(spec for sweep in v["kick_sweep"] for spec in sweep.candidates)
         if v["kick_gpus"] is not None and len(v["kick_gpus"]) < (v["kick_gpus_per_worker"] or 1):

@@ -77,3 +77,11 @@ def test_a_sweep_and_a_method_list_are_one_too_many(pytester, kick_args):
     result = pytester.runpytest(*kick_args, "--kick-sweep=magnitude{20,40}", "--kick-method=rtn4")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: *--kick-sweep chooses the methods itself*"])
+
+
+def test_a_sweep_replaces_the_methods_of_the_ini_file(pytester, kick_args):
+    pytester.makeini("[pytest]\nkick_method = rtn4,rtn8\n")
+    pytester.makepyfile(test_user_gate=GATE_TEST)
+    result = pytester.runpytest(*kick_args, "--kick-sweep=magnitude{20,30,40}", "-v")
+    result.assert_outcomes(passed=2, skipped=1)  # the middle first: magnitude30 passes, so magnitude20 is implied
+    assert "[rtn4]" not in result.stdout.str() and "test_recall[magnitude40] PASSED" in result.stdout.str()
