@@ -23,6 +23,24 @@ def size(spec: Any) -> str:
     return ""
 
 
+def size_value(spec: Any) -> float | None:
+    """The candidate's size relative to a 16-bit dense model (the x of the frontier plot): bits per weight / 16, or
+    the share of weights kept; None where the spec does not say."""
+    bits, group = getattr(spec, "bits", None), getattr(spec, "group_size", None)
+    if isinstance(bits, int) and not hasattr(spec, "kv"):
+        return (bits + (16 / group if group else 0)) / 16
+    n, m, sparsity = getattr(spec, "n", None), getattr(spec, "m", None), getattr(spec, "sparsity", None)
+    if n and m:
+        return n / m
+    return 1 - sparsity if sparsity is not None else None
+
+
+def worst_margin(results: list) -> float | None:
+    """The smallest margin of the candidate's accuracy gates (its bound's distance inside the allowance)."""
+    values = [r.lower_bound + r.allowed_drop for r in results if r.kind == "accuracy"]
+    return min(values) if values else None
+
+
 def margin(result: Any) -> str:
     """A gate's outcome, and for the accuracy gate how far its bound is from the allowance (+: inside it)."""
     outcome = getattr(result, "outcome", None) or ("within" if result.passed else "FAIL")
@@ -46,7 +64,13 @@ def sweep_json(answer: dict, sweep: Any, report: Any) -> dict:
         model = report.models.get(spec.id) if report is not None else None
         speed = getattr(model, "speed_vs_dense", float("nan"))
         gates = {_gate_name(r): margin(r) for r in sorted(by_method.get(spec.id, []), key=lambda r: r.test)}
-        rows.append({**cand, "size": size(spec), "speed_vs_dense": speed if speed == speed else None, "gates": gates})
+        mine = by_method.get(spec.id, [])
+        rows.append(
+            {
+                **cand, "size": size(spec), "size_value": size_value(spec), "worst_margin": worst_margin(mine),
+                "speed_vs_dense": speed if speed == speed else None, "gates": gates,
+            }
+        )  # fmt: skip
     return {**answer, "candidates": rows}
 
 

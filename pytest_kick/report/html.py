@@ -106,6 +106,27 @@ def _trend_section(comparisons: Sequence[str], results: Sequence[Any], root: Pat
     return parts + [_figure(caption, png) for caption, png in trend_plots(trend, outcomes)]
 
 
+def _frontier_section(answers: Sequence[dict]) -> list[str]:
+    """--kick-sweep: per sweep its candidates' table, its answer, and the Pareto plot."""
+    if not answers:
+        return []
+    from .plots import frontier_plots
+
+    parts = ["<h2>compression frontier</h2>"]
+    columns = [("candidate", "method"), ("size", "size"), ("speed vs dense", "speed_vs_dense"), ("outcome", "status"), ("why", "why")]
+    for answer in answers:
+        fails = f"{answer['fails']} ({answer['failed_by']})" if answer["fails"] else "none"
+        parts.append(f"<h3>{html.escape(answer['sweep'])}</h3>")
+        parts.append(
+            f"<p>most compressed that passes every gate: <b>{html.escape(answer['passes'] or 'none')}</b>; "
+            f"first that fails: {html.escape(fails)}; {answer['run']} of {len(answer['candidates'])} candidates run.</p>"
+        )
+        parts += [f"<p class='verdict-line'>{verdict('FAIL')} monotonicity violated: {html.escape(v)}</p>" for v in answer["violations"]]
+        parts.append(_table([{k: "" if v is None else v for k, v in c.items()} for c in answer["candidates"]], columns))
+    parts += [_figure(caption, png) for caption, png in frontier_plots(answers)]
+    return parts
+
+
 def render(report: Any, comparisons: Sequence[str] = ()) -> str:
     """The whole page. `comparisons`: the comparison lines; when they come from baseline.finish (a Compared), the
     page also plots the trend across the saved runs, and shows paths relative to its root dir (else the working
@@ -129,6 +150,7 @@ def render(report: Any, comparisons: Sequence[str] = ()) -> str:
     if comparisons:
         parts.append(_comparisons(comparisons))
     parts += _trend_section(comparisons, results, root)
+    parts += _frontier_section(getattr(report, "frontier", []))
     parts.append("<h2>plots</h2>")
     parts += [_figure(caption, png) for caption, png in interval_plots(list(KINDS.values()), results)]
     parts.append("</body></html>")

@@ -143,6 +143,49 @@ def interval_plots(kinds: Sequence[type[GateResult]], results: Sequence[GateResu
     return out
 
 
+def frontier_figure(answer: Mapping[str, Any]) -> Any | None:
+    """One sweep as a Pareto plot: each run candidate's size (x) against its worst accuracy gate's margin (y; 0 is
+    the allowance), marked by outcome; implied candidates as hollow marks on the axis; the frontier drawn at the
+    most compressed candidate that passes every gate."""
+    import matplotlib.pyplot as plt
+
+    points = [c for c in answer["candidates"] if c["size_value"] is not None]
+    if not points:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    style = {"pass": "within", "fail": "regressed"}
+    for c in points:
+        if c["status"] in style and c["worst_margin"] is not None:
+            mark(ax, c["size_value"], c["worst_margin"], style[c["status"]])
+        else:  # implied, or no accuracy gate to take a margin from: on the allowance line, hollow
+            mark(ax, c["size_value"], 0.0, "inconclusive")
+        ax.annotate(c["method"], (c["size_value"], c["worst_margin"] or 0.0), textcoords="offset points", xytext=(4, 6), fontsize=7)
+    ax.axhline(0.0, color="#a00", linestyle="--", linewidth=1)
+    best = next((c for c in points if c["method"] == answer["passes"]), None)
+    if best is not None:
+        ax.axvline(best["size_value"], color="#1a7f37", linestyle=":", linewidth=1.5)
+    ax.set_xlabel("size vs a 16-bit dense model (bits per weight / 16, or share of weights kept)")
+    ax.set_ylabel("worst accuracy margin")
+    ax.set_title(f"frontier of {answer['sweep']}")
+    ax.invert_xaxis()  # more compressed to the right
+    handles = outcome_handles()
+    ax.legend(handles=handles, labels=["pass (run)", "fail (run)", "implied / no margin"], fontsize=7, loc="best")
+    return fig
+
+
+def frontier_plots(answers: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    out = []
+    for answer in answers:
+        fig = frontier_figure(answer)
+        if fig is not None:
+            caption = (
+                f"Frontier of {answer['sweep']}: worst accuracy margin against size; dashed: the allowance; dotted: "
+                f"the most compressed candidate that passes every gate ({answer['passes'] or 'none'})"
+            )
+            out.append((caption, png(fig)))
+    return out
+
+
 def _trend_axes(ax: Any, series: Series, releases: Sequence[str], outcome: str) -> None:
     """One gate: its score per release (gaps where a release lacks it); this run's point marked by its outcome."""
     xs = [releases.index(p.release) for p in series.points]

@@ -143,12 +143,14 @@ class RunReport:
 
 _CANDIDATE = {
     "type": "object",
-    "required": ["method", "status", "why", "size", "speed_vs_dense", "gates"],
+    "required": ["method", "status", "why", "size", "size_value", "worst_margin", "speed_vs_dense", "gates"],
     "properties": {
         "method": {"type": "string"},
         "status": {"enum": ["pass", "fail", "implied pass", "implied fail", "open"]},
         "why": {"type": "string"},
         "size": {"type": "string"},
+        "size_value": {"type": ["number", "null"]},
+        "worst_margin": {"type": ["number", "null"]},
         "speed_vs_dense": {"type": ["number", "null"]},
         "gates": {"type": "object", "additionalProperties": {"type": "string"}},
     },
