@@ -71,7 +71,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         limit = f"--kick-limit={args.limit}"
-        swept = arm([f"--kick-sweep={args.sweep}", "--kick-sequential=on", "--kick-fail-fast", limit], tmp / "a", tmp / "a.json", args.tests)
+        sweep = [f"--kick-sweep={args.sweep}", "--kick-sequential=on", "--kick-fail-fast", limit]
+        swept = arm(sweep, tmp / "a", tmp / "a.json", args.tests)
         methods = ",".join(m for ids in groups for m in ids)
         full = arm([f"--kick-method={methods}", limit], tmp / "b", tmp / "b.json", args.tests)
     print(f"# Frontier on SmolLM2-135M (default model), example project, --kick-limit={args.limit}, sweep {args.sweep}\n")
