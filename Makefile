@@ -30,6 +30,12 @@ demo: install
 demo-full: install
 	-cd example_project && ../$(VENV)/bin/pytest -v
 
+# The compression frontier of the example project: RTN bits and magnitude sparsity searched by bisection, each
+# accuracy gate in sequential looks, a candidate stopped at its first failing gate (docs/frontier.md).
+frontier: install
+	-cd example_project && ../$(VENV)/bin/pytest --kick-sweep="rtn{8,6,4,3};magnitude{20..70:10}" --kick-sequential=on \
+		--kick-fail-fast --kick-limit=50 -q -rs
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -45,4 +51,4 @@ test: lint docs
 test-fast: install
 	$(VENV)/bin/pytest -n 2 -m "not slow" tests
 
-.PHONY: install demo demo-full docs lint test test-fast
+.PHONY: install demo demo-full frontier docs lint test test-fast

@@ -45,12 +45,19 @@ def arm(args: list[str], cache: Path, report: Path, tests: list[str]) -> dict:
         "wall": wall,
         "compressed": sum(1 for p in (cache / "compressed").glob("*") if p.is_dir()),
         "gates": len(data["results"]),
-        "examples": sum(r["n"] for r in data["results"]),
+        "examples": sum(examples(r) for r in data["results"]),
         "requests": sum(1 for _ in (cache / "results").rglob("*.json")),
         "results": data["results"],
         "frontier": data.get("frontier", []),
         "tail": done.stdout.splitlines()[-1] if done.stdout else "",
     }
+
+
+def examples(result: dict) -> int:
+    """The examples a gate evaluated: its n, or for a safety gate the sum over its groups."""
+    if "n" in result:
+        return result["n"]
+    return sum({c["group"]: c["n"] for c in result.get("checks", ())}.values())
 
 
 def full_frontier(results: list[dict], ids: list[str]) -> tuple[str | None, str | None]:

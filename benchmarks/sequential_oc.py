@@ -26,20 +26,33 @@ from pytest_kick.gates.stats import noninferiority
 DENSE_ACC, REDRAW = 0.7, 0.5  # the dense model's accuracy; the share of answers the compressed model re-draws
 
 
-def run(n: int, drop: float, tol: float, sims: int, schedule: Schedule | None, seed: int = 0) -> dict:
-    """Outcome shares and mean examples used over `sims` paired data sets of n answers with a true drop `drop`."""
+def run(n: int, drop: float, tol: float, sims: int, schedule: Schedule | None, seed: int = 0, population: int = 0) -> dict:
+    """Outcome shares and mean examples used over `sims` paired data sets of n answers with a true drop `drop`.
+    `population` N > 0: the benchmark scope: one fixed benchmark of N items whose drop is exactly `drop` (to the
+    nearest item), each data set a random order of it (the hash order's stand-in), looks drawn without replacement
+    (finite-population factor; a look over all N items is exact), as the gate does under `scope='benchmark'`."""
     import numpy as np
 
     q = DENSE_ACC - drop / REDRAW  # accuracy on the re-drawn answers
     sizes = schedule.sizes(n) if schedule else [n]
-    levels = schedule.nominal(n, ALPHA) if schedule else [ALPHA]
+    levels = schedule.nominal(n, ALPHA, population or None) if schedule else [ALPHA]
+    if population:
+        d0 = np.arange(population) < round(DENSE_ACC * population)
+        c0 = d0.copy()
+        c0[: round(drop * population)] = False  # the first drop * N right answers are lost
     counts, used = {"within": 0, "regressed": 0, "inconclusive": 0}, 0
     for i in range(sims):
         rng = np.random.default_rng([seed, i])
-        d = rng.random(n) < DENSE_ACC
-        c = np.where(rng.random(n) < REDRAW, rng.random(n) < q, d)
+        if population:
+            order = rng.permutation(population)
+            d, c = d0[order], c0[order]
+        else:
+            d = rng.random(n) < DENSE_ACC
+            c = np.where(rng.random(n) < REDRAW, rng.random(n) < q, d)
         for size, level in zip(sizes, levels):
-            outcome = noninferiority(d[:size].tolist(), c[:size].tolist(), tol, level).outcome
+            fpc = (population - size) / (population - 1) if population else 1.0
+            exact = bool(population) and size >= population
+            outcome = noninferiority(d[:size].tolist(), c[:size].tolist(), tol, level, fpc, exact).outcome
             if outcome != "inconclusive":
                 break
         counts[outcome] += 1
@@ -53,19 +66,21 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=400, help="examples the fixed design uses (default 400)")
     ap.add_argument("--tol", type=float, default=0.05, help="the allowed drop (default 0.05)")
     ap.add_argument("--looks", type=int, default=4)
+    ap.add_argument("--population", type=int, default=0, help="the benchmark scope: N items (looks without replacement)")
     args = ap.parse_args()
     start = time.perf_counter()
     designs = [("fixed", None), (f"{args.looks} looks, O'Brien-Fleming", Schedule(args.looks, "obrien-fleming"))]
     designs.append((f"{args.looks} looks, Pocock", Schedule(args.looks, "pocock")))
     se = math.sqrt(ALPHA * (1 - ALPHA) / args.sims)
-    print(f"# Sequential accuracy gate: n = {args.n}, allowed drop {args.tol}, alpha = {ALPHA}, {args.sims} simulations a cell")
+    where = f", the benchmark scope over N = {args.population} items" if args.population else ""
+    print(f"# Sequential accuracy gate: n = {args.n}{where}, allowed drop {args.tol}, alpha = {ALPHA}, {args.sims} simulations a cell")
     print(f"(dense accuracy {DENSE_ACC}, {REDRAW:.0%} of answers re-drawn; a size's standard error at alpha: {se:.4f})\n")
     print("| design | true drop | within | regressed | inconclusive | mean examples | examples saved |")
     print("|---|---|---|---|---|---|---|")
     flagged = []
     for drop_name, drop in (("none", 0.0), ("= tolerance", args.tol), ("3 x tolerance", 3 * args.tol)):
         for name, schedule in designs:
-            r = run(args.n, drop, args.tol, args.sims, schedule)
+            r = run(args.n, drop, args.tol, args.sims, schedule, population=args.population)
             saved = 1 - r["examples"] / args.n
             print(
                 f"| {name} | {drop_name} | {r['within']:.4f} | {r['regressed']:.4f} | {r['inconclusive']:.4f} | "

@@ -108,9 +108,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     exc = call.excinfo.value if call.excinfo is not None else None
     if isinstance(exc, KickError) and not isinstance(exc, KickRegression):
         report.longrepr = f"{item.nodeid}\n{type(exc).__name__}: {exc}"
-    if (call.when == "call" or report.failed) and not report.skipped:
-        _run(item.config).sweep_outcome(item, report.passed, exc)
+    run = _run(item.config)
+    if call.when == "call" or report.failed or (report.skipped and not _kick_skip(report)):
+        run.sweep_outcome(item, not report.failed, exc)  # skipped or xfailed for its own reasons: done, neither way
+    if report.failed and run.parsed and run.kick.fail_fast:
+        from .session import failfast
+
+        failfast.failed(run, exc)
     return report
+
+
+def _kick_skip(report: pytest.TestReport) -> bool:
+    """A skip pytest-kick made (an implied sweep candidate, fail-fast): not an outcome of the candidate's own."""
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
+    return "--kick-sweep:" in reason or "--kick-fail-fast:" in reason
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    why = _run(item.config).sweep_skip(item)
+    if why is not None:  # reported at the test's own line, as a skip mark's is
+        raise pytest.skip.Exception(why, _use_item_location=True)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -222,17 +240,12 @@ def kick_pair(
     node = request.node
     settings = kick_config.evaluation
     record = reporting.recorder(request.config, node, kick_compressed, kick_dense)
-    if kick_config.sweeps:
-        why = _run(request.config).sweep_state().skip_reason(kick_method.id)
-        if why is not None:
-            pytest.skip(why)
     if kick_config.fail_fast:
         from .session import failfast
 
         why = failfast.reason(_run(request.config), kick_method.id)
         if why is not None:
             pytest.skip(why)
-        record = failfast.marking(record, _run(request.config))
 
     def observe(result: Any, evidence: Any) -> Any:  # --kick-save / --kick-compare
         from .report import baseline

@@ -127,9 +127,11 @@ class AccuracyResult(GateResult):
 
     def explain(self) -> str:
         """The failure message: the table, some flipped examples, and what would change the outcome."""
-        conf = f"{1 - self.nominal_alpha:.4g}" if self.looks else f"{1 - self.alpha:.0%}"
+        conf = f"(1 − {self.nominal_alpha:.3g})" if self.looks and self.nominal_alpha < 1 else f"{1 - self.alpha:.0%}"
         how = f"(paired one-sided score test, alpha={self.alpha:g}; the drop must be shown within the allowance; scope: {self.scope})"
-        if self.looks:
+        if self.looks and self.scope.startswith("benchmark (all"):
+            how += f"; sequential: look {self.look} of {self.looks} ({self.spending}), over every item: exact"
+        elif self.looks:
             how += f"; sequential: look {self.look} of {self.looks} ({self.spending}), deciding at {self.nominal_alpha:.3g}"
         if self.outcome == "regressed":
             head = f"compressed model '{self.method}' regressed on '{self.task}' (accuracy): the drop is shown beyond the allowance"
@@ -271,5 +273,5 @@ def assert_kick_accuracy_within(
         look = ev.look
         return replace(result, alpha=alpha, look=look.index, looks=look.count, nominal_alpha=level, spending=look.spending)
 
-    sequential_run = (schedule, alpha) if schedule is not None else None
+    sequential_run = (schedule, alpha, chosen) if schedule is not None else None
     return run_gate(pair, the_task, decide, limit=limit, sequential=sequential_run)  # type: ignore[return-value]

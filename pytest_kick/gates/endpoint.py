@@ -159,11 +159,17 @@ def _all_or_cancel(one, requests: Sequence, concurrency: int, stop: threading.Ev
     try:
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            failure = None
             for f in sorted(finished, key=futures.__getitem__):
-                out[futures[f]] = f.result()  # a failure raises here
+                if f.exception() is not None:  # kept until the replies that came with it are handed back
+                    failure = failure or f.exception()
+                    continue
+                out[futures[f]] = f.result()
                 came += 1
                 if on_result is not None:
                     on_result(futures[f], out[futures[f]])
+            if failure is not None:
+                raise failure
         return out
     except JudgeError as exc:
         raise JudgeError(f"{exc} ({came} of {len(futures)} verdicts came back; the queued requests were cancelled)") from None

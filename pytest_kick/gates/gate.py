@@ -156,12 +156,18 @@ class Look:
         return self.index == self.count
 
 
-def looks(pair: ModelPair, task: Any, limit: int | None, schedule: Schedule, alpha: float) -> list[Look]:
-    """The looks a sequential gate takes over the examples a fixed design would use (after every limit)."""
+def looks(pair: ModelPair, task: Any, limit: int | None, schedule: Schedule, alpha: float, scope: str) -> list[Look | None]:
+    """The looks a sequential gate takes over the examples a fixed design would use (after every limit). Under
+    the benchmark scope the looks sample the benchmark's items without replacement (their information carries the
+    finite-population factor) and a last look over every item is exact. No examples: one look of the fixed design
+    (which says so)."""
     available = len(task.load(pair.data_dir))
     wins = effective_limit(limit, pair.limit)
     n = min(available, wins.value) if wins else available
-    sizes, nominal = schedule.sizes(n), schedule.nominal(n, alpha)
+    if n < 1:
+        return [None]
+    finite = available if scope == "benchmark" and not sampled_outputs(task) else None
+    sizes, nominal = schedule.sizes(n), schedule.nominal(n, alpha, finite)
     return [Look(i + 1, len(sizes), size, level, schedule.spending) for i, (size, level) in enumerate(zip(sizes, nominal))]
 
 
@@ -174,11 +180,11 @@ def run_gate(
     task_options: dict[str, Any] | None = None,
     per_group: bool = False,
     groups: Sequence[str] | None = None,
-    sequential: tuple[Schedule, float] | None = None,
+    sequential: tuple[Schedule, float, str] | None = None,
 ) -> GateResult:
     """The skeleton every gate uses: evaluate both models on the same examples, let `decide` run the paired test
     and build the typed result, record it for the run report, and raise the result's failure when it did not pass.
-    `sequential`: (schedule, alpha) evaluates in looks and stops at the first that decides (`decide` reads
+    `sequential`: (schedule, alpha, scope) evaluates in looks and stops at the first that decides (`decide` reads
     `evidence.look`); the examples of each look come from the result cache for the looks before."""
     __tracebackhide__ = True
     the_task = get_task(task, **(task_options or {}))

@@ -89,13 +89,38 @@ class Schedule:
         """The examples each look uses (a look that would add none is dropped): ceil(k n / K)."""
         return sorted({max(1, math.ceil(k * n / self.looks)) for k in range(1, self.looks + 1)})
 
-    def nominal(self, n: int, alpha: float) -> list[float]:
-        """Each look's nominal one-sided level: a look decides when its p-value is at most this."""
+    def nominal(self, n: int, alpha: float, population: int | None = None) -> list[float]:
+        """Each look's nominal one-sided level: a look decides when its p-value is at most this.
+
+        `population`: the looks are drawn without replacement from this many items (the benchmark scope), so each
+        look's statistic carries the finite-population factor and its information is n_k (N - 1) / (N - n_k), not
+        n_k: the information fractions that set the looks' correlations come from that. A last look over every
+        item is exact (the observed change decides, no error): then all of alpha is spent by the look before it,
+        and the last look's level is 1 (`information` says so)."""
         sizes = self.sizes(n)
-        return [float(_N.cdf(-c)) if math.isfinite(c) else 0.0 for c in boundaries(tuple(s / n for s in sizes), alpha, self.spending)]
+        info = information(sizes, population)
+        if math.isinf(info[-1]):  # the last look is exact: the interim looks share alpha between them
+            interim = info[:-1]
+            if not interim:
+                return [1.0]
+            fractions = tuple(i / interim[-1] for i in interim)
+            return [_level(c) for c in boundaries(fractions, alpha, self.spending)] + [1.0]
+        return [_level(c) for c in boundaries(tuple(i / info[-1] for i in info), alpha, self.spending)]
 
     def label(self) -> str:
         return f"{self.looks} looks, {self.spending}"
+
+
+def information(sizes: list[int], population: int | None) -> list[float]:
+    """The statistical information of each look (proportional to it): n_k, or n_k (N - 1) / (N - n_k) drawn without
+    replacement from N items (infinite for a look over all of them)."""
+    if not population or population <= 1:
+        return [float(s) for s in sizes]
+    return [math.inf if s >= population else s * (population - 1) / (population - s) for s in sizes]
+
+
+def _level(c: float) -> float:
+    return float(_N.cdf(-c)) if math.isfinite(c) else 0.0
 
 
 def schedule_of(value: object, spending: str = "obrien-fleming") -> Schedule | None:

@@ -94,6 +94,9 @@ def lines(answers: list[dict]) -> list[str]:
         out += format_table(rows, columns)
         passes = answer["passes"] or "none of them"
         fails = f"{answer['fails']}, failed by {answer['failed_by']}" if answer["fails"] else "none of them"
+        open_ = [c["method"] for c in answer["candidates"] if c["status"] == "open"]
+        if open_:  # neither run to the end nor implied (-x, --maxfail, a crashed worker): no answer to give
+            out.append(f"UNDETERMINED: {', '.join(open_)} neither ran every test nor is implied; the frontier below is partial")
         out.append(f"most compressed that passes every gate: {passes}; first that fails: {fails}")
         out += [f"MONOTONICITY VIOLATED: {v} (this sweep's frontier is not trusted)" for v in answer["violations"]]
     return out

@@ -139,7 +139,7 @@ class CachedRunner:
                 missing.append(i)
         self.stats.hits += len(requests) - len(missing)
         self.stats.misses += len(missing)
-        if missing and getattr(self.runner, "reports_each", False):
+        if missing and kind == "generate" and getattr(self.runner, "reports_each", False):
             self._each(kind, requests, compute, missing, keys, out)
         elif missing:
             todo, batch = [requests[i] for i in missing], getattr(self.runner, "batch_size", None)

@@ -6,7 +6,6 @@ regressed on one worker is skipped on every other from then on; tests already ru
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,7 @@ from ..fingerprint import digest
 
 
 def folder(run: Any) -> Path:
-    from .lifecycle import Role
-
-    base = run.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
-    return (base.parent if run.role is Role.WORKER else base) / "kick-regressed"
+    return run.scratch("kick-regressed")
 
 
 def _file(run: Any, method: str) -> Path:
@@ -44,12 +40,9 @@ def reason(run: Any, method: str) -> str | None:
     return f"--kick-fail-fast: method '{method}' was already shown regressed by {test}; its remaining gates are skipped"
 
 
-def marking(record: Callable[[Any], None], run: Any) -> Callable[[Any], None]:
-    """A gate recorder that also marks the result's method when any of its checks was shown regressed."""
-
-    def recorded(result: Any) -> None:
-        record(result)
-        if "regressed" in result.outcomes().values():
-            mark(run, result.method, result.test)
-
-    return recorded
+def failed(run: Any, exc: BaseException | None) -> None:
+    """A kick test failed with `exc`: when it is a gate whose checks were shown regressed, its method is marked (a
+    regression the test expected, inside pytest.raises or an xfail test, never reaches here)."""
+    result = getattr(exc, "result", None)
+    if result is not None and "regressed" in result.outcomes().values():
+        mark(run, result.method, result.test)

@@ -128,6 +128,7 @@ class KickRun:
     def collected(self, items: list[pytest.Item]) -> None:
         """Without xdist, once the tests are known and one uses a kick fixture: the model checks for every method
         the tests will use (a kick marker's own methods included)."""
+        self.count_sweep(items)
         if self.role is not Role.SOLO:
             return
         kick_items = [i for i in items if not KICK_FIXTURES.isdisjoint(getattr(i, "fixturenames", ()))]
@@ -202,22 +203,38 @@ class KickRun:
     def order_sweep(self, items: list[pytest.Item]) -> None:
         """Tests without a candidate first, then each candidate's tests together, candidates in bisection order;
         how many tests each candidate has is written down for whoever decides its outcome (controller included)."""
-        import json
-
         rank = {sweep.ids[i]: (s, k) for s, sweep in enumerate(self.kick.sweeps) for k, i in enumerate(sweep.probe_order())}
         place = {id(item): n for n, item in enumerate(items)}
         items.sort(key=lambda item: (rank.get(getattr(_method(item), "id", None), (-1, 0)), place[id(item)]))
+
+    def count_sweep(self, items: list[pytest.Item]) -> None:
+        """Once the tests that will run are final (after -k, -m, --lf and deselection): how many each candidate has,
+        written down for whoever decides a candidate's outcome (xdist workers and the controller alike)."""
+        import json
+
+        from ..files import write_atomic
+
+        if not self.parsed or not self.kick.sweeps:
+            return
+        ids = {m for sweep in self.kick.sweeps for m in sweep.ids}
         expected: dict[str, int] = {}
         for item in items:
             spec = _method(item)
-            if spec is not None and spec.id in rank:
+            if spec is not None and spec.id in ids:
                 expected[spec.id] = expected.get(spec.id, 0) + 1
-        folder = self.sweep_folder()
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "expected.json").write_text(json.dumps(expected), encoding="utf-8")
+        self.sweep_folder().mkdir(parents=True, exist_ok=True)
+        write_atomic(self.sweep_folder() / "expected.json", json.dumps(expected))
+
+    def sweep_skip(self, item: pytest.Item) -> str | None:
+        """Why a candidate's test is not run (its outcome is implied, or the candidate already failed); None: run."""
+        spec = _method(item)
+        if not self.parsed or not self.kick.sweeps or spec is None:
+            return None
+        return self.sweep_state().skip_reason(spec.id)
 
     def sweep_outcome(self, item: pytest.Item, passed: bool, exc: BaseException | None) -> None:
-        """A sweep candidate's test ended (a failure in setup counts): its outcome, and the gate that failed it."""
+        """A sweep candidate's test ended (a failure in setup counts; a test skipped or xfailed for its own reasons
+        counts as done, neither way): its outcome, and the gate that failed it."""
         spec = _method(item)
         if not self.parsed or not self.kick.sweeps or spec is None or all(spec.id not in s.ids for s in self.kick.sweeps):
             return
@@ -235,8 +252,20 @@ class KickRun:
         return [sweep_json(frontier(state, sweep), sweep, report) for sweep in self.kick.sweeps]
 
     def sweep_folder(self) -> Path:
-        base = self.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
-        return (base.parent if self.role is Role.WORKER else base) / "kick-sweep"
+        return self.scratch("kick-sweep")
+
+    def scratch(self, name: str) -> Path:
+        """A folder of this run that its xdist workers share (the session's temporary folder; without pytest's
+        tmpdir plugin, one made for this process)."""
+        factory = getattr(self.config, "_tmp_path_factory", None)
+        if factory is None:
+            import tempfile
+
+            if not hasattr(self, "_own_scratch"):
+                self._own_scratch = Path(tempfile.mkdtemp(prefix="pytest-kick-"))
+            return self._own_scratch / name
+        base = factory.getbasetemp()
+        return (base.parent if self.role is Role.WORKER else base) / name
 
     def sweep_state(self):
         import json

@@ -92,6 +92,15 @@ def parse_sweep(text: str) -> Sweep:
     specs = tuple(parse_spec(_BRACE.sub(v, text, count=1)) for v in values)
     if len({family_of(s).name for s in specs}) != 1 or len(set(specs)) != len(specs):
         raise KickUsageError(f"--kick-sweep '{text}': the candidates must be distinct methods of one family")
+    from ..report.frontier import size_value
+
+    sizes = [size_value(s) for s in specs]
+    if None not in sizes and not all(a > b for a, b in zip(sizes, sizes[1:])):
+        order = ", ".join(f"{s.id} keeps {v:.3g}" for s, v in zip(specs, sizes))
+        raise KickUsageError(
+            f"--kick-sweep '{text}': write the candidates from the least compressed to the most (the search assumes "
+            f"each is more compressed than the one before; here {order} of a 16-bit model)"
+        )
     return Sweep(text.strip(), specs)
 
 

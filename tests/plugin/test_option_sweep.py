@@ -85,3 +85,35 @@ def test_a_sweep_replaces_the_methods_of_the_ini_file(pytester, kick_args):
     result = pytester.runpytest(*kick_args, "--kick-sweep=magnitude{20,30,40}", "-v")
     result.assert_outcomes(passed=2, skipped=1)  # the middle first: magnitude30 passes, so magnitude20 is implied
     assert "[rtn4]" not in result.stdout.str() and "test_recall[magnitude40] PASSED" in result.stdout.str()
+
+
+MIXED = (
+    GATE_TEST
+    + """
+
+def test_needs_a_judge(kick_pair):
+    pytest.skip("no judge configured")  # skipped for its own reason: done, neither pass nor fail
+
+
+def test_sparsity_budget(kick_method):  # no kick_pair: still one of the candidate's tests, skipped when implied
+    assert kick_method.sparsity <= 0.94
+
+
+def test_deselected(kick_pair):
+    assert False, "deselected with -k: never counted"
+"""
+)
+
+
+def test_skipped_deselected_and_pair_less_tests_count_right(pytester, kick_args, tmp_path):
+    pytester.makepyfile(test_mixed="import pytest\n" + MIXED)
+    report = tmp_path / "r.json"
+    result = pytester.runpytest(*kick_args, "--kick-sweep=magnitude{90..99:1}", "-k", "not deselected", f"--kick-report={report}", "-rs")
+    answer = json.loads(report.read_text())["frontier"][0]
+    assert (answer["passes"], answer["fails"]) == ("magnitude94", "magnitude95"), result.stdout.str()[-3000:]
+    assert "open" not in {c["status"] for c in answer["candidates"]} and answer["violations"] == []
+    implied = [c["method"] for c in answer["candidates"] if c["status"].startswith("implied")]
+    skipped = [line for line in result.outlines if line.startswith("SKIPPED") and "--kick-sweep" in line]
+    count = sum(int(line.split("[")[1].split("]")[0]) for line in skipped)
+    assert implied and count >= 3 * len(implied) - 2  # every test of an implied candidate, pair or not
+    assert all("test_mixed.py:" in line for line in skipped)  # at the test's own line

@@ -10,7 +10,7 @@ from pytest_kick.session.sweep import SweepState, frontier, parse_sweep, parse_s
 def test_lists_and_ranges_expand_in_the_order_written():
     assert parse_sweep("rtn{8,6,4,3}-g128").ids == ["rtn8-g128", "rtn6-g128", "rtn4-g128", "rtn3-g128"]
     assert parse_sweep("magnitude{20..70:10}").ids == [f"magnitude{s}" for s in range(20, 80, 10)]
-    assert parse_sweep("magnitude{70..50:10}").ids == ["magnitude70", "magnitude60", "magnitude50"]
+    assert parse_sweep("rtn{8..4:2}").ids == ["rtn8", "rtn6", "rtn4"]  # a range counts down for a knob that shrinks
     assert [s.text for s in parse_sweeps("rtn{8,4}; magnitude{20,40}")] == ["rtn{8,4}", "magnitude{20,40}"]
 
 
@@ -25,6 +25,8 @@ def test_lists_and_ranges_expand_in_the_order_written():
         ("magnitude{20..70:0}", "step must be positive"),
         ("magnitude{20..70:15}", "must reach its end"),
         ("rtn{8,x}", "unknown compression method"),
+        ("rtn{3,4,6,8}-g128", "from the least compressed to the most"),
+        ("magnitude{70..20:10}", "magnitude70 keeps 0.3, magnitude60 keeps 0.4"),
     ],
 )
 def test_bad_sweeps_are_usage_errors(text, needle):
