@@ -148,3 +148,25 @@ def _batches():
         out.append((start, size))
         start += size
     return out
+
+
+def test_under_the_benchmark_scope_information_carries_the_finite_population_factor():
+    """Looks without replacement from N items: information n (N - 1) / (N - n), so the fractions are not n_k / n;
+    a last look over all N items is exact (level 1: the observed change decides) and the interim looks spend all of
+    alpha between them."""
+    from pytest_kick.gates.sequential import information
+
+    assert information([250, 500], 1000) == pytest.approx([250 * 999 / 750, 500 * 999 / 500])
+    assert information([1000], 1000) == [math.inf] and information([10, 20], None) == [10.0, 20.0]
+    levels = Schedule(4).nominal(1000, 0.05, 1000)
+    interim = [s * 999 / (1000 - s) for s in Schedule(4).sizes(1000)[:-1]]
+    want = boundaries(tuple(i / interim[-1] for i in interim), 0.05)
+    assert levels[-1] == 1.0 and levels[:-1] == pytest.approx([1 - _cdf(c) for c in want])
+    wider = Schedule(4).nominal(500, 0.05, 1000)  # half of the benchmark: neither plain nor exact
+    assert wider != Schedule(4).nominal(500, 0.05) and wider[-1] < 0.05
+
+
+def _cdf(c: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().cdf(c)
