@@ -210,12 +210,12 @@ class KickRun:
     def count_sweep(self, items: list[pytest.Item]) -> None:
         """Once the tests that will run are final (after -k, -m, --lf and deselection): how many each candidate has,
         written down for whoever decides a candidate's outcome (xdist workers and the controller alike)."""
+        if not self.parsed or not self.kick.sweeps:
+            return
         import json
 
         from ..files import write_atomic
 
-        if not self.parsed or not self.kick.sweeps:
-            return
         ids = {m for sweep in self.kick.sweeps for m in sweep.ids}
         expected: dict[str, int] = {}
         for item in items:
