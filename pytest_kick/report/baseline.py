@@ -26,6 +26,7 @@ from .._version import __version__
 from ..errors import KickRegression, KickUsageError
 from ..gates.gate import decode, encode
 from ..tasks import Outcome
+from . import saved_frontier
 from .integrity import checked_gate, checksum
 
 SCHEMA = "pytest-kick saved run"
@@ -73,11 +74,12 @@ class SavedRun:
     created: str = ""
     pytest_kick: str = __version__
     gates: list[SavedGate] = field(default_factory=list)
+    frontier: list[dict] = field(default_factory=list)  # a --kick-sweep run's answers (report.saved_frontier)
 
     def to_json(self) -> dict:
-        gates = [encode(g) for g in self.gates]
-        return {"schema": SCHEMA, "version": SCHEMA_VERSION, "name": self.name, "created": self.created,
-                "pytest_kick": self.pytest_kick, "gates": [{**g, "checksum": checksum(g)} for g in gates]}  # fmt: skip
+        gates, kept = [encode(g) for g in self.gates], saved_frontier.saved(self.frontier)
+        return {"schema": SCHEMA, "version": SCHEMA_VERSION, "name": self.name, "created": self.created, "pytest_kick":
+                self.pytest_kick, "gates": [{**g, "checksum": checksum(g)} for g in gates], "frontier": kept}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> SavedRun:
@@ -98,6 +100,7 @@ class SavedRun:
             str(data.get("created", "")),
             str(data.get("pytest_kick", "")),
             [_read_gate(g, i, where) for i, g in enumerate(gates)],
+            saved_frontier.read(data.get("frontier"), where),
         )
 
     @classmethod
@@ -135,19 +138,13 @@ def saved_gate(result: Any, evidence: Any, model: str) -> SavedGate | None:
         return None
     allowed = getattr(result, "allowed_drop", getattr(result, "allowed", math.nan))  # fidelity: one limit per metric
     scores = evidence.scores.get("compressed") or [o.values.get("score") for o in evidence.compressed]
-    examples = tuple(
-        SavedExample(
-            ex.id,
-            bool(o.correct),
-            float(s) if s is not None and math.isfinite(s) else None,
-            o.prediction[:500],
-            o.reference[:500],
-            o.choice,
-            tuple(o.scores),
-            {k: float(v) for k, v in o.values.items() if isinstance(v, (int, float))},
-        )  # fmt: skip
-        for ex, o, s in zip(evidence.examples, evidence.compressed, scores, strict=True)
-    )
+
+    def kept(ex: Any, o: Outcome, s: Any) -> SavedExample:
+        value = float(s) if s is not None and math.isfinite(s) else None
+        numbers = {k: float(v) for k, v in o.values.items() if isinstance(v, (int, float))}
+        return SavedExample(ex.id, bool(o.correct), value, o.prediction[:500], o.reference[:500], o.choice, tuple(o.scores), numbers)
+
+    examples = tuple(kept(ex, o, s) for ex, o, s in zip(evidence.examples, evidence.compressed, scores, strict=True))
     return SavedGate(
         unparametrized(result.test), result.kind, result.task, result.method, model, float(allowed), float(result.alpha), examples
     )
@@ -372,12 +369,12 @@ def merge_worker(config: pytest.Config, output: Mapping[str, str]) -> None:
     config.stash.setdefault(COMPARED_KEY, []).extend(json.loads(output.get("kick_compared", "[]")))
 
 
-def finish(config: pytest.Config, name: str | None) -> Compared:
-    """At the end of the session (controller): write the saved run when asked; return the comparison lines, with
-    what the HTML trend needs."""
+def finish(config: pytest.Config, name: str | None, frontier: Sequence[dict] = ()) -> Compared:
+    """At the end of the session (controller): write the saved run (and a sweep's frontier) when asked; return the
+    comparison lines, with what the HTML trend needs."""
     gates = merge(config.stash.get(SAVED_KEY, []))
     if name is not None:
-        config.stash[SAVED_PATH_KEY] = write(SavedRun(name, gates=gates), config.rootpath / ".kick")
+        config.stash[SAVED_PATH_KEY] = write(SavedRun(name, gates=gates, frontier=list(frontier)), config.rootpath / ".kick")
     compared = config.stash.get(BASELINE_PATH_KEY, None)
     folder = compared.parent if compared is not None else None
     lines = tuple(sorted(config.stash.get(COMPARED_KEY, [])))

@@ -72,7 +72,7 @@ def write_files(config: pytest.Config, kick: Any) -> None:
         from ..report import baseline
 
         try:
-            compared = baseline.finish(config, kick.save)
+            compared = baseline.finish(config, kick.save, run_report(config).frontier)
         except OSError as exc:
             lost.append(f"--kick-save {kick.save}: {exc.strerror or exc}")
     if kick.html is not None:
@@ -105,6 +105,11 @@ def terminal_summary(terminalreporter: Any, config: pytest.Config, kick: Any) ->
         from ..report import baseline
 
         baseline.summary(config, terminalreporter, kick.compare_fail)
+        saved = config.stash.get(baseline.BASELINE_KEY, None)
+        if saved is not None and saved.frontier:  # a release read against a saved sweep's frontier
+            from ..report.saved_frontier import lines
+
+            terminalreporter.write_line("\n".join(lines(saved.name, saved.frontier, run_report(config).results)))
     if kick.pair_any and any(p.is_checkpoint for p in kick.plans):
         terminalreporter.write_line(
             "pytest-kick: --kick-pair-any: the --kick-compressed model was not checked against --kick-model (tokenizer, architecture)"

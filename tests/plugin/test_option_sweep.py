@@ -117,3 +117,26 @@ def test_skipped_deselected_and_pair_less_tests_count_right(pytester, kick_args,
     count = sum(int(line.split("[")[1].split("]")[0]) for line in skipped)
     assert implied and count >= 3 * len(implied) - 2  # every test of an implied candidate, pair or not
     assert all("test_mixed.py:" in line for line in skipped)  # at the test's own line
+
+
+def test_a_saved_frontier_is_kept_checked_and_read_against_a_later_release(pytester, kick_args):
+    pytester.makepyfile(test_user_gate=GATE_TEST)
+    pytester.runpytest(*kick_args, "--kick-sweep=magnitude{90..99:1}", "--kick-save=v1")
+    path = pytester.path / ".kick" / "v1.json"
+    data = json.loads(path.read_text())
+    assert [a["passes"] for a in data["frontier"]] == ["magnitude96"] and all(a["checksum"] for a in data["frontier"])
+
+    later = pytester.runpytest(*kick_args, "--kick-method=magnitude97,magnitude95", "--kick-compare=v1")
+    later.stdout.fnmatch_lines(
+        [
+            "v1's frontier of magnitude{90..99:1}: magnitude96 (4% of weights) passes every gate; magnitude97 fails first",
+            "  this run's magnitude95 (5% of weights) passes every gate, less compressed than magnitude96",
+            "  this run's magnitude97 (3% of weights) fails a gate, more compressed than magnitude96",
+        ]
+    )
+
+    data["frontier"][0]["passes"] = "magnitude99"  # edited into a better frontier: refused at start-up
+    path.write_text(json.dumps(data))
+    edited = pytester.runpytest(*kick_args, "--kick-method=magnitude95", "--kick-compare=v1")
+    assert edited.ret == pytest.ExitCode.USAGE_ERROR
+    edited.stderr.fnmatch_lines(["ERROR: *frontier[[]0[]] (magnitude{90..99:1}) was changed after it was saved*"])
