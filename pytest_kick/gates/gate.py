@@ -113,12 +113,20 @@ def _population(task: Any, examples: Sequence[Example]) -> dict[str, tuple[int, 
 
 
 def collect(
-    pair: ModelPair, task: Any, limit: int | None, *, per_group: bool = False, groups: Sequence[str] | None = None, look: Look | None = None
+    pair: ModelPair,
+    task: Any,
+    limit: int | None,
+    *,
+    per_group: bool = False,
+    groups: Sequence[str] | None = None,
+    look: Look | None = None,
+    loaded: list[Example] | None = None,
 ) -> Evidence:
     """Load the task's examples, keep the requested groups, apply the limit (per group for safety tasks: a small
     group keeps its examples when a large one is cut), and evaluate both models on exactly those examples. A
-    sequential look keeps the first `look.size` of them in the same fixed order (a prefix of the next look's)."""
-    available = task.load(pair.data_dir)
+    sequential look keeps the first `look.size` of them in the same fixed order (a prefix of the next look's);
+    its gate loads the task once for all its looks (`loaded`)."""
+    available = task.load(pair.data_dir) if loaded is None else loaded
     if groups is not None:
         known = sorted({ex.group for ex in available})
         unknown = [g for g in groups if g not in known]
@@ -156,12 +164,11 @@ class Look:
         return self.index == self.count
 
 
-def looks(pair: ModelPair, task: Any, limit: int | None, schedule: Schedule, alpha: float, scope: str) -> list[Look | None]:
+def looks(pair: ModelPair, task: Any, available: int, limit: int | None, schedule: Schedule, alpha: float, scope: str) -> list[Look | None]:
     """The looks a sequential gate takes over the examples a fixed design would use (after every limit). Under
     the benchmark scope the looks sample the benchmark's items without replacement (their information carries the
     finite-population factor) and a last look over every item is exact. No examples: one look of the fixed design
-    (which says so)."""
-    available = len(task.load(pair.data_dir))
+    (which says so). `available`: the examples the task holds."""
     wins = effective_limit(limit, pair.limit)
     n = min(available, wins.value) if wins else available
     if n < 1:
@@ -188,10 +195,11 @@ def run_gate(
     `evidence.look`); the examples of each look come from the result cache for the looks before."""
     __tracebackhide__ = True
     the_task = get_task(task, **(task_options or {}))
-    steps = looks(pair, the_task, limit, *sequential) if sequential else [None]
+    loaded = the_task.load(pair.data_dir) if sequential else None
+    steps = looks(pair, the_task, len(loaded), limit, *sequential) if loaded is not None else [None]
     for look in steps:
         # the gate's own test travels with its evidence: a saved release is compared by it (--kick-compare)
-        found = collect(pair, the_task, limit, per_group=per_group, groups=groups, look=look)
+        found = collect(pair, the_task, limit, per_group=per_group, groups=groups, look=look, loaded=loaded)
         evidence = dataclasses.replace(found, decide=decide)
         result = decide(evidence)
         if getattr(result, "outcome", "inconclusive") != "inconclusive":

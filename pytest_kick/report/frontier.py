@@ -9,30 +9,29 @@ from typing import Any
 from ..gates.table import format_table
 
 
-def size(spec: Any) -> str:
-    """What a candidate keeps, from its spec: bits per weight (a group's 16-bit scale included) or the share of
-    weights kept; blank where the spec does not say (then read params vs dense in the models table)."""
+def _kept(spec: Any) -> tuple[float, str] | None:
+    """What a candidate keeps, from its spec, relative to a 16-bit dense model and as people read it: bits per weight
+    (a group's 16-bit scale included) / 16, or the share of weights kept; None where the spec does not say."""
     bits, group = getattr(spec, "bits", None), getattr(spec, "group_size", None)
     if isinstance(bits, int) and not hasattr(spec, "kv"):
-        return f"{bits + (16 / group if group else 0):.2f} bits/weight"
+        per_weight = bits + (16 / group if group else 0)
+        return per_weight / 16, f"{per_weight:.2f} bits/weight"
     n, m, sparsity = getattr(spec, "n", None), getattr(spec, "m", None), getattr(spec, "sparsity", None)
-    if n and m:
-        return f"{n / m:.0%} of weights"
-    if sparsity is not None:
-        return f"{1 - sparsity:.0%} of weights"
-    return ""
+    share = n / m if n and m else (1 - sparsity if sparsity is not None else None)
+    return (share, f"{share:.0%} of weights") if share is not None else None
+
+
+def size(spec: Any) -> str:
+    """The candidate's size as the table shows it; blank where the spec does not say (then read params vs dense in
+    the models table)."""
+    kept = _kept(spec)
+    return kept[1] if kept else ""
 
 
 def size_value(spec: Any) -> float | None:
-    """The candidate's size relative to a 16-bit dense model (the x of the frontier plot): bits per weight / 16, or
-    the share of weights kept; None where the spec does not say."""
-    bits, group = getattr(spec, "bits", None), getattr(spec, "group_size", None)
-    if isinstance(bits, int) and not hasattr(spec, "kv"):
-        return (bits + (16 / group if group else 0)) / 16
-    n, m, sparsity = getattr(spec, "n", None), getattr(spec, "m", None), getattr(spec, "sparsity", None)
-    if n and m:
-        return n / m
-    return 1 - sparsity if sparsity is not None else None
+    """The candidate's size relative to a 16-bit dense model (the x of the frontier plot)."""
+    kept = _kept(spec)
+    return kept[0] if kept else None
 
 
 def worst_margin(results: list) -> float | None:

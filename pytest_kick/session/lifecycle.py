@@ -290,8 +290,7 @@ class KickRun:
     def scratch_models(self) -> Path:
         """With --kick-cache-dir=none, converted and compressed models live in the session's temporary folder
         (shared by its xdist workers: theirs are subfolders of the controller's), deleted when the session ends."""
-        base = self.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
-        return (base.parent if self.role is Role.WORKER else base) / "kick-models"
+        return self.scratch("kick-models")
 
     # ---- merge → write ----------------------------------------------------------------------------------------
     def finish(self, exitstatus: int) -> None:
